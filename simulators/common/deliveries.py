@@ -47,6 +47,10 @@ class Delivery:
     max_attempts: int | None = None
     max_age_s: float | None = None
     timeout_s: float = 60.0
+    # Which failures are worth another attempt, from the status (None: no HTTP answer at all).
+    # None here retries every failure; GetResponse, for one, gives up on a 4xx other than 429.
+    retryable: Callable[[int | None], bool] | None = None
+    follow_redirects: bool = True
     id: int = 0
     created: float = field(default_factory=time.monotonic)
 
@@ -152,7 +156,9 @@ class Deliverer:
         acknowledged = False
         try:
             timeout = aiohttp.ClientTimeout(total=delivery.timeout_s)
-            async with self._session.post(url, data=body, headers=headers, timeout=timeout) as response:
+            async with self._session.post(
+                url, data=body, headers=headers, timeout=timeout, allow_redirects=delivery.follow_redirects
+            ) as response:
                 status = response.status
                 reply = await response.read()
                 acknowledged = delivery.acknowledged(status, reply)
@@ -180,6 +186,8 @@ class Deliverer:
                 self._later(random.uniform(0.0, 0.2), delivery, attempt, duplicate=True)
             return
         if duplicate:
+            return
+        if delivery.retryable is not None and not delivery.retryable(status):
             return
         if delivery.max_attempts is not None and attempt >= delivery.max_attempts:
             return
