@@ -10,7 +10,7 @@ same base instead of being mistaken for agreement.
 from __future__ import annotations
 
 from collections.abc import Container, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum, StrEnum
 from typing import Any
@@ -107,11 +107,12 @@ class Decision:
 
 @dataclass(frozen=True, slots=True)
 class Resolution:
+    """The decisions for every field either side reported, the base to store once the writes are done,
+    and the canonical values to write to each side (both keys always present, often empty)."""
+
     decisions: tuple[Decision, ...]
     new_base: dict[str, FieldState]
-    writes: dict[Side, dict[str, Value]] = field(
-        default_factory=lambda: {Side.SALESFORCE: {}, Side.GETRESPONSE: {}}
-    )
+    writes: dict[Side, dict[str, Value]]
 
     @property
     def has_writes(self) -> bool:
@@ -130,7 +131,9 @@ class Resolution:
         new_base = {k: v for k, v in self.new_base.items() if k not in refused}
         new_base.update((name, base[name]) for name in refused if name in base)
         decisions = tuple(
-            d if d.field not in refused else Decision(
+            d
+            if d.field not in refused
+            else Decision(
                 field=d.field,
                 old=d.old,
                 new=d.old,
@@ -176,8 +179,7 @@ def resolve_change(
             continue
         decision, state = _resolve_field(name, effective_base.get(name), views, context)
         decisions.append(decision)
-        if state is not None:
-            new_base[name] = state
+        new_base[name] = state
         for side in decision.write_to:
             writes[side][name] = decision.new
     return Resolution(tuple(decisions), new_base, writes)
@@ -228,90 +230,108 @@ def _view(snapshot: Snapshot, name: str) -> _View:
     return _View(snapshot.side, seen, snapshot.values.get(name), snapshot.at, snapshot.complete)
 
 
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    rule: Rule
+    state: FieldState
+    winner: Side | None
+    reason: str
+
+
 def _resolve_field(
     name: str, base: FieldState | None, views: tuple[_View, _View], ctx: _Context
-) -> tuple[Decision, FieldState | None]:
+) -> tuple[Decision, FieldState]:
     if base is None:
-        return _resolve_without_history(name, views, ctx)
+        outcome = _judge_without_history(views, ctx)
+        held = {v.side: v.value if v.seen is _Seen.OBSERVED else _UNKNOWN for v in views}
+    else:
+        stale = {v.side for v in views if _is_stale_change(v, base)}
+        outcome = _judge(base, views, stale, ctx)
+        held = {v.side: _held(v, base, stale) for v in views}
+    new = outcome.state.value
+    write_to = tuple(v.side for v in views if _needs_write(v, held[v.side], new))
+    old = base.value if base is not None else None
+    return Decision(name, old, new, outcome.winner, outcome.rule, write_to, outcome.reason), outcome.state
 
-    fresh: list[_View] = []
-    stale: list[_View] = []
-    for view in views:
-        if view.seen is not _Seen.OBSERVED or view.value == base.value:
-            continue
-        (stale if _older_than_base(view, base) else fresh).append(view)
 
-    # What each side is believed to hold now. A stale value from an event describes a past state (a
-    # duplicate delivery, a replay): the side has moved on since, so it is presumed to hold the base. A
-    # stale value in a fresh read is really there, and gets the base written back over it.
-    stale_sides = {v.side for v in stale}
-    held = {v.side: _held(v, base, stale_sides) for v in views}
-
+def _judge(base: FieldState, views: tuple[_View, _View], stale: Container[Side], ctx: _Context) -> _Outcome:
+    fresh = [v for v in views if v.seen is _Seen.OBSERVED and v.value != base.value and v.side not in stale]
     if not fresh:
         if not stale:
-            return _decide(name, base.value, base.value, None, Rule.UNCHANGED, views, held,
-                           "same value as the last sync"), base
-        sides = " and ".join(str(v.side) for v in stale)
-        return _decide(name, base.value, base.value, base.source, Rule.STALE, views, held,
-                       f"{sides} value is older than the last agreed one ({base.source})"), base
-
+            return _Outcome(Rule.UNCHANGED, base, None, "same value as the last sync")
+        sides = " and ".join(str(v.side) for v in views if v.side in stale)
+        return _Outcome(Rule.STALE, base, base.source, f"{sides} value is older than the last agreed one")
     if len(fresh) == 1:
         (winner,) = fresh
-        return _decide(name, base.value, winner.value, winner.side, Rule.ONE_SIDE_CHANGED, views, held,
-                       f"changed in {winner.side} only since the last sync"), _state(winner)
-
+        return _Outcome(
+            Rule.ONE_SIDE_CHANGED,
+            _state(winner),
+            winner.side,
+            f"changed in {winner.side} only since the last sync",
+        )
     first, second = fresh
     if first.value == second.value:
-        return _decide(name, base.value, first.value, None, Rule.EQUAL_ON_BOTH, views, held,
-                       "both sides changed to the same value"), _state(_later(first, second))
+        return _Outcome(
+            Rule.EQUAL_ON_BOTH, _state(_later(first, second)), None, "both sides changed to the same value"
+        )
+    return _conflict(first, second, ctx)
 
-    winner, rule, reason = _conflict(first, second, ctx)
-    return _decide(name, base.value, winner.value, winner.side, rule, views, held, reason), _state(winner)
 
-
-def _resolve_without_history(
-    name: str, views: tuple[_View, _View], ctx: _Context
-) -> tuple[Decision, FieldState]:
-    held: dict[Side, object] = {v.side: v.value if v.seen is _Seen.OBSERVED else _UNKNOWN for v in views}
+def _judge_without_history(views: tuple[_View, _View], ctx: _Context) -> _Outcome:
     observed = [v for v in views if v.seen is _Seen.OBSERVED]
     if len(observed) == 1:
         (only,) = observed
-        return _decide(name, None, only.value, only.side, Rule.NEW_FIELD, views, held,
-                       f"only {only.side} reported this field"), _state(only)
-
+        return _Outcome(Rule.NEW_FIELD, _state(only), only.side, f"only {only.side} reported this field")
     first, second = observed
     if first.value == second.value:
-        return _decide(name, None, first.value, None, Rule.EQUAL_ON_BOTH, views, held,
-                       "both sides already hold the same value"), _state(_later(first, second))
+        return _Outcome(
+            Rule.EQUAL_ON_BOTH, _state(_later(first, second)), None, "both sides already hold the same value"
+        )
     if first.value is None or second.value is None:
         # Nothing to lose on the empty side, and no history says the emptiness was a deliberate change.
         filled = first if second.value is None else second
-        return _decide(name, None, filled.value, filled.side, Rule.FILL_EMPTY, views, held,
-                       f"only {filled.side} has a value"), _state(filled)
-
+        return _Outcome(Rule.FILL_EMPTY, _state(filled), filled.side, f"only {filled.side} has a value")
     winner = first if first.side is ctx.preferred else second
     why = "first sync" if ctx.without_history else "the field has no agreed value yet"
-    return _decide(name, None, winner.value, winner.side, Rule.PREFERRED_FIRST_SYNC, views, held,
-                   f"{why}: the preferred system ({winner.side}) decides"), _state(winner)
+    return _Outcome(
+        Rule.PREFERRED_FIRST_SYNC,
+        _state(winner),
+        winner.side,
+        f"{why}: the preferred system ({winner.side}) decides",
+    )
 
 
-def _conflict(first: _View, second: _View, ctx: _Context) -> tuple[_View, Rule, str]:
+def _conflict(first: _View, second: _View, ctx: _Context) -> _Outcome:
     preferred = first if first.side is ctx.preferred else second
     if first.at is None or second.at is None:
-        return preferred, Rule.PREFERRED_ON_TIE, (
-            f"changed on both sides, a timestamp is missing: the preferred system ({preferred.side}) wins"
+        return _Outcome(
+            Rule.PREFERRED_ON_TIE,
+            _state(preferred),
+            preferred.side,
+            f"changed on both sides, a timestamp is missing: the preferred system ({preferred.side}) wins",
         )
     gap = first.at - second.at
     if abs(gap) <= ctx.skew:
-        return preferred, Rule.PREFERRED_ON_TIE, (
+        return _Outcome(
+            Rule.PREFERRED_ON_TIE,
+            _state(preferred),
+            preferred.side,
             f"changed on both sides within {ctx.skew.total_seconds():g}s of each other: "
-            f"the preferred system ({preferred.side}) wins"
+            f"the preferred system ({preferred.side}) wins",
         )
     later = first if gap > timedelta(0) else second
-    return later, Rule.LAST_WRITE_WINS, f"changed on both sides, {later.side} changed it last"
+    return _Outcome(
+        Rule.LAST_WRITE_WINS,
+        _state(later),
+        later.side,
+        f"changed on both sides, {later.side} changed it last",
+    )
 
 
-def _older_than_base(view: _View, base: FieldState) -> bool:
+def _is_stale_change(view: _View, base: FieldState) -> bool:
+    """A value differing from the base but stamped before it: superseded, whatever brought it here."""
+    if view.seen is not _Seen.OBSERVED or view.value == base.value:
+        return False
     if view.at is None or base.at is None:
         return False
     if view.side is base.source:
@@ -321,26 +341,18 @@ def _older_than_base(view: _View, base: FieldState) -> bool:
     return view.at.replace(microsecond=0) < base.at.replace(microsecond=0)
 
 
-def _held(view: _View, base: FieldState, stale_sides: Container[Side]) -> object:
+def _held(view: _View, base: FieldState, stale: Container[Side]) -> object:
+    """What the side is believed to hold now.
+
+    A stale value from an event describes a past state (a duplicate delivery, a replay): the side has
+    moved on since, so it is presumed to hold the base. A stale value in a fresh read is really there,
+    and gets the base written back over it.
+    """
     if view.seen is _Seen.ASSUMED:
         return base.value
-    if view.side in stale_sides and not view.current:
+    if view.side in stale and not view.current:
         return base.value
     return view.value
-
-
-def _decide(
-    name: str,
-    old: Value,
-    new: Value,
-    winner: Side | None,
-    rule: Rule,
-    views: tuple[_View, _View],
-    held: Mapping[Side, object],
-    reason: str,
-) -> Decision:
-    write_to = tuple(v.side for v in views if _needs_write(v, held[v.side], new))
-    return Decision(name, old, new, winner, rule, write_to, reason)
 
 
 def _needs_write(view: _View, held: object, new: Value) -> bool:
