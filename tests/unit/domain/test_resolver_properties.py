@@ -122,9 +122,12 @@ def test_an_echo_of_the_base_never_produces_a_write(
     echoed = data.draw(st.sets(st.sampled_from(sorted(base)))) if base else set()
     echo = Snapshot(side, {name: base[name].value for name in echoed}, data.draw(timestamps(side)))
     agreed = {name: state.value for name, state in base.items()}
-    other_read = data.draw(st.one_of(st.none(), timestamps(side.other).map(
-        lambda when: Snapshot(side.other, agreed, when, complete=True)
-    )))
+    other_read = data.draw(
+        st.one_of(
+            st.none(),
+            timestamps(side.other).map(lambda when: Snapshot(side.other, agreed, when, complete=True)),
+        )
+    )
 
     result = resolve(base, echo, other_read, preferred)
 

@@ -225,10 +225,14 @@ def test_first_sync_uses_the_preferred_system_for_every_differing_field(preferre
         first_sync=True,
     )
 
-    winner = {"name": "Pat Lee", "phone": "+48600100200"} if preferred is SF else {
-        "name": "Patricia Lee",
-        "phone": "+48600999999",
-    }
+    winner = (
+        {"name": "Pat Lee", "phone": "+48600100200"}
+        if preferred is SF
+        else {
+            "name": "Patricia Lee",
+            "phone": "+48600999999",
+        }
+    )
     assert result.writes[preferred.other] == winner
     assert result.writes[preferred] == {}
     assert rule_of(result, "name") is Rule.PREFERRED_FIRST_SYNC
