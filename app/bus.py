@@ -1,0 +1,161 @@
+"""Kafka: topic names, the one producer of a process, and topic creation at start-up.
+
+Messages are keyed by the source record id so that every change to one record stays in order
+within its topic (design.md, "Kafka topics").
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+
+from app.logs import get_logger
+from app.settings import Settings
+
+log = get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class Topics:
+    salesforce_changes: str
+    getresponse_changes: str
+    resync_requests: str
+    retry: str
+    dead_letters: str
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Topics:
+        p = settings.kafka_topic_prefix
+        return cls(
+            salesforce_changes=f"{p}.salesforce.changes",
+            getresponse_changes=f"{p}.getresponse.changes",
+            resync_requests=f"{p}.resync.requests",
+            retry=f"{p}.retry",
+            dead_letters=f"{p}.dead-letters",
+        )
+
+    def all(self) -> list[str]:
+        return [self.salesforce_changes, self.getresponse_changes, self.resync_requests, self.retry,
+                self.dead_letters]
+
+
+def client_options(settings: Settings) -> dict[str, Any]:
+    """Connection and security options shared by the producer, consumers and admin client."""
+    options: dict[str, Any] = {
+        "bootstrap_servers": settings.kafka_bootstrap_servers,
+        "security_protocol": settings.kafka_security_protocol,
+        "request_timeout_ms": settings.kafka_request_timeout_ms,
+    }
+    if settings.kafka_sasl_mechanism:
+        options["sasl_mechanism"] = settings.kafka_sasl_mechanism
+        options["sasl_plain_username"] = settings.kafka_sasl_username
+        if settings.kafka_sasl_password is not None:
+            options["sasl_plain_password"] = settings.kafka_sasl_password.get_secret_value()
+    if "SSL" in settings.kafka_security_protocol:
+        options["ssl_context"] = ssl.create_default_context(cafile=settings.kafka_ssl_cafile)
+    return options
+
+
+@dataclass(frozen=True)
+class Message:
+    topic: str
+    key: str
+    value: bytes
+    headers: Sequence[tuple[str, bytes]] = ()
+
+
+class PublishFailed(RuntimeError):
+    """Kafka did not acknowledge: the caller must not acknowledge its sender either."""
+
+
+class Bus:
+    """The process's one producer (acks=all; idempotence from settings)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.topics = Topics.from_settings(settings)
+        self._producer: AIOKafkaProducer | None = None
+        self._lock = asyncio.Lock()
+
+    async def start(self) -> None:
+        await self.ensure_topics()
+        await self._ensure_producer()
+
+    async def _ensure_producer(self) -> AIOKafkaProducer:
+        async with self._lock:
+            if self._producer is None:
+                producer = AIOKafkaProducer(
+                    **client_options(self.settings),
+                    acks="all",
+                    enable_idempotence=self.settings.kafka_enable_idempotence,
+                    linger_ms=0,
+                )
+                try:
+                    await producer.start()
+                except BaseException:
+                    await producer.stop()
+                    raise
+                self._producer = producer
+            return self._producer
+
+    async def stop(self) -> None:
+        if self._producer is not None:
+            await self._producer.stop()
+            self._producer = None
+
+    async def ensure_topics(self) -> None:
+        admin = AIOKafkaAdminClient(**client_options(self.settings))
+        await admin.start()
+        try:
+            existing = set(await admin.list_topics())
+            missing = [
+                NewTopic(name, self.settings.kafka_topic_partitions, self.settings.kafka_replication_factor)
+                for name in self.topics.all()
+                if name not in existing
+            ]
+            if missing:
+                try:
+                    await admin.create_topics(missing)
+                except TopicAlreadyExistsError:
+                    pass  # another process created them first
+                log.info("kafka topics created", topics=[t.name for t in missing])
+        finally:
+            await admin.close()
+
+    async def publish(self, messages: Iterable[Message], *, within: float | None = None) -> float:
+        """Send every message and wait until Kafka acknowledged all of them; returns the seconds taken.
+
+        Raises PublishFailed when any message is not acknowledged within `within` seconds: the
+        caller answers its sender with an error so that the sender delivers again.
+        """
+        started = time.perf_counter()
+        timeout = within if within is not None else self.settings.kafka_request_timeout_ms / 1000
+
+        async def send_all() -> None:
+            producer = await self._ensure_producer()
+            futures = [
+                await producer.send(m.topic, m.value, key=m.key.encode(), headers=list(m.headers))
+                for m in messages
+            ]
+            await asyncio.gather(*futures)
+
+        try:
+            await asyncio.wait_for(send_all(), timeout)
+        except (KafkaError, TimeoutError, OSError) as exc:
+            raise PublishFailed(f"Kafka did not acknowledge: {type(exc).__name__}: {exc}") from exc
+        return time.perf_counter() - started
+
+    async def ping(self, within: float = 3.0) -> None:
+        """Raises when no broker answers a metadata request within `within` seconds."""
+        producer = await asyncio.wait_for(self._ensure_producer(), within)
+        ok = await asyncio.wait_for(producer.client.force_metadata_update(), within)
+        if not ok:
+            raise PublishFailed("Kafka metadata request failed")

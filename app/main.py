@@ -1,0 +1,57 @@
+"""The api process: FastAPI application factory."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from app.api import ops
+from app.api.deps import Resources
+from app.api.middleware import RequestContextMiddleware
+from app.bus import Bus
+from app.db.session import create_engine, session_factory
+from app.logs import configure_logging, get_logger
+from app.settings import Settings, get_settings
+
+log = get_logger(__name__)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = create_engine(settings)
+        bus = Bus(settings)
+        try:
+            await bus.start()
+        except Exception as exc:
+            # Start anyway: /readyz reports Kafka, and publishing reconnects on its own.
+            log.warning("kafka not reachable at start-up", error=str(exc))
+        app.state.resources = Resources(
+            settings=settings, engine=engine, sessions=session_factory(engine), bus=bus
+        )
+        try:
+            yield
+        finally:
+            await bus.stop()
+            await engine.dispose()
+
+    app = FastAPI(
+        title="sfgr-sync",
+        version="0.1.0",
+        summary="Two-way, near-real-time contact sync between Salesforce and GetResponse",
+        lifespan=lifespan,
+    )
+    app.add_middleware(RequestContextMiddleware)
+    app.include_router(ops.router)
+    return app
+
+
+def build_app() -> FastAPI:
+    """Entry point for `uvicorn --factory app.main:build_app`."""
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.log_format)
+    return create_app(settings)

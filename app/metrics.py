@@ -1,0 +1,26 @@
+"""Prometheus metrics of the api and the consumers (one registry per process: the default one)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Histogram
+
+INBOUND_RECEIVED = Counter(
+    "sfgr_inbound_received_total", "Inbound requests received", ["endpoint"]
+)
+INBOUND_PUBLISHED = Counter(
+    "sfgr_inbound_events_published_total", "Change events published to Kafka", ["endpoint"]
+)
+INBOUND_REJECTED = Counter(
+    "sfgr_inbound_rejected_total", "Inbound requests rejected", ["endpoint", "reason"]
+)
+INBOUND_IGNORED = Counter(
+    "sfgr_inbound_events_ignored_total",
+    "Inbound events accepted but not published (our own echoes, unknown webhook types)",
+    ["endpoint", "reason"],
+)
+PUBLISH_SECONDS = Histogram(
+    "sfgr_publish_seconds",
+    "Time until Kafka acknowledged every event of one inbound request",
+    ["endpoint"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)

@@ -1,0 +1,83 @@
+"""The service's one settings object: every knob is an `SFGR_*` environment variable."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from functools import lru_cache
+from typing import Literal, Self
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Values that only make sense on a developer's machine; production refuses to start with them.
+EXAMPLE_DATABASE_URL = "postgresql+asyncpg://sfgr:sfgr@127.0.0.1:5432/sfgr"
+EXAMPLE_SECRET = "change-me"  # noqa: S105 - the placeholder that production refuses
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    TEST = "test"
+    PRODUCTION = "production"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SFGR_", env_file=None, extra="ignore")
+
+    environment: Environment = Environment.DEVELOPMENT
+
+    database_url: SecretStr = SecretStr(EXAMPLE_DATABASE_URL)
+    database_pool_size: int = Field(10, ge=1)
+
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_ssl_cafile: str | None = None
+    # Tansu (tests, demo) rejects the idempotent producer; Apache Kafka in production wants it on.
+    kafka_enable_idempotence: bool = True
+    kafka_topic_partitions: int = Field(6, ge=1)
+    kafka_replication_factor: int = Field(1, ge=1)
+    kafka_topic_prefix: str = "sfgr"
+    kafka_request_timeout_ms: int = Field(10_000, ge=100)
+    # Tansu ignores LeaveGroup and delays joins by about half the session timeout, so the test
+    # harness and the dev stack use a short one; Apache Kafka's defaults suit production.
+    kafka_session_timeout_ms: int = Field(10_000, ge=500)
+    kafka_heartbeat_interval_ms: int = Field(3_000, ge=100)
+
+    # Fernet key (urlsafe base64, 32 bytes) that encrypts vendor tokens at rest.
+    encryption_key: SecretStr | None = None
+
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["json", "console"] = "json"
+
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    max_body_bytes: int = Field(5 * 1024 * 1024, ge=1024)
+
+    # What our Salesforce writes carry in `Sforce-Call-Options: client=...`, to recognise echoes.
+    salesforce_client_id: str = "sfgr-sync"
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_production_defaults(self) -> Self:
+        if self.environment is not Environment.PRODUCTION:
+            return self
+        problems: list[str] = []
+        if self.encryption_key is None or not self.encryption_key.get_secret_value():
+            problems.append("SFGR_ENCRYPTION_KEY is required in production (tokens are encrypted at rest)")
+        elif self.encryption_key.get_secret_value() == EXAMPLE_SECRET:
+            problems.append("SFGR_ENCRYPTION_KEY is still the example value")
+        if self.database_url.get_secret_value() == EXAMPLE_DATABASE_URL:
+            problems.append("SFGR_DATABASE_URL is still the example value")
+        if self.kafka_sasl_password and self.kafka_sasl_password.get_secret_value() == EXAMPLE_SECRET:
+            problems.append("SFGR_KAFKA_SASL_PASSWORD is still the example value")
+        if self.kafka_security_protocol.startswith("SASL") and not self.kafka_sasl_mechanism:
+            problems.append("SFGR_KAFKA_SASL_MECHANISM is required with a SASL security protocol")
+        if problems:
+            raise ValueError("unsafe production settings: " + "; ".join(problems))
+        return self
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,135 @@
+"""The at-least-once consumer loop every consumer process runs.
+
+- The handler is called once per message; the offset is committed only after it returns.
+- A handler that raises leaves the offset uncommitted: the runner seeks back to that message and
+  calls the handler again after a pause, so the message is delivered again (and again after a
+  crash, because nothing past it was committed). Retry budgets, retry topics and dead letters
+  are the handler's policy (consumers/processing.py); this loop only guarantees delivery.
+- Partitions are processed concurrently, each strictly in order.
+- `stop()` (SIGTERM) lets in-flight messages finish, commits, and leaves the group; a rebalance
+  commits what was handled before the partitions go.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeAlias
+
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
+from aiokafka.structs import OffsetAndMetadata
+
+from app.bus import client_options
+from app.logs import get_logger
+from app.settings import Settings
+
+log = get_logger(__name__)
+
+# aiokafka ships no type information; its ConsumerRecord is Any to mypy.
+Record: TypeAlias = ConsumerRecord
+Handler = Callable[[Record], Awaitable[None]]
+
+
+class _CommitOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, runner: ConsumerRunner) -> None:
+        self.runner = runner
+
+    async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
+        await self.runner.commit(only=set(revoked))
+
+    async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+        log.info("partitions assigned", group=self.runner.group_id, partitions=len(assigned))
+
+
+class ConsumerRunner:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        topics: list[str],
+        group_id: str,
+        handler: Handler,
+        retry_pause: float = 0.5,
+        max_batch: int = 100,
+        consumer_options: dict[str, Any] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.topics = topics
+        self.group_id = group_id
+        self.handler = handler
+        self.retry_pause = retry_pause
+        self.max_batch = max_batch
+        self._options = consumer_options or {}
+        self._consumer: AIOKafkaConsumer | None = None
+        self._uncommitted: dict[TopicPartition, int] = {}
+        self._stopping = asyncio.Event()
+        self.started = asyncio.Event()
+        self.handled = 0
+
+    def stop(self) -> None:
+        """Ask the loop to finish in-flight work, commit and leave; safe from a signal handler."""
+        self._stopping.set()
+
+    async def commit(self, only: set[TopicPartition] | None = None) -> None:
+        if self._consumer is None:
+            return
+        offsets = {
+            tp: OffsetAndMetadata(offset, "")
+            for tp, offset in self._uncommitted.items()
+            if only is None or tp in only
+        }
+        if not offsets:
+            return
+        await self._consumer.commit(offsets)
+        for tp in offsets:
+            self._uncommitted.pop(tp, None)
+
+    async def run(self) -> None:
+        consumer = AIOKafkaConsumer(
+            **client_options(self.settings),
+            group_id=self.group_id,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            session_timeout_ms=self.settings.kafka_session_timeout_ms,
+            heartbeat_interval_ms=self.settings.kafka_heartbeat_interval_ms,
+            **self._options,
+        )
+        consumer.subscribe(self.topics, listener=_CommitOnRevoke(self))
+        await consumer.start()
+        self._consumer = consumer
+        log.info("consumer started", group=self.group_id, topics=self.topics)
+        try:
+            while not self._stopping.is_set():
+                batch = await consumer.getmany(timeout_ms=200, max_records=self.max_batch)
+                if consumer.assignment():
+                    self.started.set()
+                if not batch:
+                    continue
+                await asyncio.gather(*(self._handle_partition(tp, records) for tp, records in batch.items()))
+                await self.commit()
+        finally:
+            with contextlib.suppress(Exception):
+                await self.commit()
+            await consumer.stop()  # leaves the group
+            self._consumer = None
+            log.info("consumer stopped", group=self.group_id, handled=self.handled)
+
+    async def _handle_partition(self, tp: TopicPartition, records: list[Record]) -> None:
+        assert self._consumer is not None
+        for record in records:
+            try:
+                await self.handler(record)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception(
+                    "handler failed; the message will be delivered again",
+                    group=self.group_id, topic=tp.topic, partition=tp.partition, offset=record.offset,
+                )
+                self._consumer.seek(tp, record.offset)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), self.retry_pause)
+                return
+            self._uncommitted[tp] = record.offset + 1
+            self.handled += 1

@@ -1,0 +1,116 @@
+"""Real servers for the whole test run: a throwaway PostgreSQL cluster and a Tansu broker.
+
+Both start once per run on free loopback ports (or come from SFGR_TEST_DATABASE_URL and
+SFGR_TEST_KAFKA) and are torn down at the end. A server that cannot start fails the tests that
+need it; nothing is ever skipped for a missing server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+from sqlalchemy.engine import make_url
+
+from app.bus import Bus
+from app.db.migrate import upgrade
+from app.devstack.broker import TansuBroker
+from app.devstack.postgres import PostgresServer
+from app.settings import Environment, Settings
+
+
+@pytest.fixture(scope="session")
+def workdir() -> Iterator[Path]:
+    path = Path(tempfile.mkdtemp(prefix="sfgr-test-"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def postgres_url(workdir: Path) -> Iterator[str]:
+    """URL of a server where the tests may create databases."""
+    given = os.environ.get("SFGR_TEST_DATABASE_URL")
+    if given:
+        yield given
+        return
+    server = PostgresServer.create(workdir / "postgres")
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def create_database(postgres_url: str) -> Callable[[], str]:
+    """Makes a new, empty database on the test server and returns its URL."""
+
+    def create() -> str:
+        url = make_url(postgres_url)
+        name = f"sfgr_{uuid.uuid4().hex[:12]}"
+        admin_dsn = url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+        async def run() -> None:
+            connection = await asyncpg.connect(admin_dsn)
+            try:
+                await connection.execute(f'CREATE DATABASE "{name}"')
+            finally:
+                await connection.close()
+
+        asyncio.run(run())
+        return url.set(database=name).render_as_string(hide_password=False)
+
+    return create
+
+
+@pytest.fixture(scope="session")
+def database_url(create_database: Callable[[], str]) -> str:
+    """A database migrated to head, shared by the run (tests keep their rows apart by ids)."""
+    url = create_database()
+    upgrade(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(workdir: Path) -> Iterator[str]:
+    given = os.environ.get("SFGR_TEST_KAFKA")
+    if given:
+        yield given
+        return
+    broker = TansuBroker.create(workdir / "tansu.log")
+    try:
+        yield broker.bootstrap
+    finally:
+        broker.stop()
+
+
+@pytest.fixture
+def settings(database_url: str, kafka_bootstrap: str) -> Settings:
+    """Settings for one test: its own topic prefix, so tests never read each other's messages."""
+    return Settings(
+        environment=Environment.TEST,
+        database_url=database_url,  # type: ignore[arg-type]
+        kafka_bootstrap_servers=kafka_bootstrap,
+        kafka_enable_idempotence=False,  # Tansu rejects the idempotent producer (design.md)
+        kafka_topic_partitions=3,
+        kafka_topic_prefix=f"t{uuid.uuid4().hex[:10]}",
+        kafka_session_timeout_ms=1500,
+        kafka_heartbeat_interval_ms=300,
+        log_format="console",
+    )
+
+
+@pytest.fixture
+async def bus(settings: Settings) -> AsyncIterator[Bus]:
+    bus = Bus(settings)
+    await bus.start()
+    try:
+        yield bus
+    finally:
+        await bus.stop()
