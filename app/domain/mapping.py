@@ -130,6 +130,11 @@ class SalesforceWrite:
     fields: dict[str, Any]
     skipped: tuple[CoercionNote, ...] = ()
 
+    @property
+    def refused(self) -> dict[str, str]:
+        """Field -> reason, the shape `Resolution.without_writes` takes."""
+        return {note.field: note.reason for note in self.skipped}
+
 
 @dataclass(frozen=True, slots=True)
 class GetResponseWrite:
@@ -169,6 +174,10 @@ class SyncMapping(BaseModel):
         for mapping in self.fields:
             named.setdefault(mapping.name, mapping)
         return named
+
+    def canonical_names(self, object_type: ObjectType) -> frozenset[str]:
+        """The canonical fields a Salesforce object of this type carries (`Snapshot.carries`)."""
+        return frozenset(m.name for m in self.for_object(object_type))
 
     def salesforce_field_names(self, object_type: ObjectType) -> list[str]:
         """Fields to read from Salesforce to build a complete snapshot of this object."""

@@ -65,17 +65,21 @@ class Snapshot:
     out is unchanged as far as we know, so the side is taken to still hold the base value. A complete
     snapshot (a fresh read of the record) reports every field the side carries: a field it leaves out is
     one that side does not have at all (Company on a Contact), so it is neither read nor written there.
-    `at` is the side's own source timestamp for this state: Salesforce LastModifiedDate (ms) or
-    GetResponse changedOn (whole seconds).
+    `carries`, when given, says the same for a partial snapshot: the fields the side has at all
+    (`SyncMapping.canonical_names`). `at` is the side's own source timestamp for this state: Salesforce
+    LastModifiedDate (ms) or GetResponse changedOn (whole seconds).
     """
 
     side: Side
     values: Mapping[str, Value]
     at: datetime | None = None
     complete: bool = False
+    carries: frozenset[str] | None = None
 
     def __post_init__(self) -> None:
         _require_aware(self.at)
+        if self.carries is not None and not self.carries.issuperset(self.values):
+            raise ValueError("a snapshot reports a field its side does not carry")
 
 
 class Rule(StrEnum):
@@ -223,7 +227,7 @@ def _field_names(base: Base, incoming: Snapshot, other: Snapshot) -> list[str]:
 def _view(snapshot: Snapshot, name: str) -> _View:
     if name in snapshot.values:
         seen = _Seen.OBSERVED
-    elif snapshot.complete:
+    elif snapshot.complete or (snapshot.carries is not None and name not in snapshot.carries):
         seen = _Seen.NOT_CARRIED
     else:
         seen = _Seen.ASSUMED

@@ -156,6 +156,24 @@ def test_nothing_is_written_that_the_target_already_holds(
 
 
 @settings(max_examples=200, deadline=None)
+@given(bases(), sides, st.data())
+def test_a_field_a_side_does_not_carry_is_never_written_there(
+    base: dict[str, FieldState], preferred: Side, data: st.DataObject
+) -> None:
+    side = data.draw(sides)
+    incoming = data.draw(snapshots(side, complete=False))
+    carries = frozenset(incoming.values) | data.draw(field_sets)
+    incoming = Snapshot(side, incoming.values, incoming.at, carries=carries)
+    other = data.draw(st.one_of(st.none(), snapshots(side.other, complete=True)))
+
+    result = resolve(base, incoming, other, preferred)
+
+    assert set(result.writes[side]) <= carries
+    if other is not None:
+        assert set(result.writes[side.other]) <= set(other.values)
+
+
+@settings(max_examples=200, deadline=None)
 @given(complete_pairs(), sides)
 def test_first_sync_converges_to_the_preferred_system_wherever_both_have_a_value(
     pair: tuple[Snapshot, Snapshot], preferred: Side

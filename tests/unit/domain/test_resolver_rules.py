@@ -299,6 +299,24 @@ def test_field_the_other_side_does_not_carry_is_never_written_there() -> None:
     assert result.new_base["company"] == FieldState("Acme", at(5), GR)
 
 
+def test_field_a_partial_event_says_its_side_does_not_carry_is_never_written_there() -> None:
+    contact_event = Snapshot(SF, {"phone": "+48600100200"}, at(5), carries=frozenset({"email", "phone"}))
+
+    result = resolve(
+        agreed(email="pat@example.com", company="Acme", phone="+48600100200"),
+        contact_event,
+        gr_read(at(9), email="pat@example.com", company="Acme Inc", phone="+48600100200"),
+    )
+
+    assert not result.has_writes
+    assert result.new_base["company"] == FieldState("Acme Inc", at(9), GR)
+
+
+def test_snapshot_cannot_report_a_field_it_does_not_carry() -> None:
+    with pytest.raises(ValueError, match="does not carry"):
+        Snapshot(SF, {"company": "Acme"}, carries=frozenset({"email"}))
+
+
 def test_refused_write_keeps_the_previous_base_and_is_logged() -> None:
     result = resolve(BASE, sf_event(at(5), phone="12", name="Pat Lee-Smith"))
 

@@ -134,6 +134,11 @@ def test_half_a_changed_name_or_a_local_phone_asks_for_the_fields_that_complete_
     assert MAPPING.salesforce_fields_to_complete(LEAD_RECORD, LEAD) == []
 
 
+def test_contacts_carry_every_canonical_field_but_company() -> None:
+    assert MAPPING.canonical_names(CONTACT) == {"email", "name", "phone", "mobile", "country", "opted_out"}
+    assert "company" in MAPPING.canonical_names(LEAD)
+
+
 def test_salesforce_fields_to_read_include_the_phone_region_source() -> None:
     assert MAPPING.salesforce_field_names(CONTACT) == [
         "Email",
