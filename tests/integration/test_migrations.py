@@ -62,10 +62,9 @@ def test_contact_links_are_unique_per_sync_on_each_identity(database_url: str) -
 
 
 def test_migrations_and_models_agree(database_url: str) -> None:
+    from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
     from sqlalchemy import Connection
-
-    from alembic.autogenerate import compare_metadata
 
     def diff(connection: Connection) -> list[object]:
         context = MigrationContext.configure(connection, opts={"compare_type": True})

@@ -1,0 +1,79 @@
+"""Connections: store them (credentials sealed) and read what the inbound endpoints check."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.crypto import SecretBox
+from app.db.models import Connection
+
+SALESFORCE = "salesforce"
+GETRESPONSE = "getresponse"
+
+
+@dataclass(frozen=True)
+class InboundSecrets:
+    """What an inbound endpoint checks a sender against, for one connection."""
+
+    connection_id: uuid.UUID
+    external_id: str  # Salesforce org id (18 chars) or GetResponse account id
+    secrets: dict[str, str]
+
+
+async def save_connection(
+    session: AsyncSession,
+    box: SecretBox,
+    *,
+    kind: str,
+    external_id: str,
+    api_base_url: str,
+    auth_kind: str,
+    credentials: dict[str, Any],
+    inbound_secrets: dict[str, str] | None = None,
+    settings: dict[str, Any] | None = None,
+) -> uuid.UUID:
+    """Insert or replace the connection of this kind and external id; returns its id."""
+    values = {
+        "kind": kind,
+        "external_id": external_id,
+        "api_base_url": api_base_url,
+        "auth_kind": auth_kind,
+        "credentials": box.seal(credentials),
+        "inbound_secret": box.seal(inbound_secrets) if inbound_secrets is not None else None,
+        "settings": settings or {},
+        "state": "connected",
+    }
+    statement = (
+        insert(Connection)
+        .values(id=uuid.uuid4(), **values)
+        .on_conflict_do_update(
+            constraint="uq_connections_kind_external_id", set_={**values, "updated_at": func.now()}
+        )
+        .returning(Connection.id)
+    )
+    connection_id: uuid.UUID = (await session.execute(statement)).scalar_one()
+    return connection_id
+
+
+async def connected(session: AsyncSession, kind: str) -> list[Connection]:
+    rows = await session.scalars(
+        select(Connection).where(Connection.kind == kind, Connection.state == "connected")
+    )
+    return list(rows)
+
+
+async def inbound_secrets(session: AsyncSession, box: SecretBox, kind: str) -> list[InboundSecrets]:
+    return [
+        InboundSecrets(
+            connection_id=c.id,
+            external_id=c.external_id,
+            secrets=box.open(c.inbound_secret) if c.inbound_secret else {},
+        )
+        for c in await connected(session, kind)
+    ]
