@@ -7,7 +7,7 @@ these are the only places vendor values come in or go out.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Annotated, Any
@@ -138,10 +138,27 @@ class SalesforceWrite:
 
 @dataclass(frozen=True, slots=True)
 class GetResponseWrite:
-    """Pieces of a contact body: `email`, `name` and `customFieldValues`, each only when written."""
+    """Pieces of a contact body: `email`, `name` and `customFieldValues`, each only when written.
+
+    GetResponse refuses an empty value array, so a cleared custom field is listed in `cleared`
+    instead: clearing means sending the contact's whole set without it (`custom_field_set`).
+    """
 
     payload: dict[str, Any]
     skipped: tuple[CoercionNote, ...] = ()
+    cleared: tuple[str, ...] = ()
+
+    def custom_field_set(self, current: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """The whole `customFieldValues` for POST /contacts/{id}, which replaces the set (B6): the
+        contact's `current` values (from its ContactDetails), updated and with the cleared ones gone."""
+        written = self.payload.get("customFieldValues", [])
+        replaced = {entry["customFieldId"] for entry in written} | set(self.cleared)
+        kept = [
+            {"customFieldId": entry["customFieldId"], "value": list(_entry_values(entry))}
+            for entry in current
+            if entry.get("customFieldId") not in replaced and _entry_values(entry)
+        ]
+        return kept + [dict(entry) for entry in written]
 
     @property
     def refused(self) -> dict[str, str]:
@@ -187,11 +204,16 @@ class SyncMapping(BaseModel):
 
     # --- Salesforce -> canonical ---------------------------------------------------------------------
 
-    def salesforce_to_canonical(self, record: Mapping[str, Any], object_type: ObjectType) -> dict[str, Value]:
+    def salesforce_to_canonical(
+        self, record: Mapping[str, Any], object_type: ObjectType, *, complete: bool = False
+    ) -> dict[str, Value]:
         """Canonical values of the mapped fields present in `record`; a partial record gives a partial
         result. A name with only one of its halves present is left out (see
-        `salesforce_fields_to_complete`)."""
+        `salesforce_fields_to_complete`). `complete` says an absent field is empty, as in a CDC CREATE
+        or UNDELETE, which carry only the non-empty fields (A2)."""
         flat = _flatten(record)
+        if complete:
+            flat = {**dict.fromkeys(self.salesforce_field_names(object_type)), **flat}
         country_field = self._country_field(object_type)
         region = coercion.country_code(flat.get(country_field)) if country_field in flat else None
         values: dict[str, Value] = {}
@@ -208,7 +230,9 @@ class SyncMapping(BaseModel):
             raw = flat[mapping.salesforce]
             if _is_placeholder(raw, self.placeholders.get(mapping.salesforce)):
                 raw = None
-            values[mapping.name] = coercion.canonical_value(mapping.kind, raw, region)
+            value = coercion.canonical_value(mapping.kind, raw, region)
+            # A Salesforce checkbox has no empty state: absent or null is unticked.
+            values[mapping.name] = False if mapping.kind is FieldKind.BOOLEAN and value is None else value
         return values
 
     def salesforce_fields_to_complete(self, record: Mapping[str, Any], object_type: ObjectType) -> list[str]:
@@ -293,6 +317,7 @@ class SyncMapping(BaseModel):
         """
         payload: dict[str, Any] = {}
         custom: list[dict[str, Any]] = []
+        cleared: list[str] = []
         skipped: list[CoercionNote] = []
         region = next(
             (coercion.country_code(values.get(m.name)) for m in self.fields if m.kind is FieldKind.COUNTRY),
@@ -307,6 +332,8 @@ class SyncMapping(BaseModel):
                     payload["email"] = coercion.require_email(value)
                 elif mapping.getresponse is StandardField.NAME:
                     payload["name"] = coercion.getresponse_name(value)
+                elif value is None:
+                    cleared.append(_target_id(mapping))
                 else:
                     custom.append(
                         {
@@ -318,7 +345,7 @@ class SyncMapping(BaseModel):
                 skipped.append(CoercionNote(mapping.name, value, Side.GETRESPONSE, refused.reason))
         if custom:
             payload["customFieldValues"] = custom
-        return GetResponseWrite(payload, tuple(skipped))
+        return GetResponseWrite(payload, tuple(skipped), tuple(cleared))
 
     def _country_field(self, object_type: ObjectType) -> str:
         for mapping in self.for_object(object_type):
@@ -347,13 +374,17 @@ def _custom_values(contact: Mapping[str, Any]) -> dict[str, str | None] | None:
         return None
     values: dict[str, str | None] = {}
     for entry in entries:
-        raw = entry.get("value")
-        if raw is None:
-            raw = entry.get("values") or []
-        texts = [str(v).strip() for v in raw if v is not None and str(v).strip()]
         # Multi-select values come as several strings; Salesforce multi-picklists join them with ";".
-        values[str(entry.get("customFieldId"))] = ";".join(texts) or None
+        values[str(entry.get("customFieldId"))] = ";".join(_entry_values(entry)) or None
     return values
+
+
+def _entry_values(entry: Mapping[str, Any]) -> list[str]:
+    """A customFieldValues entry's strings: responses carry both `value` and `values`."""
+    raw = entry.get("value")
+    if raw is None:
+        raw = entry.get("values") or []
+    return [str(v).strip() for v in raw if v is not None and str(v).strip()]
 
 
 def _flatten(record: Mapping[str, Any]) -> dict[str, Any]:
@@ -361,7 +392,7 @@ def _flatten(record: Mapping[str, Any]) -> dict[str, Any]:
     Address{Country}, MailingAddress{Country}. Flat names win when both are present."""
     flat: dict[str, Any] = {}
     for key, value in record.items():
-        if isinstance(value, Mapping) and key != "attributes":
+        if isinstance(value, Mapping) and key not in ("attributes", "ChangeEventHeader"):
             prefix = key.removesuffix("Address") if key.endswith("Address") else ""
             for component, inner in value.items():
                 flat.setdefault(prefix + component, inner)

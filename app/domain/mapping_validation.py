@@ -144,9 +144,14 @@ def _target_errors(mapping: SyncMapping, custom_fields: Mapping[str, CustomField
             errors.append(
                 f"Unknown GetResponse custom field {target.custom_field_id} (mapping '{field_mapping.name}')."
             )
-        elif found.type in set(CustomFieldType) and found.type != target.type:
+        elif found.type in set(CustomFieldType) and not _same_type(found.type, target.type):
             errors.append(
                 f"GetResponse field '{found.name}' is of type {found.type}, not {target.type} "
                 f"(mapping '{field_mapping.name}')."
             )
     return errors
+
+
+def _same_type(actual: str, mapped: CustomFieldType) -> bool:
+    # The older response shape says "text" for what the current one calls "string" (B7).
+    return actual == mapped or {actual, mapped} <= TEXT_TYPES

@@ -166,6 +166,20 @@ def test_custom_field_type_must_match_what_getresponse_says() -> None:
     ]
 
 
+def test_legacy_text_type_matches_a_string_mapping() -> None:
+    changed = [
+        *without("company"),
+        {
+            "name": "company",
+            "salesforce": "Company",
+            "getresponse": custom("cfNote", "string"),
+            "objects": ["Lead"],
+        },
+    ]
+
+    assert check(mapping(changed)) == []
+
+
 def test_required_salesforce_field_must_be_mapped_or_skipped_explicitly() -> None:
     assert check(mapping(GOOD_FIELDS, skipped=())) == [
         "Lead.Status is required in Salesforce: map it, or list it as skipped."

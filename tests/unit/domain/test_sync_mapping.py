@@ -90,7 +90,6 @@ def getresponse_contact(payload: dict[str, Any]) -> dict[str, Any]:
         "customFieldValues": [
             {"customFieldId": v["customFieldId"], "name": "x", "value": v["value"], "values": v["value"]}
             for v in payload.get("customFieldValues", [])
-            if v["value"]
         ],
     }
 
@@ -123,6 +122,25 @@ def test_nested_cdc_compound_fields_are_read() -> None:
     event = {"Name": {"FirstName": "Pat", "LastName": "Lee"}, "Address": {"Country": "Germany"}}
 
     assert MAPPING.salesforce_to_canonical(event, LEAD) == {"name": "Pat Lee", "country": "Germany"}
+
+
+def test_cdc_create_leaves_empty_fields_out_and_they_read_as_empty() -> None:
+    event = {
+        "ChangeEventHeader": {"entityName": "Lead", "changeType": "CREATE"},
+        "Email": "pat@example.com",
+        "Name": {"LastName": "Lee"},
+        "Company": "Acme",
+    }
+
+    assert MAPPING.salesforce_to_canonical(event, LEAD, complete=True) == {
+        "email": "pat@example.com",
+        "name": "Lee",
+        "phone": None,
+        "mobile": None,
+        "country": None,
+        "company": "Acme",
+        "opted_out": False,
+    }
 
 
 def test_half_a_changed_name_or_a_local_phone_asks_for_the_fields_that_complete_it() -> None:
@@ -305,10 +323,20 @@ def test_local_phone_uses_the_country_being_written_as_region() -> None:
     assert written.payload["customFieldValues"][0] == {"customFieldId": "cfPhone", "value": ["+48600100200"]}
 
 
-def test_cleared_custom_field_is_written_as_an_empty_array() -> None:
-    written = MAPPING.canonical_to_getresponse({"company": None})
+def test_cleared_custom_field_is_dropped_from_the_whole_set_instead_of_sent_empty() -> None:
+    written = MAPPING.canonical_to_getresponse({"company": None, "phone": "+48600999999"})
+    current = [
+        {"customFieldId": "cfCompany", "name": "company", "value": ["Acme"], "values": ["Acme"]},
+        {"customFieldId": "cfPhone", "name": "phone", "value": ["+48600100200"], "values": ["+48600100200"]},
+        {"customFieldId": "cfOther", "name": "other", "value": ["kept"], "values": ["kept"]},
+    ]
 
-    assert written.payload == {"customFieldValues": [{"customFieldId": "cfCompany", "value": []}]}
+    assert written.payload == {"customFieldValues": [{"customFieldId": "cfPhone", "value": ["+48600999999"]}]}
+    assert written.cleared == ("cfCompany",)
+    assert written.custom_field_set(current) == [
+        {"customFieldId": "cfOther", "value": ["kept"]},
+        {"customFieldId": "cfPhone", "value": ["+48600999999"]},
+    ]
 
 
 def test_a_value_getresponse_refuses_keeps_the_link_base_and_is_logged() -> None:
