@@ -155,8 +155,8 @@ _COUNTRY_ALIASES = {
 def country_name(raw: str) -> str:
     """ISO 3166 English short name ("United States", "Poland"): what a GetResponse country field takes.
 
-    api-contracts.md B7 leaves the accepted form UNCONFIRMED; our simulator, the stricter choice, takes
-    exactly this one.
+    api-contracts.md B7 leaves the accepted form UNCONFIRMED; the GetResponse simulator takes exactly
+    this one, so writing it is right there and the likeliest form on the real service.
     """
     text = " ".join(raw.split())
     if not text:
@@ -194,8 +194,8 @@ def country_code(raw: object) -> str | None:
 def phone_e164(raw: object, region: str | None = None) -> str:
     """International E.164 form (+48600100200), as GetResponse phone fields require (B7).
 
-    `region` (ISO alpha-2) is used only for numbers written without a country code; GetResponse itself
-    would guess +1 for those, which is wrong for most of our contacts.
+    `region` (ISO alpha-2, from the record's country) is used only for numbers written without a
+    country code: GetResponse would otherwise guess from its own country field or fall back to +1.
     """
     text = normalize_text(raw)
     if text is None:
