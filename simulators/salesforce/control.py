@@ -1,0 +1,236 @@
+"""The control API under `/_sim/`: never part of Salesforce, never counted in quota or calls.
+
+Record edits made here act as a person in the UI would: the same validation as the REST API
+(errors in the same array shape), the UI user as LastModifiedById, an empty CDC `changeOrigin`,
+and the same Outbound Messages and change events.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field, ValidationError
+
+from simulators.common.faults import Faults
+from simulators.salesforce import render, schema
+from simulators.salesforce.cdc import GAP_TYPES
+from simulators.salesforce.deps import json_body, sobject_named, ui_actor
+from simulators.salesforce.errors import ApiError, SalesforceError, entity_is_deleted
+from simulators.salesforce.state import SimDep, Simulator
+from simulators.salesforce.store import Record
+
+router = APIRouter(prefix="/_sim")
+
+
+def _full(sim: Simulator, record: Record) -> dict[str, Any]:
+    sobject = schema.SOBJECTS[record.sobject]
+    return render.record(sobject, record.values, [f.name for f in sobject.fields], sim.config.api_version)
+
+
+@router.post("/reset")
+async def reset(sim: SimDep) -> dict[str, bool]:
+    sim.reset()
+    return {"reset": True}
+
+
+@router.get("/config")
+async def get_config(sim: SimDep) -> dict[str, Any]:
+    return sim.config.model_dump()
+
+
+@router.post("/config")
+async def update_config(request: Request, sim: SimDep) -> JSONResponse:
+    patch = await request.json()
+    if not isinstance(patch, dict):
+        return JSONResponse({"detail": "expected a JSON object"}, status_code=422)
+    try:
+        config = sim.update_config(patch)
+    except ValidationError as exc:
+        return JSONResponse({"detail": exc.errors(include_url=False, include_context=False)}, status_code=422)
+    return JSONResponse(config.model_dump())
+
+
+@router.get("/faults")
+async def get_faults(sim: SimDep) -> Faults:
+    return sim.faults
+
+
+@router.post("/faults")
+async def set_faults(faults: Faults, sim: SimDep) -> Faults:
+    sim.faults = faults
+    return faults
+
+
+@router.get("/calls")
+async def calls(sim: SimDep, since: int = 0) -> list[dict[str, Any]]:
+    return sim.calls.list(since)
+
+
+@router.get("/deliveries")
+async def deliveries(sim: SimDep, since: int = 0, body: bool = False) -> list[dict[str, Any]]:
+    return sim.deliverer.attempts(since, with_body=body)
+
+
+@router.get("/idle")
+async def idle(sim: SimDep) -> dict[str, bool]:
+    return {"idle": sim.idle}
+
+
+class ClockMove(BaseModel):
+    advance_seconds: float = Field(gt=0)
+
+
+@router.post("/clock")
+async def advance_clock(move: ClockMove, sim: SimDep) -> dict[str, str]:
+    return {"now": render.wire(sim.clock.advance(move.advance_seconds))}
+
+
+@router.post("/sessions/expire")
+async def expire_sessions(sim: SimDep) -> dict[str, int]:
+    return {"expired": sim.sessions.expire_all()}
+
+
+@router.get("/quota")
+async def quota(sim: SimDep) -> dict[str, int]:
+    used, limit = sim.quota.usage()
+    return {"used": used, "limit": limit}
+
+
+class Gap(BaseModel):
+    entity: str
+    changeType: Literal[GAP_TYPES]  # type: ignore[valid-type]
+    recordIds: list[str] = Field(default_factory=list)
+
+
+@router.post("/cdc/gap")
+async def gap(request: Request, body: Gap, sim: SimDep) -> dict[str, Any]:
+    sobject = sobject_named(body.entity)
+    if body.changeType != "GAP_OVERFLOW":
+        for raw in body.recordIds or [""]:
+            sim.store.find(sobject, raw)
+    return sim.cdc.gap(
+        entity=sobject.name,
+        change_type=body.changeType,
+        record_ids=body.recordIds,
+        user_id=sim.config.ui_user_id,
+        now=sim.clock.now(),
+    )
+
+
+@router.get("/records/{name}")
+async def list_records(name: str, sim: SimDep) -> list[dict[str, Any]]:
+    return [_full(sim, r) for r in sim.store.all(sobject_named(name).name)]
+
+
+@router.post("/records/{name}", status_code=201)
+async def create_record(name: str, request: Request, sim: SimDep) -> dict[str, str]:
+    sobject = sobject_named(name)
+    body = await json_body(request)
+    with sim.store.transaction(ui_actor(request, sim.config.ui_user_id)) as tx:
+        return {"id": tx.create(sobject, body)}
+
+
+class MassUpdate(BaseModel):
+    ids: list[str] = Field(min_length=1)
+    values: dict[str, Any]
+
+
+@router.post("/records/{name}/mass-update")
+async def mass_update(name: str, body: MassUpdate, request: Request, sim: SimDep) -> dict[str, list[str]]:
+    """One UI transaction changing several records the same way: CDC merges it into one event."""
+    sobject = sobject_named(name)
+    with sim.store.transaction(ui_actor(request, sim.config.ui_user_id)) as tx:
+        for raw in body.ids:
+            tx.update(sobject, raw, body.values)
+    return {"ids": [sim.store.find(sobject, raw).id for raw in body.ids]}
+
+
+@router.get("/records/{name}/{record_id}")
+async def get_record(name: str, record_id: str, sim: SimDep) -> dict[str, Any]:
+    return _full(sim, sim.store.find(sobject_named(name), record_id))
+
+
+@router.patch("/records/{name}/{record_id}")
+async def update_record(name: str, record_id: str, request: Request, sim: SimDep) -> dict[str, str]:
+    sobject = sobject_named(name)
+    body = await json_body(request)
+    with sim.store.transaction(ui_actor(request, sim.config.ui_user_id)) as tx:
+        tx.update(sobject, record_id, body)
+    return {"id": sim.store.find(sobject, record_id).id}
+
+
+@router.delete("/records/{name}/{record_id}")
+async def delete_record(name: str, record_id: str, request: Request, sim: SimDep) -> dict[str, str]:
+    sobject = sobject_named(name)
+    with sim.store.transaction(ui_actor(request, sim.config.ui_user_id)) as tx:
+        tx.delete(sobject, record_id)
+    return {"id": sim.store.find(sobject, record_id).id}
+
+
+@router.post("/records/{name}/{record_id}/undelete")
+async def undelete_record(name: str, record_id: str, request: Request, sim: SimDep) -> dict[str, str]:
+    sobject = sobject_named(name)
+    with sim.store.transaction(ui_actor(request, sim.config.ui_user_id)) as tx:
+        tx.undelete(sobject, record_id)
+    return {"id": sim.store.find(sobject, record_id).id}
+
+
+class Conversion(BaseModel):
+    contactId: str | None = None
+
+
+@router.post("/records/Lead/{record_id}/convert")
+async def convert_lead(record_id: str, request: Request, sim: SimDep) -> dict[str, str]:
+    """Lead conversion as the UI does it: a Contact is created from the Lead (or an existing one is
+    used), and the Lead becomes read-only (IsConverted, ConvertedContactId, ConvertedDate,
+    Status "Closed - Converted"). Conversion fires no Outbound Message for the Lead."""
+    raw = await request.body()
+    conversion = Conversion.model_validate_json(raw) if raw.strip() else Conversion()
+    lead_def, contact_def = schema.LEAD, schema.CONTACT
+    with sim.store.transaction(ui_actor(request, sim.config.ui_user_id)) as tx:
+        lead = tx.lookup(lead_def, record_id)
+        if lead.deleted:
+            raise SalesforceError(404, entity_is_deleted())
+        if lead.values["IsConverted"]:
+            raise SalesforceError(
+                400, ApiError("CANNOT_UPDATE_CONVERTED_LEAD", "cannot reference converted lead", [])
+            )
+        if conversion.contactId:
+            contact = tx.lookup(contact_def, conversion.contactId)
+            if contact.deleted:
+                raise SalesforceError(404, entity_is_deleted())
+            contact_id = contact.id
+        else:
+            values = lead.values
+            contact_id = tx.create(
+                contact_def,
+                {
+                    "FirstName": values["FirstName"],
+                    "LastName": values["LastName"],
+                    "Email": values["Email"],
+                    "Phone": values["Phone"],
+                    "Title": values["Title"],
+                    "MailingStreet": values["Street"],
+                    "MailingCity": values["City"],
+                    "MailingState": values["State"],
+                    "MailingPostalCode": values["PostalCode"],
+                    "MailingCountry": values["Country"],
+                    "LeadSource": values["LeadSource"],
+                    "HasOptedOutOfEmail": values["HasOptedOutOfEmail"],
+                },
+            )
+        tx.update(
+            lead_def,
+            lead.id,
+            {},
+            fires_rules=False,
+            system={
+                "IsConverted": True,
+                "ConvertedContactId": contact_id,
+                "ConvertedDate": sim.clock.now().date(),
+                "Status": "Closed - Converted",
+            },
+        )
+    return {"id": lead.id, "convertedContactId": contact_id}
