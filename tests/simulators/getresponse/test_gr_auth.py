@@ -68,7 +68,9 @@ def test_post_without_json_content_type_is_400_1000(gr: GetResponseHarness, cont
 
 def test_json_content_type_with_charset_is_accepted(gr: GetResponseHarness) -> None:
     body = b'{"email":"a@example.com","campaign":{"campaignId":"Gr7Mn"}}'
-    response = gr.api.post("/contacts", content=body, headers={"Content-Type": "application/json; charset=utf-8"})
+    response = gr.api.post(
+        "/contacts", content=body, headers={"Content-Type": "application/json; charset=utf-8"}
+    )
     assert response.status_code == 202
 
 

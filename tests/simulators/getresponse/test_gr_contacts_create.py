@@ -28,7 +28,9 @@ def test_create_is_202_with_an_empty_body_and_appears_only_later(gr: GetResponse
     assert contact["name"] == "Pat Lee" and contact["origin"] == "api"
 
 
-def test_second_create_of_the_same_email_on_the_same_list_is_409_even_while_queued(gr: GetResponseHarness) -> None:
+def test_second_create_of_the_same_email_on_the_same_list_is_409_even_while_queued(
+    gr: GetResponseHarness,
+) -> None:
     gr.configure(create_delay_ms=300)
     assert gr.api.post("/contacts", json=gr.contact_body("dup@example.com")).status_code == 202
     assert_error(gr.api.post("/contacts", json=gr.contact_body("DUP@example.com")), 409, 1008)
@@ -93,7 +95,9 @@ def test_unknown_list_is_400_1001(gr: GetResponseHarness) -> None:
 
 
 def test_unknown_custom_field_or_tag_is_400_1001(gr: GetResponseHarness) -> None:
-    assert_error(gr.api.post("/contacts", json=gr.contact_body("a@example.com", **values("nope1", "x"))), 400, 1001)
+    assert_error(
+        gr.api.post("/contacts", json=gr.contact_body("a@example.com", **values("nope1", "x"))), 400, 1001
+    )
     body = gr.contact_body("a@example.com", tags=[{"tagId": "nope1"}])
     assert_error(gr.api.post("/contacts", json=body), 400, 1001)
 
@@ -148,7 +152,9 @@ def test_emails_at_rejected_domains_vanish_after_the_202(gr: GetResponseHarness)
     assert gr.api.post("/contacts", json=gr.contact_body("ghost@invalid.example")).status_code == 202
     gr.wait_idle()
     assert gr.find("ghost@invalid.example") is None
-    states = [c["state"] for c in gr.control.get("/contacts", params={"email": "ghost@invalid.example"}).json()]
+    states = [
+        c["state"] for c in gr.control.get("/contacts", params={"email": "ghost@invalid.example"}).json()
+    ]
     assert states == ["rejected"]
     assert gr.webhooks() == []
 
@@ -204,7 +210,10 @@ def test_batch_skips_emails_already_on_the_list(gr: GetResponseHarness) -> None:
     "body",
     [
         {"campaignId": seed.DEFAULT_CAMPAIGN_ID, "contacts": []},
-        {"campaignId": seed.DEFAULT_CAMPAIGN_ID, "contacts": [{"email": f"m{i}@example.com"} for i in range(1001)]},
+        {
+            "campaignId": seed.DEFAULT_CAMPAIGN_ID,
+            "contacts": [{"email": f"m{i}@example.com"} for i in range(1001)],
+        },
         {"campaignId": seed.DEFAULT_CAMPAIGN_ID, "contacts": [{"email": "ok@example.com"}, {"email": "bad"}]},
         {"contacts": [{"email": "ok@example.com"}]},
     ],

@@ -87,7 +87,9 @@ def emails(gr: GetResponseHarness, **params: str) -> list[str]:
     return [c["email"] for c in response.json()]
 
 
-def test_email_and_name_search_is_partial_unless_exact_match(gr: GetResponseHarness, people: dict[str, str]) -> None:
+def test_email_and_name_search_is_partial_unless_exact_match(
+    gr: GetResponseHarness, people: dict[str, str]
+) -> None:
     assert sorted(emails(gr, **{"query[email]": "ann"})) == ["ann.smith@example.com", "annabel@example.org"]
     assert emails(gr, **{"query[email]": "ANN.SMITH@example.com", "additionalFlags": "exactMatch"}) == [
         "ann.smith@example.com"
@@ -151,7 +153,11 @@ def test_sorting_and_paging(gr: GetResponseHarness, people: dict[str, str]) -> N
     assert [c["name"] for c in by_name] == ["Ann Smith", "Annabel Jones", "Bob Smith", "Carl"]
     page = gr.api.get("/contacts", params={"sort[email]": "ASC", "perPage": "3", "page": "2"})
     assert [c["email"] for c in page.json()] == ascending[3:]
-    assert (page.headers["CurrentPage"], page.headers["TotalPages"], page.headers["TotalCount"]) == ("2", "2", "4")
+    assert (page.headers["CurrentPage"], page.headers["TotalPages"], page.headers["TotalCount"]) == (
+        "2",
+        "2",
+        "4",
+    )
     beyond = gr.api.get("/contacts", params={"perPage": "3", "page": "9"})
     assert beyond.status_code == 200 and beyond.json() == []
 

@@ -9,7 +9,17 @@ from gr_harness import GetResponseHarness, assert_error
 
 from simulators.getresponse import seed
 
-DEFINITION_KEYS = {"customFieldId", "href", "name", "type", "valueType", "format", "fieldType", "hidden", "values"}
+DEFINITION_KEYS = {
+    "customFieldId",
+    "href",
+    "name",
+    "type",
+    "valueType",
+    "format",
+    "fieldType",
+    "hidden",
+    "values",
+}
 
 
 def new_field(**overrides: Any) -> dict[str, Any]:
@@ -71,7 +81,11 @@ def test_create_with_data_type_and_format(gr: GetResponseHarness) -> None:
     select = gr.api.post(
         "/custom-fields", json=new_field(name="tier", type="single_select", values=["gold", "silver"])
     ).json()
-    assert (select["type"], select["format"], select["values"]) == ("string", "single_select", ["gold", "silver"])
+    assert (select["type"], select["format"], select["values"]) == (
+        "string",
+        "single_select",
+        ["gold", "silver"],
+    )
 
 
 @pytest.mark.parametrize(
