@@ -6,7 +6,8 @@
   `subscriptionNotifications`, `profile`; 404/1013 with `context: {"campaignId": ...}`.
 - `POST /campaigns` -> 201 with the details. `name` is 3 to 64 characters, unique ignoring case
   (409/1008), and may not contain emojis, `/`, `\\`, `@`, `[` or `]` (400/1000); at most 1000 lists
-  (400/1002). `isDefault: "true"` (a string) makes it the default list.
+  (400/1002). `isDefault: "true"` (a string) makes it the default list. `optinTypes: {"api":
+  "double"}` makes API-created contacts wait for confirmation (see `contact_service.py`).
 """
 
 from __future__ import annotations
@@ -96,6 +97,10 @@ async def create_campaign(request: Request, state: StateDep) -> Response:
         created_on=now(),
         language_code=data.languageCode,
     )
+    for key, value in (data.optinTypes or {}).items():
+        if key not in campaign.optin_types or value not in ("single", "double"):
+            raise validation_error(f"optinTypes.{key} must be single or double", field=f"optinTypes.{key}")
+        campaign.optin_types[key] = value
     if campaign.is_default:
         for other in state.store.campaigns.values():
             other.is_default = False

@@ -5,7 +5,9 @@ both paths bump `changedOn` and send webhooks by the same rules.
 Creation is asynchronous (api-contracts B6, checklist C8): an API create is validated, answered
 202 with no id, and kept `pending` for `create_delay_ms`; only then does it become visible (and
 send `contact_added`), or, for an email at one of `rejected_domains`, it is dropped without a word.
-A pending create already holds its (email, list) pair: a second create gets 409/1008.
+A pending create already holds its (email, list) pair: a second create gets 409/1008. On a list
+whose `optinTypes.api` is "double" the processed contact waits `unconfirmed`, invisible to the API
+(checklist C8), until the control API confirms it for the person.
 
 Refusals with 400/1002 ("state forbids it"): a blacklisted email; an email that unsubscribed from
 or bounced on that list; and, with `readd_after_api_delete` off, one deleted from it.
@@ -131,6 +133,13 @@ class ContactService:
         if self._config().is_rejected_domain(contact.email):
             contact.state = "rejected"
             return
+        if self._store.campaigns[contact.campaign_id].optin_types.get("api") == "double":
+            contact.state = "unconfirmed"
+            return
+        self.confirm(contact)
+
+    def confirm(self, contact: Contact) -> None:
+        """The contact becomes visible (for double opt-in: the person clicked the link)."""
         contact.created_on = contact.changed_on = now()
         contact.state = "active"
         self._emit(webhooks.CONTACT_ADDED, contact)

@@ -13,10 +13,12 @@ People and users:
 - `POST /_sim/contacts/{id}/unsubscribe`, `.../bounce`, `DELETE /_sim/contacts/{id}`: the contact
   leaves its list (`contact_removed_link`, `contact_removed_bounce`, `contact_removed`).
 - `POST /_sim/contacts/{id}/resubscribe`: the person subscribes again: `{"contactId": <new id>}`.
+- `POST /_sim/contacts/{id}/confirm`: the person confirms a double opt-in; sends `contact_added`.
 
 Inspection and steering:
 - `GET /_sim/contacts[?email=&campaignId=&state=]`: every contact in every state (pending,
-  active, rejected, unsubscribed, bounced, removed) with its list and exact timestamps.
+  unconfirmed, active, rejected, unsubscribed, bounced, removed) with its list and exact
+  timestamps (`createdOnExact`, `changedOnExact`); `GET /_sim/contacts/{id}`: one of them.
 - `GET /_sim/calls[?since=N]`, `GET /_sim/deliveries[?since=N&body=true]`.
 - `GET|POST /_sim/faults` (POST replaces the whole fault set; `{}` clears it).
 - `GET|POST /_sim/config` (POST is a partial update, validated).
@@ -177,6 +179,17 @@ async def unsubscribe(contact_id: str, state: StateDep) -> dict[str, Any]:
 async def bounce(contact_id: str, state: StateDep) -> dict[str, Any]:
     contact = _active(state, contact_id)
     state.contacts.depart(contact, "bounced")
+    return contact_view(contact, state)
+
+
+@router.post("/contacts/{contact_id}/confirm")
+async def confirm(contact_id: str, state: StateDep) -> dict[str, Any]:
+    contact = _contact(state, contact_id)
+    if contact.state != "unconfirmed":
+        raise GetResponseError(
+            400, 1002, f"Contact is {contact.state}, not unconfirmed", {"contactId": contact_id}
+        )
+    state.contacts.confirm(contact)
     return contact_view(contact, state)
 
 

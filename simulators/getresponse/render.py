@@ -54,7 +54,7 @@ def campaign_details(campaign: Campaign, cfg: GetResponseSimConfig) -> dict[str,
             "subscriptionConfirmationBodyId": "",
             "subscriptionConfirmationSubjectId": "",
         },
-        "optinTypes": {"email": "single", "api": "single", "import": "single", "webform": "single"},
+        "optinTypes": dict(campaign.optin_types),
         "subscriptionNotifications": {"status": "disabled", "recipients": []},
         "profile": {
             "description": campaign.name,

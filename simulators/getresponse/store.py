@@ -6,6 +6,8 @@ control API can show what the vendor API hides:
 
 - `pending`: accepted with 202, still queued (invisible to the API, but it already blocks a second
   create of the same email on the same list with 409/1008);
+- `unconfirmed`: processed on a list whose API opt-in is double, waiting for the person to
+  confirm (`POST /_sim/contacts/{id}/confirm`): the API does not show it at all (checklist C8);
 - `active`: visible;
 - `rejected`: dropped after the 202 (a `rejected_domains` email), never visible;
 - `unsubscribed`, `bounced`, `removed`: gone from the list; the API answers 404/1013 for them.
@@ -22,8 +24,8 @@ from typing import Literal
 from simulators.getresponse import seed
 from simulators.getresponse.formats import new_id, now
 
-ContactState = Literal["pending", "active", "rejected", "unsubscribed", "bounced", "removed"]
-LIVE_STATES: frozenset[str] = frozenset({"pending", "active"})
+ContactState = Literal["pending", "unconfirmed", "active", "rejected", "unsubscribed", "bounced", "removed"]
+LIVE_STATES: frozenset[str] = frozenset({"pending", "unconfirmed", "active"})
 LEFT_STATES: frozenset[str] = frozenset({"unsubscribed", "bounced", "removed"})
 
 
@@ -34,6 +36,9 @@ class Campaign:
     is_default: bool
     created_on: datetime
     language_code: str = "EN"
+    optin_types: dict[str, str] = field(
+        default_factory=lambda: {"email": "single", "api": "single", "import": "single", "webform": "single"}
+    )
 
     @property
     def tech_name(self) -> str:
@@ -108,7 +113,7 @@ class Store:
         return contact if contact is not None and contact.state == "active" else None
 
     def live_contact(self, email: str, campaign_id: str, *, exclude: str | None = None) -> Contact | None:
-        """The pending or active contact holding this email on this list, if any."""
+        """The pending, unconfirmed or active contact holding this email on this list, if any."""
         lowered = email.lower()
         for contact in self.contacts.values():
             if (

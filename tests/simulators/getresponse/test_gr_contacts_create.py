@@ -228,3 +228,25 @@ def test_batch_validation(gr: GetResponseHarness, body: dict[str, Any]) -> None:
 def test_batch_to_an_unknown_list_is_400_1001(gr: GetResponseHarness) -> None:
     body = {"campaignId": "nope1", "contacts": [{"email": "ok@example.com"}]}
     assert_error(gr.api.post("/contacts/batch", json=body), 400, 1001)
+
+
+def test_double_opt_in_contacts_stay_invisible_until_confirmed(gr: GetResponseHarness) -> None:
+    created = gr.api.post("/campaigns", json={"name": "double_list", "optinTypes": {"api": "double"}})
+    campaign_id = created.json()["campaignId"]
+    assert gr.api.get(f"/campaigns/{campaign_id}").json()["optinTypes"]["api"] == "double"
+    body = {"email": "dbl@example.com", "campaign": {"campaignId": campaign_id}}
+    assert gr.api.post("/contacts", json=body).status_code == 202
+    gr.wait_idle()
+    assert gr.find("dbl@example.com", campaign_id) is None
+    (contact,) = gr.control.get("/contacts", params={"email": "dbl@example.com"}).json()
+    assert contact["state"] == "unconfirmed"
+    assert gr.webhooks() == []
+    assert_error(gr.api.post("/contacts", json=body), 409, 1008)
+    assert gr.control.post(f"/contacts/{contact['contactId']}/confirm").status_code == 200
+    assert gr.find("dbl@example.com", campaign_id)["contactId"] == contact["contactId"]
+    assert gr.receiver.wait_for(1)[0].body["type"] == "contact_added"
+
+
+def test_opt_in_types_are_single_or_double(gr: GetResponseHarness) -> None:
+    body = {"name": "weird_list", "optinTypes": {"api": "triple"}}
+    assert_error(gr.api.post("/campaigns", json=body), 400, 1000)
