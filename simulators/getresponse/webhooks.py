@@ -16,9 +16,10 @@ Payload: top-level `type`, `account{accountId}`, `event{occurredAt}` as `2021-04
 (a colon in the offset, unlike the API), `contact{contactId,email,name,campaign{...},href}` as it
 is right after the change, plus the event's own part.
 
-Type strings. The contracts confirm none of these (UNCONFIRMED); the first five were found, the
-same in several independent public integrations that quote the vendor's payloads page, and are
-used as found:
+Type strings. The contracts confirm none of these (UNCONFIRMED). All but `contact_removed` were
+found, spelled the same, in several independent public integrations that quote the vendor's
+payloads page (`contact_removed_link` is also in that page's header example), and are used as
+found:
 
 - `contact_added`: a contact subscribed and became visible (API create once processed, a form
   subscription, a resubscription);
