@@ -243,7 +243,8 @@ def test_double_opt_in_contacts_stay_invisible_until_confirmed(gr: GetResponseHa
     assert gr.webhooks() == []
     assert_error(gr.api.post("/contacts", json=body), 409, 1008)
     assert gr.control.post(f"/contacts/{contact['contactId']}/confirm").status_code == 200
-    assert gr.find("dbl@example.com", campaign_id)["contactId"] == contact["contactId"]
+    confirmed = gr.find("dbl@example.com", campaign_id)
+    assert confirmed is not None and confirmed["contactId"] == contact["contactId"]
     assert gr.receiver.wait_for(1)[0].body["type"] == "contact_added"
 
 
