@@ -22,7 +22,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-domain", help="simulate a GetResponse MAX account with this X-Domain")
     parser.add_argument("--create-delay-ms", type=int)
     parser.add_argument("--delivery-time-scale", type=float, help="multiplies webhook retry waits")
-    parser.add_argument("--webhook-timeout-s", type=float)
+    parser.add_argument(
+        "--webhook-timeout-s", type=float, help="scaled by --delivery-time-scale, at least 1 s"
+    )
     parser.add_argument("--webhook-batching", action="store_true", help="send events as JSON arrays")
     parser.add_argument("--log-level", default="warning")
     return parser

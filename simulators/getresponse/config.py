@@ -57,13 +57,17 @@ class GetResponseSimConfig(BaseModel):
 
     # Webhooks (api-contracts B9).
     webhook_url: str | None = Field(None, description="where webhooks go, with its own `?secret=`")
-    webhook_timeout_s: float = Field(5.0, gt=0, description="an answer later than this is a failure")
+    webhook_timeout_s: float = Field(
+        5.0, gt=0, description="an answer later than this is a failure (scaled, at least 1 s)"
+    )
     webhook_retry_intervals_s: list[float] = Field(
         default_factory=lambda: [10.0, 60.0, 300.0],
         description="the 3 retries' waits before `delivery_time_scale` (the vendor's are unpublished)",
         min_length=1,
     )
-    delivery_time_scale: float = Field(0.01, gt=0, description="multiplies the retry waits")
+    delivery_time_scale: float = Field(
+        0.01, gt=0, description="multiplies the retry waits and the webhook timeout"
+    )
     webhook_batching: bool = Field(
         False, description="True: events of one type within the window go as one JSON array"
     )
@@ -78,6 +82,11 @@ class GetResponseSimConfig(BaseModel):
         """Seconds to wait after failed attempt number `attempt` (1-based)."""
         intervals = self.webhook_retry_intervals_s
         return intervals[min(attempt, len(intervals)) - 1] * self.delivery_time_scale
+
+    def webhook_timeout(self) -> float:
+        """The per-attempt timeout: scaled like the waits, but never below 1 s, so that a receiver
+        on a busy test machine is not failed for ordinary slowness (as the Salesforce simulator)."""
+        return max(1.0, self.webhook_timeout_s * self.delivery_time_scale)
 
     def is_rejected_domain(self, email: str) -> bool:
         return email.rsplit("@", 1)[-1].lower() in {d.lower().lstrip("@") for d in self.rejected_domains}

@@ -7,7 +7,8 @@ config (`POST /_sim/config`) turns them on. Delivery:
   with `Content-Type: application/json`, `X-Webhook-Type: <type>`, `X-Webhook-ID: <uuid>` (one per
   event, the same on every retry: the dedupe key) and `X-Request-ID: <uuid>` (new per attempt);
 - acknowledged only by 200, 201, 202 or 204 whose body is the JSON object `{"status": "OK"}`,
-  within `webhook_timeout_s`. (A 204 cannot carry a body, so a 204 is never an acknowledgement.)
+  within `webhook_timeout_s` (5 s; scaled by `delivery_time_scale` like the retry waits, but never
+  below 1 s). A 204 cannot carry a body, so a 204 is never an acknowledgement.
 - otherwise retried 3 more times at increasing intervals (`webhook_retry_intervals_s`, scaled by
   `delivery_time_scale`) after a network error, a timeout, a 429, any 5xx, or a 2xx without that
   body; never after a 1xx, a 3xx (redirects are not followed) or a 4xx other than 429.
@@ -150,7 +151,7 @@ class WebhookSender:
                 acknowledged=acknowledged,
                 retry_delay=cfg.retry_delay,
                 max_attempts=1 + len(cfg.webhook_retry_intervals_s),
-                timeout_s=cfg.webhook_timeout_s,
+                timeout_s=cfg.webhook_timeout(),
                 retryable=retryable,
                 follow_redirects=False,
             )

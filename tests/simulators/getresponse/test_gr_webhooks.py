@@ -9,7 +9,9 @@ import uuid
 import pytest
 from gr_harness import WEBHOOK_SECRET, GetResponseHarness, Reply, eventually
 
+from simulators.common.server import free_port
 from simulators.getresponse import seed
+from simulators.getresponse.config import GetResponseSimConfig
 
 OCCURRED_AT = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00$")
 NO_BODY = b""
@@ -230,8 +232,8 @@ def test_no_retry_after_a_4xx_other_than_429_or_a_3xx(gr: GetResponseHarness, st
 
 
 def test_a_reply_later_than_the_timeout_is_retried(gr: GetResponseHarness) -> None:
-    gr.configure(webhook_timeout_s=0.2)
-    gr.receiver.answer(Reply(delay_s=0.5))
+    gr.configure(webhook_timeout_s=1.0, delivery_time_scale=1.0, webhook_retry_intervals_s=[0.01])
+    gr.receiver.answer(Reply(delay_s=1.3))
     gr.subscribe("late@example.com")
     requests = gr.receiver.wait_for(2)
     gr.wait_idle()
@@ -241,9 +243,13 @@ def test_a_reply_later_than_the_timeout_is_retried(gr: GetResponseHarness) -> No
     assert attempts[-1]["acknowledged"] is True
 
 
-def test_an_unreachable_endpoint_is_retried_then_dropped(gr: GetResponseHarness) -> None:
-    from simulators.common.server import free_port
+def test_the_timeout_scales_with_the_retry_waits_but_not_below_one_second() -> None:
+    assert GetResponseSimConfig(webhook_timeout_s=5, delivery_time_scale=1).webhook_timeout() == 5
+    assert GetResponseSimConfig(webhook_timeout_s=5, delivery_time_scale=0.5).webhook_timeout() == 2.5
+    assert GetResponseSimConfig(webhook_timeout_s=5, delivery_time_scale=0.01).webhook_timeout() == 1
 
+
+def test_an_unreachable_endpoint_is_retried_then_dropped(gr: GetResponseHarness) -> None:
     gr.configure(webhook_url=f"http://127.0.0.1:{free_port()}/hooks")
     gr.subscribe("nobody@example.com")
     gr.wait_idle()
