@@ -1,0 +1,152 @@
+"""Proving that a sender is who it claims to be, one function per delivery path.
+
+Secrets are compared with `hmac.compare_digest` so that the time taken says nothing about how
+much of a guess was right.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from app.db.connections import InboundSecrets
+from app.inbound.errors import InboundRejected
+
+SIGNATURE_HEADER = "X-Sfgr-Signature"
+SIGNATURE_TOLERANCE_S = 300
+# Names of the entries of a connection's inbound secrets, not secrets themselves.
+OUTBOUND_KEY = "outbound_key"
+CHANGE_EVENTS_SECRET = "change_events_secret"  # noqa: S105
+WEBHOOK_SECRET = "webhook_secret"  # noqa: S105
+
+
+def _no_connection(what: str) -> InboundRejected:
+    return InboundRejected(
+        503, "no_connection", f"no {what} is configured; connect it first, then deliver again"
+    )
+
+
+def _same_secret(given: str, expected: str) -> bool:
+    return hmac.compare_digest(given.encode(), expected.encode())
+
+
+# --- Salesforce Outbound Messages (api-contracts A1 "Security advice") ---------------------------
+
+
+def connection_for_org(connections: Sequence[InboundSecrets], organization_id: str) -> InboundSecrets:
+    """The Salesforce connection whose org sent the message: an exact match of the 18-character id.
+
+    Another org can point its own Outbound Messages at our URL, and a 15-character id (or one that
+    shares the first 15 characters) is not the same org id, so nothing looser than equality counts.
+    """
+    if not connections:
+        raise _no_connection("Salesforce connection")
+    for connection in connections:
+        if len(organization_id) == 18 and connection.external_id == organization_id:
+            return connection
+    if len(organization_id) != 18:
+        raise InboundRejected(
+            403, "wrong_org",
+            f"OrganizationId {organization_id[:40]!r} is not an 18-character org id; only the connected "
+            "org's 18-character id is accepted",
+        )
+    raise InboundRejected(
+        403, "wrong_org", f"OrganizationId {organization_id[:40]!r} is not the connected org"
+    )
+
+
+def check_outbound_key(connection: InboundSecrets, key: str | None) -> None:
+    """The optional `?key=` of the Outbound Message endpoint URL: required when the connection has one."""
+    expected = connection.secrets.get(OUTBOUND_KEY)
+    if not expected:
+        return
+    if not key:
+        raise InboundRejected(401, "missing_key", "the endpoint URL's ?key= parameter is missing")
+    if not _same_secret(key, expected):
+        raise InboundRejected(401, "wrong_key", "the endpoint URL's ?key= parameter is wrong")
+
+
+# --- Change Data Capture relay: X-Sfgr-Signature ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Signature:
+    timestamp: int
+    digests: tuple[str, ...]
+
+
+def parse_signature(header: str) -> Signature:
+    """`t=<unix seconds>,v1=<hex>`; several v1 values are allowed (a relay rotating its key)."""
+    timestamp: int | None = None
+    digests: list[str] = []
+    for part in header.split(","):
+        name, _, value = part.strip().partition("=")
+        if name == "t" and value.isdigit():
+            timestamp = int(value)
+        elif name == "v1" and len(value) == 64 and all(c in "0123456789abcdefABCDEF" for c in value):
+            digests.append(value.lower())
+    if timestamp is None or not digests:
+        raise InboundRejected(
+            401, "malformed_signature",
+            f"{SIGNATURE_HEADER} is malformed: expected t=<unix seconds>,v1=<64 hex digits of HMAC-SHA256>",
+        )
+    return Signature(timestamp, tuple(digests))
+
+
+def verify_change_event_signature(
+    header: str | None, body: bytes, connections: Sequence[InboundSecrets], *, now: float
+) -> InboundSecrets:
+    """The Salesforce connection whose change-events secret signed `f"{t}.{body}"`.
+
+    The timestamp bounds replays of a captured request to `SIGNATURE_TOLERANCE_S` either way.
+    """
+    candidates = [c for c in connections if c.secrets.get(CHANGE_EVENTS_SECRET)]
+    if not candidates:
+        raise _no_connection("Salesforce connection with a change events secret")
+    if not header:
+        raise InboundRejected(401, "missing_signature", f"the {SIGNATURE_HEADER} header is missing")
+    signature = parse_signature(header)
+    age = int(now) - signature.timestamp
+    if age > SIGNATURE_TOLERANCE_S:
+        raise InboundRejected(
+            401, "expired_signature",
+            f"the signature is {age} s old; it must be at most {SIGNATURE_TOLERANCE_S} s old",
+        )
+    if age < -SIGNATURE_TOLERANCE_S:
+        raise InboundRejected(
+            401, "future_signature",
+            f"the signature's timestamp is {-age} s in the future; at most {SIGNATURE_TOLERANCE_S} s allowed",
+        )
+    signed = f"{signature.timestamp}.".encode() + body
+    for connection in candidates:
+        key = connection.secrets[CHANGE_EVENTS_SECRET].encode()
+        expected = hmac.new(key, signed, hashlib.sha256).hexdigest()
+        if any(hmac.compare_digest(expected, given) for given in signature.digests):
+            return connection
+    raise InboundRejected(
+        401, "wrong_signature",
+        "the signature does not match the body and timestamp under the configured secret",
+    )
+
+
+# --- GetResponse webhooks: the ?secret= of the webhook URL (api-contracts B9, C12) -----------------
+
+
+def connection_for_webhook_secret(
+    connections: Sequence[InboundSecrets], secret: str | None
+) -> InboundSecrets:
+    """The GetResponse connection whose webhook secret is `secret`: webhooks carry no signature."""
+    candidates = [c for c in connections if c.secrets.get(WEBHOOK_SECRET)]
+    if not candidates:
+        raise _no_connection("GetResponse connection with a webhook secret")
+    if not secret:
+        raise InboundRejected(401, "missing_secret", "the webhook URL's ?secret= parameter is missing")
+    found: InboundSecrets | None = None
+    for connection in candidates:  # every candidate is compared, so the time does not tell which matched
+        if _same_secret(secret, connection.secrets[WEBHOOK_SECRET]) and found is None:
+            found = connection
+    if found is None:
+        raise InboundRejected(401, "wrong_secret", "the webhook URL's ?secret= parameter is wrong")
+    return found

@@ -1,0 +1,68 @@
+"""Publish one request's events and wait for Kafka's acknowledgement of all of them.
+
+The sender is acknowledged only after this returns; a `PublishFailed` becomes a 503 so that the
+sender delivers again (Salesforce retries Outbound Messages for 24 h, GetResponse webhooks 3 times).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from app.bus import Bus, Message, PublishFailed
+from app.domain.events import ChangeEvent
+from app.inbound.errors import InboundRejected
+from app.inbound.trace_context import traceparent_for
+from app.logs import get_logger, request_id_var
+from app.metrics import INBOUND_PUBLISHED, PUBLISH_SECONDS
+
+log = get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class PublishContext:
+    """Who is publishing: the metric label of the endpoint and the request's correlation ids."""
+
+    endpoint: str
+    request_id: str
+    traceparent: str
+
+    @classmethod
+    def of_request(cls, endpoint: str, incoming_traceparent: str | None) -> PublishContext:
+        """The current request's id (set by the middleware) and a span of ours in its trace."""
+        return cls(endpoint, request_id_var.get() or "", traceparent_for(incoming_traceparent))
+
+
+def kafka_message(topic: str, event: ChangeEvent, context: PublishContext) -> Message:
+    return Message(
+        topic=topic,
+        key=event.record_id,
+        value=event.to_bytes(),
+        headers=(
+            ("event_id", event.event_id.encode()),
+            ("traceparent", context.traceparent.encode()),
+            ("request_id", context.request_id.encode()),
+        ),
+    )
+
+
+async def publish_events(
+    bus: Bus, topic: str, events: Sequence[ChangeEvent], *, context: PublishContext, within: float
+) -> None:
+    """Returns once Kafka acknowledged every event; raises InboundRejected(503) otherwise."""
+    if not events:
+        return
+    messages = [kafka_message(topic, event, context) for event in events]
+    try:
+        seconds = await bus.publish(messages, within=within)
+    except PublishFailed as exc:
+        log.error("publish failed", endpoint=context.endpoint, events=len(messages), error=str(exc))
+        raise InboundRejected(
+            503, "kafka_unavailable",
+            "the events could not be stored (Kafka did not acknowledge them); nothing was accepted, "
+            "deliver again",
+        ) from exc
+    PUBLISH_SECONDS.labels(context.endpoint).observe(seconds)
+    INBOUND_PUBLISHED.labels(context.endpoint).inc(len(messages))
+    log.info("events published", endpoint=context.endpoint, topic=topic, events=len(messages),
+             event_ids=[e.event_id for e in events[:10]], seconds=round(seconds, 4))

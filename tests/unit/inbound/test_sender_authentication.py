@@ -1,0 +1,111 @@
+"""Who may deliver: the org id and `?key=` of Outbound Messages, the CDC relay's signature, the
+webhook `?secret=`."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from inbound_payloads import ORG_ID, sign
+
+from app.db.connections import InboundSecrets
+from app.inbound.authentication import (
+    check_outbound_key,
+    connection_for_org,
+    connection_for_webhook_secret,
+    verify_change_event_signature,
+)
+from app.inbound.errors import InboundRejected
+
+NOW = 1_714_557_600
+BODY = b'[{"payload":{}}]'
+
+
+def connection(external_id: str = ORG_ID, **secrets: str) -> InboundSecrets:
+    return InboundSecrets(connection_id=uuid.uuid4(), external_id=external_id, secrets=secrets)
+
+
+def refusal(call: object, *args: object, **kwargs: object) -> InboundRejected:
+    with pytest.raises(InboundRejected) as caught:
+        call(*args, **kwargs)  # type: ignore[operator]
+    return caught.value
+
+
+def test_the_connected_org_is_found_by_its_exact_18_character_id() -> None:
+    ours = connection()
+    assert connection_for_org([connection("00D5g0000OtherOrgAA"), ours], ORG_ID) is ours
+
+
+@pytest.mark.parametrize(
+    "claimed",
+    [ORG_ID[:15], ORG_ID[:15] + "XYZ", ORG_ID.lower(), ORG_ID + "A", "00D5g0000OtherOrgAA"],
+    ids=["15-char", "same-prefix", "other-case", "longer", "other-org"],
+)
+def test_anything_but_the_exact_org_id_is_forbidden(claimed: str) -> None:
+    problem = refusal(connection_for_org, [connection()], claimed)
+    assert (problem.status, problem.reason) == (403, "wrong_org")
+    assert "OrganizationId" in problem.message
+
+
+def test_no_salesforce_connection_means_the_service_is_not_ready() -> None:
+    problem = refusal(connection_for_org, [], ORG_ID)
+    assert (problem.status, problem.reason) == (503, "no_connection")
+    assert "no Salesforce connection is configured" in problem.message
+
+
+def test_the_outbound_key_is_required_only_when_the_connection_has_one() -> None:
+    check_outbound_key(connection(), None)
+    check_outbound_key(connection(outbound_key="k3y"), "k3y")
+    assert refusal(check_outbound_key, connection(outbound_key="k3y"), None).reason == "missing_key"
+    wrong = refusal(check_outbound_key, connection(outbound_key="k3y"), "k3Y")
+    assert (wrong.status, wrong.reason) == (401, "wrong_key")
+
+
+def test_a_fresh_signature_of_the_body_identifies_the_connection() -> None:
+    ours = connection(change_events_secret="relay-secret")
+    others = connection("00D5g0000OtherOrgAA", change_events_secret="other-secret")
+    header = sign("relay-secret", BODY, NOW - 299)
+    assert verify_change_event_signature(header, BODY, [others, ours], now=NOW) is ours
+
+
+def test_one_of_several_v1_digests_may_match_while_a_relay_rotates_its_key() -> None:
+    ours = connection(change_events_secret="new-secret")
+    old = sign("old-secret", BODY, NOW).split(",")[1]
+    header = f"{sign('new-secret', BODY, NOW)},{old}"
+    assert verify_change_event_signature(header, BODY, [ours], now=NOW) is ours
+
+
+@pytest.mark.parametrize(
+    ("header", "reason", "words"),
+    [
+        (None, "missing_signature", "missing"),
+        ("", "missing_signature", "missing"),
+        ("v1=abc", "malformed_signature", "malformed"),
+        (f"t={NOW}", "malformed_signature", "malformed"),
+        (f"t=yesterday,v1={'0' * 64}", "malformed_signature", "malformed"),
+        (sign("relay-secret", BODY, NOW - 301), "expired_signature", "301 s old"),
+        (sign("relay-secret", BODY, NOW + 301), "future_signature", "in the future"),
+        (sign("forged-secret", BODY, NOW), "wrong_signature", "does not match"),
+        (sign("relay-secret", BODY + b" ", NOW), "wrong_signature", "does not match"),
+    ],
+    ids=["none", "empty", "no-t", "no-v1", "bad-t", "old", "future", "forged", "body-changed"],
+)
+def test_a_signature_that_does_not_prove_the_relay_is_unauthorized(header: str | None, reason: str, words: str) -> None:
+    problem = refusal(verify_change_event_signature, header, BODY,
+                      [connection(change_events_secret="relay-secret")], now=NOW)
+    assert (problem.status, problem.reason) == (401, reason)
+    assert words in problem.message
+
+
+def test_without_a_change_events_secret_nothing_can_be_verified() -> None:
+    problem = refusal(verify_change_event_signature, sign("x", BODY, NOW), BODY, [connection()], now=NOW)
+    assert problem.status == 503
+
+
+def test_the_webhook_secret_identifies_the_getresponse_connection() -> None:
+    ours = connection("sfgrAcct1", webhook_secret="s3cret")
+    assert connection_for_webhook_secret([connection("other", webhook_secret="x"), ours], "s3cret") is ours
+    assert refusal(connection_for_webhook_secret, [ours], None).reason == "missing_secret"
+    assert refusal(connection_for_webhook_secret, [ours], "s3creT").reason == "wrong_secret"
+    assert refusal(connection_for_webhook_secret, [ours], "ünïcode").status == 401
+    assert refusal(connection_for_webhook_secret, [], "s3cret").status == 503
