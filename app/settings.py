@@ -55,6 +55,21 @@ class Settings(BaseSettings):
     api_port: int = 8000
     max_body_bytes: int = Field(5 * 1024 * 1024, ge=1024)
 
+    # The GetResponse poller: how often it asks for contacts changed since its watermark, and how
+    # far back each ask reaches (changedOn has whole seconds, and creates become visible late).
+    poll_interval_s: float = Field(2.0, gt=0)
+    poll_overlap_s: float = Field(10.0, ge=0)
+    # Two edits of one field this close together count as simultaneous: the preferred system wins.
+    clock_skew_ms: int = Field(1000, ge=0)
+
+    # Share of the org's rolling 24 h API allocation left to its other users: the sync stops
+    # calling (and retries later) once it would eat into it.
+    salesforce_api_reserve_fraction: float = Field(0.1, ge=0.0, lt=1.0)
+
+    # A file a consumer or poller process creates once it is working (holds its partitions, or its
+    # lock): how the dev stack and the tests know a process is ready without a port to probe.
+    ready_file: str | None = None
+
     # What our Salesforce writes carry in `Sforce-Call-Options: client=...`, to recognise echoes.
     salesforce_client_id: str = "sfgr-sync"
 

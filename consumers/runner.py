@@ -125,7 +125,10 @@ class ConsumerRunner:
             except Exception:
                 log.exception(
                     "handler failed; the message will be delivered again",
-                    group=self.group_id, topic=tp.topic, partition=tp.partition, offset=record.offset,
+                    group=self.group_id,
+                    topic=tp.topic,
+                    partition=tp.partition,
+                    offset=record.offset,
                 )
                 self._consumer.seek(tp, record.offset)
                 with contextlib.suppress(TimeoutError):

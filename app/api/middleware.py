@@ -40,12 +40,16 @@ class RequestContextMiddleware:
             log.exception("unhandled error", path=scope["path"], method=scope["method"])
             if not started:
                 body = b'{"detail":"internal error; the request id identifies it in the logs"}'
-                await send({
-                    "type": "http.response.start",
-                    "status": 500,
-                    "headers": [(b"content-type", b"application/json"),
-                                (b"x-request-id", request_id.encode())],
-                })
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": 500,
+                        "headers": [
+                            (b"content-type", b"application/json"),
+                            (b"x-request-id", request_id.encode()),
+                        ],
+                    }
+                )
                 await send({"type": "http.response.body", "body": body})
         finally:
             request_id_var.reset(token)

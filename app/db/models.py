@@ -87,6 +87,7 @@ class ContactLink(Base):
         UniqueConstraint("sync_id", "salesforce_id", name="uq_links_sync_salesforce_id"),
         UniqueConstraint("sync_id", "getresponse_contact_id", name="uq_links_sync_getresponse_id"),
         UniqueConstraint("sync_id", "email_normalized", name="uq_links_sync_email"),
+        Index("ix_links_pending_lookup", "next_lookup_at", postgresql_where="state = 'pending'"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
@@ -97,9 +98,21 @@ class ContactLink(Base):
     getresponse_contact_id: Mapped[str | None] = mapped_column(String(64))
     email_normalized: Mapped[str] = mapped_column(String(255))
     base: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    # Writes that wait for the GetResponse id of a pending (async) create.
-    pending_writes: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # Each side's own record timestamp when the base was last agreed: Salesforce LastModifiedDate
+    # is the If-Unmodified-Since of our next PATCH; GetResponse changedOn lets a poll that reports
+    # nothing newer than our own write end without a read.
+    salesforce_modified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    getresponse_changed_on: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # GetResponse creates are asynchronous (202, no id): when to look the id up next, and how often
+    # it was tried (api-contracts.md C8).
     pending_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Salesforce changes that arrived while the id was unknown: {"values": {...}, "at": iso}; they
+    # are merged and written once the contact shows up.
+    pending_changes: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    next_lookup_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    lookup_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # The person left the GetResponse list (unsubscribed or removed): the marker is set in Salesforce.
+    removed_from_list: Mapped[bool] = mapped_column(Boolean, default=False)
     version: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = _now()
     updated_at: Mapped[datetime] = _now()

@@ -65,8 +65,14 @@ class TansuBroker:
     def command(self) -> list[str]:
         url = f"tcp://127.0.0.1:{self.port}"
         return [
-            str(tansu_binary()), "broker", "--listener-url", url, "--advertised-listener-url", url,
-            "--storage-engine", "memory://tansu/",
+            str(tansu_binary()),
+            "broker",
+            "--listener-url",
+            url,
+            "--advertised-listener-url",
+            url,
+            "--storage-engine",
+            "memory://tansu/",
         ]
 
     def start(self) -> None:

@@ -95,18 +95,48 @@ class PostgresServer:
                 parent = self.datadir.parent
                 parent.chmod(parent.stat().st_mode | 0o711)
             self._run(
-                str(self.bindir / "initdb"), "-D", str(self.datadir), "-U", self.user, "-A", "trust",
-                "-E", "UTF8", "--no-sync",
+                str(self.bindir / "initdb"),
+                "-D",
+                str(self.datadir),
+                "-U",
+                self.user,
+                "-A",
+                "trust",
+                "-E",
+                "UTF8",
+                "--no-sync",
             )
         log = self.datadir / "server.log"
         options = f"-p {self.port} -h 127.0.0.1 -k {self.datadir} -c fsync=off -c full_page_writes=off"
-        self._run(str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-l", str(log), "-o", options,
-                  "-w", "-t", "60", "start")
-        self._run(str(self.bindir / "createdb"), "-h", "127.0.0.1", "-p", str(self.port), "-U", self.user,
-                  self.database, as_server=False)
+        self._run(
+            str(self.bindir / "pg_ctl"),
+            "-D",
+            str(self.datadir),
+            "-l",
+            str(log),
+            "-o",
+            options,
+            "-w",
+            "-t",
+            "60",
+            "start",
+        )
+        self._run(
+            str(self.bindir / "createdb"),
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(self.port),
+            "-U",
+            self.user,
+            self.database,
+            as_server=False,
+        )
 
     def stop(self) -> None:
         subprocess.run(
             [str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-m", "fast", "-w", "stop"],
-            capture_output=True, check=False, user=_server_user(),
+            capture_output=True,
+            check=False,
+            user=_server_user(),
         )

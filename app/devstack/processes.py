@@ -29,8 +29,12 @@ def spawn(name: str, argv: list[str], *, env: dict[str, str], logs: Path) -> Sta
     log = logs / f"{name}.log"
     with log.open("ab") as out:
         process = subprocess.Popen(
-            argv, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **env},
-            start_new_session=True, stdin=subprocess.DEVNULL,
+            argv,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, **env},
+            start_new_session=True,
+            stdin=subprocess.DEVNULL,
         )
     return Started(name=name, pid=process.pid, argv=argv, log=str(log))
 
@@ -86,6 +90,18 @@ def kill(started: Started) -> None:
         deadline = time.monotonic() + 5
         while alive(started) and time.monotonic() < deadline:
             time.sleep(0.02)
+
+
+def wait_file(path: Path, started: Started, *, timeout: float = 60.0) -> None:
+    """Until `path` exists (the process announces it is ready); fails early if the process died."""
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        if not alive(started):
+            tail = Path(started.log).read_text(errors="replace")[-3000:]
+            raise RuntimeError(f"{started.name} exited during start-up; its log ends with:\n{tail}")
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{started.name} not ready after {timeout:.0f} s (see {started.log})")
+        time.sleep(0.05)
 
 
 def wait_http(url: str, started: Started | None = None, *, timeout: float = 60.0) -> None:

@@ -12,12 +12,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
+from app.domain.sides import Side
+
 SCHEMA_VERSION: Literal[1] = 1
 
-
-class Source(StrEnum):
-    SALESFORCE = "salesforce"
-    GETRESPONSE = "getresponse"
+# The system an event comes from is one of the two sides of a sync.
+Source = Side
 
 
 class Transport(StrEnum):

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-26 22:25:55.297049
+Create Date: 2026-11-26 22:38:10.899901
 """
 
 from collections.abc import Sequence
@@ -96,8 +96,13 @@ def upgrade() -> None:
         sa.Column("getresponse_contact_id", sa.String(length=64), nullable=True),
         sa.Column("email_normalized", sa.String(length=255), nullable=False),
         sa.Column("base", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
-        sa.Column("pending_writes", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
+        sa.Column("salesforce_modified_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("getresponse_changed_on", sa.DateTime(timezone=True), nullable=True),
         sa.Column("pending_since", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("pending_changes", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
+        sa.Column("next_lookup_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("lookup_attempts", sa.Integer(), nullable=False),
+        sa.Column("removed_from_list", sa.Boolean(), nullable=False),
         sa.Column("version", sa.Integer(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
@@ -106,6 +111,13 @@ def upgrade() -> None:
         sa.UniqueConstraint("sync_id", "email_normalized", name="uq_links_sync_email"),
         sa.UniqueConstraint("sync_id", "getresponse_contact_id", name="uq_links_sync_getresponse_id"),
         sa.UniqueConstraint("sync_id", "salesforce_id", name="uq_links_sync_salesforce_id"),
+    )
+    op.create_index(
+        "ix_links_pending_lookup",
+        "contact_links",
+        ["next_lookup_at"],
+        unique=False,
+        postgresql_where="state = 'pending'",
     )
     op.create_table(
         "dead_letters",
@@ -184,6 +196,7 @@ def downgrade() -> None:
     op.drop_table("poller_watermarks")
     op.drop_index("ix_dead_letters_created_at", table_name="dead_letters")
     op.drop_table("dead_letters")
+    op.drop_index("ix_links_pending_lookup", table_name="contact_links", postgresql_where="state = 'pending'")
     op.drop_table("contact_links")
     op.drop_table("syncs")
     op.drop_index("ix_processed_events_processed_at", table_name="processed_events")

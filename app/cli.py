@@ -1,0 +1,159 @@
+"""`sfgr`: every process of the product, and the local stack, behind one command."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import sys
+from pathlib import Path
+
+from app.logs import configure_logging, get_logger
+from app.settings import get_settings
+
+log = get_logger("sfgr")
+
+
+def _state_dir(args: argparse.Namespace) -> Path:
+    return Path(args.dir or os.environ.get("SFGR_DEV_DIR") or ".sfgr").resolve()
+
+
+def cmd_api(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.log_format)
+    uvicorn.run(
+        "app.main:build_app",
+        factory=True,
+        host=args.host or settings.api_host,
+        port=args.port or settings.api_port,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=20,
+    )
+    return 0
+
+
+def cmd_consume(args: argparse.Namespace) -> int:
+    from consumers.process import run_role
+    from consumers.roles import ROLES
+
+    if args.role not in ROLES:
+        known = ", ".join(sorted(ROLES)) or "none"
+        print(f"sfgr consume: unknown role {args.role!r}; known roles: {known}", file=sys.stderr)
+        return 2
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.log_format)
+    asyncio.run(run_role(settings, ROLES[args.role]))
+    return 0
+
+
+def cmd_poll(args: argparse.Namespace) -> int:
+    from consumers.poller import run_poller
+
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.log_format)
+    asyncio.run(run_poller(settings))
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from app.db.migrate import downgrade, upgrade
+
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.log_format)
+    url = settings.database_url.get_secret_value()
+    if args.downgrade:
+        downgrade(url, args.downgrade)
+        print(f"downgraded to {args.downgrade}")
+    else:
+        upgrade(url, args.revision)
+        print(f"upgraded to {args.revision}")
+    return 0
+
+
+def cmd_dev_up(args: argparse.Namespace) -> int:
+    from app.devstack.stack import up
+
+    configure_logging("WARNING", "console")
+    stack = up(_state_dir(args))
+    print(json.dumps(stack.info, indent=2 if args.pretty else None))
+    return 0
+
+
+def cmd_dev_down(args: argparse.Namespace) -> int:
+    from app.devstack.stack import down
+
+    stopped = down(_state_dir(args))
+    print(f"stopped: {', '.join(stopped) if stopped else 'nothing was running'}", file=sys.stderr)
+    return 0
+
+
+def cmd_sim(args: argparse.Namespace) -> int:
+    if args.vendor == "salesforce":
+        from simulators.salesforce.__main__ import main as salesforce
+
+        salesforce(args.rest)
+    else:
+        from simulators.getresponse.__main__ import main as getresponse
+
+        getresponse(args.rest)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from app.devstack.demo import run_demo
+
+    return run_demo(_state_dir(args), keep_running=not args.once)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sfgr", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    api = sub.add_parser("api", help="run the HTTP api (inbound endpoints, control API, ops)")
+    api.add_argument("--host")
+    api.add_argument("--port", type=int)
+    api.set_defaults(func=cmd_api)
+
+    consume = sub.add_parser("consume", help="run one consumer role (see consumers/roles.py)")
+    consume.add_argument("role")
+    consume.set_defaults(func=cmd_consume)
+
+    poll = sub.add_parser("poll", help="run the GetResponse poller (one active instance at a time)")
+    poll.set_defaults(func=cmd_poll)
+
+    migrate = sub.add_parser("migrate", help="apply database migrations")
+    migrate.add_argument("--revision", default="head")
+    migrate.add_argument("--downgrade", metavar="REVISION", help="downgrade to REVISION instead")
+    migrate.set_defaults(func=cmd_migrate)
+
+    dev = sub.add_parser("dev", help="the local stack: Postgres, Kafka, simulators, api, consumers")
+    dev_sub = dev.add_subparsers(dest="dev_command", required=True)
+    dev_up = dev_sub.add_parser("up", help="start it in the background and print one JSON object")
+    dev_up.add_argument("--dir", help="state directory (default .sfgr or $SFGR_DEV_DIR)")
+    dev_up.add_argument("--pretty", action="store_true")
+    dev_up.set_defaults(func=cmd_dev_up)
+    dev_down = dev_sub.add_parser("down", help="stop what `dev up` started and remove its data")
+    dev_down.add_argument("--dir")
+    dev_down.set_defaults(func=cmd_dev_down)
+
+    sim = sub.add_parser("sim", help="run a vendor simulator: sfgr sim salesforce --port N")
+    sim.add_argument("vendor", choices=["salesforce", "getresponse"])
+    sim.add_argument("rest", nargs=argparse.REMAINDER, help="the simulator's own options")
+    sim.set_defaults(func=cmd_sim)
+
+    demo = sub.add_parser("demo", help="start the stack, show a change travel both ways, keep running")
+    demo.add_argument("--dir")
+    demo.add_argument("--once", action="store_true", help="stop the stack after the walkthrough")
+    demo.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    sys.exit(args.func(args))

@@ -1,0 +1,166 @@
+"""Contact links: find and lock the one row that ties a person together within a sync.
+
+Every change to a person runs inside one transaction that holds the link's row lock, so the two
+directions (and replicas) never interleave their read-merge-write on the same person.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db.models import ContactLink, Decision, ProcessedEvent
+from app.domain.resolver import Decision as ResolverDecision
+
+PENDING = "pending"
+LINKED = "linked"
+DELETED = "deleted"
+
+
+async def lock_by_salesforce_id(
+    session: AsyncSession, sync_id: uuid.UUID, salesforce_id: str
+) -> ContactLink | None:
+    return await _lock(session, ContactLink.sync_id == sync_id, ContactLink.salesforce_id == salesforce_id)
+
+
+async def lock_by_getresponse_id(
+    session: AsyncSession, sync_id: uuid.UUID, contact_id: str
+) -> ContactLink | None:
+    return await _lock(
+        session, ContactLink.sync_id == sync_id, ContactLink.getresponse_contact_id == contact_id
+    )
+
+
+async def lock_by_email(session: AsyncSession, sync_id: uuid.UUID, email: str) -> ContactLink | None:
+    return await _lock(session, ContactLink.sync_id == sync_id, ContactLink.email_normalized == email)
+
+
+async def lock_by_id(session: AsyncSession, link_id: int) -> ContactLink | None:
+    return await _lock(session, ContactLink.id == link_id)
+
+
+async def _lock(session: AsyncSession, *where: Any) -> ContactLink | None:
+    statement = select(ContactLink).where(*where).with_for_update().execution_options(populate_existing=True)
+    link: ContactLink | None = (await session.scalars(statement)).first()
+    return link
+
+
+async def claim_email(session: AsyncSession, sync_id: uuid.UUID, email: str) -> ContactLink:
+    """The link for this email, created empty if there is none, and locked.
+
+    Two processes meeting the same new person race on the unique (sync, email) key; the loser
+    waits for the winner's transaction and then sees its row.
+    """
+    await session.execute(
+        insert(ContactLink)
+        .values(
+            sync_id=sync_id,
+            email_normalized=email,
+            state=PENDING,
+            base={},
+            pending_changes={},
+            lookup_attempts=0,
+            removed_from_list=False,
+            version=0,
+        )
+        .on_conflict_do_nothing(constraint="uq_links_sync_email")
+    )
+    link = await lock_by_email(session, sync_id, email)
+    assert link is not None
+    return link
+
+
+async def due_lookups(session: AsyncSession, now: datetime, limit: int = 50) -> Sequence[ContactLink]:
+    """Pending links whose GetResponse id is due to be looked up; rows other workers hold are skipped."""
+    statement = (
+        select(ContactLink)
+        .where(ContactLink.state == PENDING, ContactLink.next_lookup_at <= now)
+        .order_by(ContactLink.next_lookup_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return (await session.scalars(statement)).all()
+
+
+def touch(link: ContactLink) -> None:
+    link.version += 1
+    link.updated_at = func.now()
+
+
+async def already_processed(session: AsyncSession, consumer: str, event_id: str) -> bool:
+    found = await session.get(ProcessedEvent, (consumer, event_id))
+    return found is not None
+
+
+async def mark_processed(session: AsyncSession, consumer: str, event_id: str) -> None:
+    await session.execute(
+        insert(ProcessedEvent).values(consumer=consumer, event_id=event_id).on_conflict_do_nothing()
+    )
+
+
+def _boxed(value: Any) -> dict[str, Any]:
+    return {"value": value}
+
+
+def log_decisions(
+    session: AsyncSession,
+    link: ContactLink,
+    decisions: Sequence[ResolverDecision],
+    *,
+    event_id: str | None,
+) -> None:
+    for d in decisions:
+        session.add(
+            Decision(
+                link_id=link.id,
+                sync_id=link.sync_id,
+                event_id=event_id,
+                field=d.field,
+                old_value=_boxed(d.old),
+                new_value=_boxed(d.new),
+                winner=d.winner.value if d.winner else None,
+                rule=d.rule.value,
+                write_to=",".join(s.value for s in d.write_to) or None,
+                reason=d.reason,
+            )
+        )
+
+
+def log_note(
+    session: AsyncSession,
+    link: ContactLink,
+    *,
+    field: str,
+    rule: str,
+    reason: str,
+    event_id: str | None,
+    old: Any = None,
+    new: Any = None,
+    winner: str | None = None,
+    write_to: str | None = None,
+) -> None:
+    """A decision that is not a field merge: a create, a delete, a marker set, a skipped person."""
+    session.add(
+        Decision(
+            link_id=link.id,
+            sync_id=link.sync_id,
+            event_id=event_id,
+            field=field,
+            old_value=_boxed(old),
+            new_value=_boxed(new),
+            winner=winner,
+            rule=rule,
+            write_to=write_to,
+            reason=reason,
+        )
+    )
+
+
+async def set_state(session: AsyncSession, link_id: int, state: str) -> None:
+    await session.execute(update(ContactLink).where(ContactLink.id == link_id).values(state=state))

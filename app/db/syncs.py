@@ -1,0 +1,148 @@
+"""Sync configurations as the consumers see them: an immutable view, loaded and cached briefly."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.db.models import Sync
+from app.domain.mapping import SyncMapping
+from app.domain.sides import ObjectType, Side
+
+# States in which live changes are applied; a cancelled or draft sync ignores them.
+LIVE_STATES = frozenset({"active", "first_sync", "failing"})
+
+
+@dataclass(frozen=True)
+class SyncConfig:
+    id: uuid.UUID
+    name: str
+    salesforce_connection_id: uuid.UUID
+    getresponse_connection_id: uuid.UUID
+    campaign_id: str
+    salesforce_objects: frozenset[ObjectType]
+    soql_filter: str | None
+    create_as: ObjectType
+    lead_source: str | None
+    preferred: Side
+    marker_field: str | None
+    set_opt_out: bool
+    mapping: SyncMapping
+    state: str
+    skew: timedelta = timedelta(seconds=1)
+
+    @property
+    def live(self) -> bool:
+        return self.state in LIVE_STATES
+
+    @classmethod
+    def from_row(cls, row: Sync, *, skew: timedelta = timedelta(seconds=1)) -> SyncConfig:
+        return cls(
+            id=row.id,
+            name=row.name,
+            salesforce_connection_id=row.salesforce_connection_id,
+            getresponse_connection_id=row.getresponse_connection_id,
+            campaign_id=row.campaign_id,
+            salesforce_objects=frozenset(ObjectType(o) for o in row.salesforce_objects),
+            soql_filter=row.soql_filter,
+            create_as=ObjectType(row.create_as),
+            lead_source=row.lead_source,
+            preferred=Side(row.preferred_system),
+            marker_field=row.marker_field,
+            set_opt_out=row.set_opt_out,
+            mapping=SyncMapping.model_validate(row.mapping),
+            state=row.state,
+            skew=skew,
+        )
+
+
+class SyncDirectory:
+    """All syncs, re-read at most every `ttl` seconds: a configuration change reaches the consumers
+    within that time without a database read per event."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        *,
+        ttl: float = 2.0,
+        skew: timedelta = timedelta(seconds=1),
+    ) -> None:
+        self._sessions = sessions
+        self._ttl = ttl
+        self._skew = skew
+        self._loaded_at = -1e9
+        self._syncs: list[SyncConfig] = []
+
+    async def all(self) -> list[SyncConfig]:
+        if time.monotonic() - self._loaded_at > self._ttl:
+            async with self._sessions() as session:
+                rows = await session.scalars(select(Sync))
+                self._syncs = [SyncConfig.from_row(r, skew=self._skew) for r in rows]
+            self._loaded_at = time.monotonic()
+        return self._syncs
+
+    def invalidate(self) -> None:
+        self._loaded_at = -1e9
+
+    async def for_salesforce(self, connection_id: str | None, object_type: str) -> list[SyncConfig]:
+        return [
+            s
+            for s in await self.all()
+            if s.live
+            and (connection_id is None or str(s.salesforce_connection_id) == connection_id)
+            and object_type in s.salesforce_objects
+        ]
+
+    async def for_campaign(self, campaign_id: str) -> SyncConfig | None:
+        return next((s for s in await self.all() if s.live and s.campaign_id == campaign_id), None)
+
+    async def by_id(self, sync_id: uuid.UUID) -> SyncConfig | None:
+        return next((s for s in await self.all() if s.id == sync_id), None)
+
+
+async def get_sync(session: AsyncSession, sync_id: uuid.UUID) -> Sync | None:
+    return await session.get(Sync, sync_id)
+
+
+async def insert_sync(
+    session: AsyncSession,
+    *,
+    name: str,
+    salesforce_connection_id: uuid.UUID,
+    getresponse_connection_id: uuid.UUID,
+    campaign_id: str,
+    salesforce_objects: list[str],
+    create_as: str,
+    preferred_system: str,
+    mapping: SyncMapping,
+    lead_source: str | None = None,
+    marker_field: str | None = None,
+    set_opt_out: bool = False,
+    soql_filter: str | None = None,
+    salesforce_campaign_id: str | None = None,
+    state: str = "active",
+) -> uuid.UUID:
+    row = Sync(
+        name=name,
+        salesforce_connection_id=salesforce_connection_id,
+        getresponse_connection_id=getresponse_connection_id,
+        campaign_id=campaign_id,
+        salesforce_objects=salesforce_objects,
+        soql_filter=soql_filter,
+        salesforce_campaign_id=salesforce_campaign_id,
+        create_as=create_as,
+        lead_source=lead_source,
+        preferred_system=preferred_system,
+        marker_field=marker_field,
+        set_opt_out=set_opt_out,
+        mapping=mapping.model_dump(mode="json"),
+        state=state,
+    )
+    session.add(row)
+    await session.flush()
+    return row.id

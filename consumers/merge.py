@@ -1,0 +1,148 @@
+"""Resolve one person and write the outcome to both sides: the step every path ends in.
+
+Order matters for "nothing lost": the writes go first, the new base is stored only after they
+succeeded (in the same transaction that holds the link's lock), so a failure leaves the base as
+it was and the retry recomputes the same writes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app import metrics
+from app.clients.errors import PreconditionFailed
+from app.clients.getresponse import GetResponseClient
+from app.clients.salesforce import SalesforceClient
+from app.db import links
+from app.db.models import ContactLink
+from app.db.syncs import SyncConfig
+from app.domain.resolver import Resolution, Rule, Snapshot, base_from_json, base_to_json, resolve_change
+from app.domain.sides import ObjectType, Side
+from consumers.people import GetResponsePerson, getresponse_person, read_salesforce
+
+# A record that keeps changing under our conditional PATCH is re-read and merged this many times.
+MAX_PRECONDITION_ROUNDS = 3
+
+
+@dataclass
+class Person:
+    """One person being merged: the link (locked), both clients, and what we know of each side."""
+
+    session: AsyncSession
+    sync: SyncConfig
+    link: ContactLink
+    object_type: ObjectType
+    sf: SalesforceClient
+    gr: GetResponseClient
+    event_id: str | None
+
+
+async def merge_and_write(
+    person: Person,
+    incoming: Snapshot,
+    other: Snapshot | None,
+    *,
+    contact: GetResponsePerson | None,
+    salesforce_modified_at: datetime | None,
+    first_sync: bool = False,
+) -> Resolution:
+    """Resolve `incoming` against the base and `other`, write both sides, store the new base.
+
+    `contact` is the GetResponse contact as read (needed to rebuild its custom-field set, which an
+    update replaces as a whole: C9); None when there is no contact to write to yet.
+    `salesforce_modified_at` is the instant the Salesforce side is known as of: the PATCH is
+    conditional on it, and a 412 means "changed since", so the record is re-read and merged.
+    """
+    link, sync = person.link, person.sync
+    base = base_from_json(link.base)
+    for _ in range(MAX_PRECONDITION_ROUNDS):
+        resolution = _resolve(person, base, incoming, other, first_sync=first_sync)
+        try:
+            await _write_salesforce(person, resolution, salesforce_modified_at)
+        except PreconditionFailed:
+            current = await read_salesforce(person.sf, sync, person.object_type, _salesforce_id(link))
+            if current is None:
+                raise
+            salesforce_modified_at = current.modified_at
+            if incoming.side is Side.SALESFORCE:
+                incoming = current.snapshot
+            else:
+                other = current.snapshot
+            continue
+        if contact is not None:
+            contact = await _write_getresponse(person, resolution, contact)
+        break
+    else:
+        raise PreconditionFailed(
+            "the Salesforce record kept changing under our writes", vendor="salesforce", status=412
+        )
+    link.base = base_to_json(resolution.new_base)
+    if resolution.writes[Side.SALESFORCE]:
+        # Our own PATCH moved LastModifiedDate to an instant we do not know; the next conditional
+        # write reads the record first rather than guess.
+        link.salesforce_modified_at = None
+    elif salesforce_modified_at is not None:
+        link.salesforce_modified_at = salesforce_modified_at
+    if contact is not None and contact.changed_on is not None:
+        link.getresponse_changed_on = contact.changed_on
+    _log(person, resolution)
+    return resolution
+
+
+def _resolve(
+    person: Person, base: Any, incoming: Snapshot, other: Snapshot | None, *, first_sync: bool
+) -> Resolution:
+    sync = person.sync
+    resolution = resolve_change(
+        base, incoming, other, preferred=sync.preferred, skew=sync.skew, first_sync=first_sync
+    )
+    gr_write = sync.mapping.canonical_to_getresponse(resolution.writes[Side.GETRESPONSE])
+    resolution = resolution.without_writes(Side.GETRESPONSE, gr_write.refused, base)
+    sf_write = sync.mapping.canonical_to_salesforce(
+        resolution.writes[Side.SALESFORCE], person.object_type, creating=False
+    )
+    return resolution.without_writes(Side.SALESFORCE, sf_write.refused, base)
+
+
+def _salesforce_id(link: ContactLink) -> str:
+    assert link.salesforce_id is not None
+    return link.salesforce_id
+
+
+async def _write_salesforce(person: Person, resolution: Resolution, modified_at: datetime | None) -> None:
+    values = resolution.writes[Side.SALESFORCE]
+    if not values:
+        return
+    fields = person.sync.mapping.canonical_to_salesforce(values, person.object_type, creating=False).fields
+    await person.sf.update(
+        person.object_type.value, _salesforce_id(person.link), fields, if_unmodified_since=modified_at
+    )
+    metrics.VENDOR_WRITES.labels("salesforce", "update").inc()
+
+
+async def _write_getresponse(
+    person: Person, resolution: Resolution, contact: GetResponsePerson
+) -> GetResponsePerson:
+    values = resolution.writes[Side.GETRESPONSE]
+    if not values:
+        return contact
+    write = person.sync.mapping.canonical_to_getresponse(values)
+    body = {k: v for k, v in write.payload.items() if k != "customFieldValues"}
+    if "customFieldValues" in write.payload or write.cleared:
+        body["customFieldValues"] = write.custom_field_set(contact.contact.get("customFieldValues") or [])
+    updated = await person.gr.update_contact(contact.id, body)
+    metrics.VENDOR_WRITES.labels("getresponse", "update").inc()
+    if isinstance(updated, dict) and "contactId" in updated:
+        return getresponse_person(person.sync, updated)
+    return contact
+
+
+def _log(person: Person, resolution: Resolution) -> None:
+    logged = [d for d in resolution.decisions if d.rule is not Rule.UNCHANGED]
+    links.log_decisions(person.session, person.link, logged, event_id=person.event_id)
+    for decision in logged:
+        metrics.DECISIONS.labels(decision.rule.value).inc()

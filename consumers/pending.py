@@ -1,0 +1,173 @@
+"""GetResponse creates are asynchronous (202, no id: api-contracts.md C8).
+
+After `POST /contacts` the link stays `pending` with its email and list. The contact's id is
+filled by whichever comes first: the subscribe webhook (the getresponse -> salesforce consumer
+finds the link by email), or this module's lookup loop, which searches the list by exact email
+with a growing delay. Salesforce changes that arrive meanwhile wait in `pending_changes` and are
+merged and written once the contact is known. A contact that never appears (GetResponse may
+reject it later, e.g. an invalid domain) is given up on, and the decision log says so.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from app.clients.errors import VendorError
+from app.db import links
+from app.db.models import ContactLink
+from app.db.session import transaction
+from app.db.syncs import SyncConfig, SyncDirectory
+from app.domain.resolver import Snapshot
+from app.domain.sides import ObjectType, Side, Value
+from app.logs import get_logger
+from consumers.merge import Person, merge_and_write
+from consumers.people import GetResponsePerson, find_on_list
+from consumers.vendors import Vendors
+
+log = get_logger(__name__)
+
+FIRST_LOOKUP_AFTER = timedelta(milliseconds=250)
+MAX_LOOKUP_DELAY = timedelta(seconds=30)
+MAX_LOOKUPS = 14  # about five minutes in all
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def mark_created(link: ContactLink) -> None:
+    """The create was sent: wait for the contact to show up."""
+    link.state = links.PENDING
+    link.getresponse_contact_id = None
+    link.pending_since = now()
+    link.lookup_attempts = 0
+    link.next_lookup_at = now() + FIRST_LOOKUP_AFTER
+
+
+def hold_changes(link: ContactLink, values: dict[str, Value], at: datetime | None) -> None:
+    """Keep Salesforce changes for a contact whose id is not known yet; later values win."""
+    held: dict[str, Any] = dict(link.pending_changes.get("values", {}))
+    held.update(values)
+    previous = link.pending_changes.get("at")
+    latest = at.isoformat() if at else previous
+    if previous and at and datetime.fromisoformat(previous) > at:
+        latest = previous
+    link.pending_changes = {"values": held, "at": latest}
+
+
+def held_snapshot(link: ContactLink, sync: SyncConfig, object_type: ObjectType) -> Snapshot | None:
+    if not link.pending_changes.get("values"):
+        return None
+    at = link.pending_changes.get("at")
+    return Snapshot(
+        Side.SALESFORCE,
+        dict(link.pending_changes["values"]),
+        at=datetime.fromisoformat(at) if at else None,
+        carries=sync.mapping.canonical_names(object_type),
+    )
+
+
+async def attach(person: Person, contact: GetResponsePerson) -> None:
+    """The contact of a pending link is known: record its id and write what waited for it."""
+    link = person.link
+    link.getresponse_contact_id = contact.id
+    link.state = links.LINKED
+    link.pending_since = None
+    link.next_lookup_at = None
+    held = held_snapshot(link, person.sync, person.object_type)
+    if held is not None:
+        await merge_and_write(
+            person,
+            held,
+            contact.snapshot,
+            contact=contact,
+            salesforce_modified_at=link.salesforce_modified_at,
+        )
+        link.pending_changes = {}
+    elif contact.changed_on is not None:
+        link.getresponse_changed_on = contact.changed_on
+    links.log_note(
+        person.session,
+        link,
+        field="getresponse_contact_id",
+        rule="linked",
+        new=contact.id,
+        reason="the contact GetResponse created asynchronously is now known",
+        event_id=person.event_id,
+    )
+
+
+class PendingLookups:
+    """The loop, run beside the salesforce -> getresponse consumer (any number of replicas)."""
+
+    def __init__(
+        self, *, sessions: Any, syncs: SyncDirectory, vendors: Vendors, interval: float = 0.1
+    ) -> None:
+        self.sessions = sessions
+        self.syncs = syncs
+        self.vendors = vendors
+        self.interval = interval
+        self._stopping = asyncio.Event()
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    async def run(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                busy = await self.run_once()
+            except Exception:
+                log.exception("pending lookups failed; trying again")
+                busy = False
+            if not busy:
+                try:
+                    await asyncio.wait_for(self._stopping.wait(), self.interval)
+                except TimeoutError:
+                    pass
+
+    async def run_once(self) -> bool:
+        async with transaction(self.sessions) as session:
+            due = await links.due_lookups(session, now())
+            for link in due:
+                await self._look_up(session, link)
+        return bool(due)
+
+    async def _look_up(self, session: Any, link: ContactLink) -> None:
+        sync = await self.syncs.by_id(link.sync_id)
+        if sync is None or not sync.live:
+            link.next_lookup_at = None
+            return
+        gr = await self.vendors.getresponse(sync.getresponse_connection_id)
+        try:
+            contact = await find_on_list(gr, sync, link.email_normalized)
+        except VendorError as exc:
+            log.warning("lookup of a pending contact failed", link_id=link.id, error=str(exc))
+            contact = None
+        if contact is not None:
+            sf = await self.vendors.salesforce(sync.salesforce_connection_id)
+            object_type = ObjectType(link.salesforce_object or sync.create_as)
+            await attach(Person(session, sync, link, object_type, sf, gr, None), contact)
+            links.touch(link)
+            return
+        link.lookup_attempts += 1
+        if link.lookup_attempts >= MAX_LOOKUPS:
+            link.state = links.DELETED
+            link.next_lookup_at = None
+            links.log_note(
+                session,
+                link,
+                field="getresponse_contact_id",
+                rule="create_rejected",
+                reason=(
+                    f"GetResponse accepted the create but the contact never appeared on list "
+                    f"{sync.campaign_id} after {link.lookup_attempts} lookups: it was rejected "
+                    "(blacklisted, invalid domain) or awaits double opt-in"
+                ),
+                event_id=None,
+            )
+            log.warning("pending contact given up", link_id=link.id, email=link.email_normalized)
+            return
+        delay = min(MAX_LOOKUP_DELAY, FIRST_LOOKUP_AFTER * 2**link.lookup_attempts)
+        link.next_lookup_at = now() + delay

@@ -1,0 +1,194 @@
+"""The GetResponse poller: webhooks report no edit of a contact's standard fields (api-contracts.md
+B9), so contacts changed since a stored watermark are read and published like webhook events.
+
+- One active poller however many replicas run: a Postgres advisory lock, held on a dedicated
+  connection; a standby takes over when that connection goes.
+- Each ask reaches back `poll_overlap_s` before the watermark (changedOn has whole seconds, and
+  an asynchronous create can show up with an earlier changedOn); what the overlap reports again
+  is not published again (a small memory of recent (contact, changedOn) pairs), and the event id
+  `gr-poll:<contact>:<changedOn>` lets the consumer drop any repeat after a restart.
+- Watermarks are stored per sync only after the events are acknowledged by Kafka.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import text
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from app.bus import Bus, Message
+from app.clients.getresponse_formats import parse_datetime
+from app.db.models import PollerWatermark
+from app.db.session import create_engine, session_factory, transaction
+from app.db.syncs import SyncConfig, SyncDirectory
+from app.domain.events import ChangeEvent, Kind, Source, Transport
+from app.logs import get_logger
+from app.settings import Settings
+from consumers.process import announce_ready
+from consumers.vendors import Vendors
+
+log = get_logger(__name__)
+
+ADVISORY_LOCK_KEY = 0x5F6752_0001  # "sfgr" poller
+
+
+class Poller:
+    def __init__(
+        self, settings: Settings, *, engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession], bus: Bus
+    ) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.sessions = sessions
+        self.bus = bus
+        self.syncs = SyncDirectory(sessions)
+        self.vendors = Vendors(settings, sessions)
+        self.overlap = timedelta(seconds=settings.poll_overlap_s)
+        self._seen: dict[tuple[str, str], datetime] = {}
+        self._stopping = asyncio.Event()
+        self.active = asyncio.Event()
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    async def run(self) -> None:
+        try:
+            while not self._stopping.is_set():
+                try:
+                    await self._lead()
+                except Exception:
+                    log.exception("poller lost its lock or its database; trying again")
+                self.active.clear()
+                await self._sleep(self.settings.poll_interval_s)
+        finally:
+            await self.vendors.close()
+
+    async def _lead(self) -> None:
+        async with self.engine.connect() as lock_connection:
+            got = (
+                await lock_connection.execute(
+                    text("SELECT pg_try_advisory_lock(:key)"), {"key": ADVISORY_LOCK_KEY}
+                )
+            ).scalar_one()
+            await lock_connection.commit()
+            if not got:
+                return  # another replica polls; stand by
+            log.info("poller is the active instance")
+            self.active.set()
+            try:
+                while not self._stopping.is_set():
+                    await lock_connection.execute(text("SELECT 1"))  # the lock lives as long as this
+                    await self.poll_all()
+                    await self._sleep(self.settings.poll_interval_s)
+            finally:
+                await lock_connection.execute(
+                    text("SELECT pg_advisory_unlock(:key)"), {"key": ADVISORY_LOCK_KEY}
+                )
+                await lock_connection.commit()
+
+    async def _sleep(self, seconds: float) -> None:
+        try:
+            await asyncio.wait_for(self._stopping.wait(), seconds)
+        except TimeoutError:
+            pass
+
+    async def poll_all(self) -> int:
+        published = 0
+        for sync in await self.syncs.all():
+            if sync.live:
+                try:
+                    published += await self.poll_sync(sync)
+                except Exception:
+                    log.exception("polling a sync failed", sync_id=str(sync.id))
+        self._forget_old()
+        return published
+
+    async def poll_sync(self, sync: SyncConfig) -> int:
+        now = datetime.now(UTC)
+        async with self.sessions() as session:
+            mark = await session.get(PollerWatermark, sync.id)
+            watermark = mark.changed_on if mark else now
+        gr = await self.vendors.getresponse(sync.getresponse_connection_id)
+        events: list[ChangeEvent] = []
+        newest = watermark
+        async for contact in gr.changed_since(sync.campaign_id, watermark - self.overlap):
+            changed_raw = str(contact.get("changedOn") or "")
+            if not changed_raw:
+                continue
+            changed = parse_datetime(changed_raw)
+            newest = max(newest, changed)
+            seen_key = (str(contact["contactId"]), changed_raw)
+            if seen_key in self._seen:
+                continue
+            self._seen[seen_key] = now
+            events.append(_event(sync, contact, changed_raw, changed))
+        if events:
+            await self.bus.publish(
+                [
+                    Message(
+                        self.bus.topics.getresponse_changes,
+                        e.record_id,
+                        e.to_bytes(),
+                        [("event_id", e.event_id.encode())],
+                    )
+                    for e in events
+                ]
+            )
+        await self._save_watermark(sync.id, newest)
+        return len(events)
+
+    async def _save_watermark(self, sync_id: uuid.UUID, changed_on: datetime) -> None:
+        async with transaction(self.sessions) as session:
+            await session.execute(
+                insert(PollerWatermark)
+                .values(sync_id=sync_id, changed_on=changed_on)
+                .on_conflict_do_update(
+                    index_elements=[PollerWatermark.sync_id],
+                    set_={"changed_on": changed_on, "updated_at": datetime.now(UTC)},
+                    where=PollerWatermark.changed_on <= changed_on,
+                )
+            )
+
+    def _forget_old(self) -> None:
+        horizon = datetime.now(UTC) - self.overlap - timedelta(minutes=1)
+        for key in [k for k, at in self._seen.items() if at < horizon]:
+            del self._seen[key]
+
+
+def _event(sync: SyncConfig, contact: dict[str, object], changed_raw: str, changed: datetime) -> ChangeEvent:
+    contact_id = str(contact["contactId"])
+    return ChangeEvent(
+        event_id=f"gr-poll:{contact_id}:{changed_raw}",
+        source=Source.GETRESPONSE,
+        transport=Transport.POLLER,
+        kind=Kind.REREAD,
+        connection_id=str(sync.getresponse_connection_id),
+        sync_id=str(sync.id),
+        object_type="contact",
+        record_id=contact_id,
+        campaign_id=sync.campaign_id,
+        email=str(contact.get("email") or "") or None,
+        source_timestamp=changed,
+        origin="poller",
+    )
+
+
+async def run_poller(settings: Settings) -> None:
+    engine = create_engine(settings)
+    bus = Bus(settings)
+    await bus.start()
+    poller = Poller(settings, engine=engine, sessions=session_factory(engine), bus=bus)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, poller.stop)
+    announce = asyncio.create_task(announce_ready(settings, poller.active))
+    try:
+        await poller.run()
+    finally:
+        announce.cancel()
+        await bus.stop()
+        await engine.dispose()

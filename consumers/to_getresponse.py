@@ -1,0 +1,286 @@
+"""salesforce -> getresponse: apply a Salesforce change to the sync's GetResponse list.
+
+For each sync the record feeds: lock the person's link, complete the Salesforce values if the
+event carried only some, read the GetResponse contact (GetResponse has no conditional write, so
+we read and merge before we write: design.md), resolve field by field, write only what differs.
+A new person is created on the list (asynchronously: consumers/pending.py); a delete removes the
+person from the list and an undelete adds them back.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app import metrics
+from app.clients.errors import Conflict, NotFound
+from app.db import links
+from app.db.models import ContactLink
+from app.db.session import transaction
+from app.db.syncs import SyncConfig, SyncDirectory
+from app.domain.events import ChangeEvent, Kind
+from app.domain.resolver import FieldState, Snapshot, base_to_json
+from app.domain.sides import MissingEmail, ObjectType, Side
+from consumers import pending
+from consumers.merge import Person, merge_and_write
+from consumers.people import (
+    email_field,
+    find_on_list,
+    read_getresponse,
+    read_salesforce,
+    salesforce_snapshot,
+)
+from consumers.vendors import Vendors
+
+ROLE = "salesforce-to-getresponse"
+
+# Whole-record events: a field they leave out is empty (CDC CREATE and UNDELETE send only the
+# non-empty fields: api-contracts.md A2).
+_COMPLETE_KINDS = frozenset({Kind.CREATED, Kind.UNDELETED})
+
+
+class SalesforceToGetResponse:
+    def __init__(
+        self, *, sessions: async_sessionmaker[AsyncSession], syncs: SyncDirectory, vendors: Vendors
+    ) -> None:
+        self.sessions = sessions
+        self.syncs = syncs
+        self.vendors = vendors
+
+    async def apply(self, event: ChangeEvent) -> None:
+        for sync in await self.syncs.for_salesforce(event.connection_id, event.object_type):
+            await self._apply(sync, event)
+
+    async def _apply(self, sync: SyncConfig, event: ChangeEvent) -> None:
+        key = f"{sync.id}:{event.event_id}"
+        object_type = ObjectType(event.object_type)
+        sf = await self.vendors.salesforce(sync.salesforce_connection_id)
+        gr = await self.vendors.getresponse(sync.getresponse_connection_id)
+        async with transaction(self.sessions) as session:
+            if await links.already_processed(session, ROLE, key):
+                return
+            link = await links.lock_by_salesforce_id(session, sync.id, event.record_id)
+            person = Person(session, sync, link, object_type, sf, gr, event.event_id) if link else None
+            if event.kind is Kind.DELETED:
+                if person is not None:
+                    await _remove_from_list(person)
+            else:
+                await self._changed(session, sync, object_type, person, event)
+            await links.mark_processed(session, ROLE, key)
+
+    async def _changed(
+        self,
+        session: AsyncSession,
+        sync: SyncConfig,
+        object_type: ObjectType,
+        person: Person | None,
+        event: ChangeEvent,
+    ) -> None:
+        snapshot = await self._salesforce_snapshot(sync, object_type, person, event)
+        if snapshot is None:  # the record is gone: a later DELETE event says so too
+            if person is not None:
+                await _remove_from_list(person)
+            return
+        if person is None:
+            email_name, _ = email_field(sync, object_type)
+            email = snapshot.values.get(email_name)
+            if not isinstance(email, str):
+                raise MissingEmail(
+                    f"Salesforce {object_type} {event.record_id} has no email: it cannot be put on "
+                    f"GetResponse list {sync.campaign_id}"
+                )
+            link = await links.claim_email(session, sync.id, email)
+            person = Person(
+                session,
+                sync,
+                link,
+                object_type,
+                await self.vendors.salesforce(sync.salesforce_connection_id),
+                await self.vendors.getresponse(sync.getresponse_connection_id),
+                event.event_id,
+            )
+            if link.salesforce_id not in (None, event.record_id):
+                links.log_note(
+                    session,
+                    link,
+                    field="salesforce_id",
+                    rule="duplicate",
+                    new=event.record_id,
+                    reason=f"{email} is already linked to Salesforce record {link.salesforce_id} in this "
+                    "sync; this record is a duplicate and is not synced",
+                    event_id=event.event_id,
+                )
+                return
+            link.salesforce_id = event.record_id
+            link.salesforce_object = object_type.value
+        await _push(person, snapshot, event)
+        links.touch(person.link)
+
+    async def _salesforce_snapshot(
+        self, sync: SyncConfig, object_type: ObjectType, person: Person | None, event: ChangeEvent
+    ) -> Snapshot | None:
+        """The Salesforce side as the event tells it, completed by a read when it is not enough."""
+        sf = await self.vendors.salesforce(sync.salesforce_connection_id)
+        if event.kind is Kind.REREAD or (person is None and event.kind not in _COMPLETE_KINDS):
+            # A gap event carries no data, and a new person needs every mapped field.
+            current = await read_salesforce(sf, sync, object_type, event.record_id)
+            return current.snapshot if current else None
+        record: dict[str, Any] = dict(event.fields)
+        missing = sync.mapping.salesforce_fields_to_complete(record, object_type)
+        if missing:
+            try:
+                record.update(await sf.get(object_type.value, event.record_id, fields=missing))
+            except NotFound:
+                return None
+        return salesforce_snapshot(
+            sync, object_type, record, event.source_timestamp, complete=event.kind in _COMPLETE_KINDS
+        )
+
+
+async def _push(person: Person, snapshot: Snapshot, event: ChangeEvent) -> None:
+    link, sync = person.link, person.sync
+    at = snapshot.at
+    if link.state == links.DELETED and event.kind is not Kind.UNDELETED:
+        return  # removed from the list with the record; only an undelete brings the person back
+    if link.removed_from_list:
+        links.log_note(
+            person.session,
+            link,
+            field="*",
+            rule="not_on_list",
+            reason="the person left the GetResponse list; Salesforce changes are not sent there",
+            event_id=person.event_id,
+        )
+        _note_salesforce_time(link, at)
+        return
+    if link.state == links.DELETED:  # undelete: back on the list as a new contact
+        link.base = {}
+        await _create(person, snapshot)
+        return
+    contact = None
+    if link.getresponse_contact_id:
+        contact = await read_getresponse(person.gr, sync, link.getresponse_contact_id)
+        if contact is None:
+            # Gone from the list: the unsubscribe or removal webhook tells the other direction,
+            # which sets the marker; writing here would re-add someone who left.
+            links.log_note(
+                person.session,
+                link,
+                field="*",
+                rule="not_on_list",
+                reason="the GetResponse contact no longer exists; nothing written",
+                event_id=person.event_id,
+            )
+            _note_salesforce_time(link, at)
+            return
+    elif link.pending_since is not None:
+        contact = await find_on_list(person.gr, sync, link.email_normalized)
+        if contact is None:
+            pending.hold_changes(link, dict(snapshot.values), at)
+            _note_salesforce_time(link, at)
+            return
+        await pending.attach(person, contact)
+    else:
+        contact = await find_on_list(person.gr, sync, link.email_normalized)
+        if contact is None:
+            await _create(person, snapshot)
+            return
+        link.getresponse_contact_id = contact.id
+    link.state = links.LINKED
+    await merge_and_write(
+        person,
+        snapshot,
+        contact.snapshot,
+        contact=contact,
+        salesforce_modified_at=at,
+        first_sync=not link.base,
+    )
+
+
+async def _create(person: Person, snapshot: Snapshot) -> None:
+    """Put a new person on the list. The id comes later (consumers/pending.py)."""
+    link, sync = person.link, person.sync
+    write = sync.mapping.canonical_to_getresponse(dict(snapshot.values))
+    body = {**write.payload, "campaign": {"campaignId": sync.campaign_id}}
+    try:
+        await person.gr.create_contact(body)
+        metrics.VENDOR_WRITES.labels("getresponse", "create").inc()
+    except Conflict:
+        # Already on the list (a form signup, or our own earlier attempt): merge with it instead.
+        contact = await find_on_list(person.gr, sync, link.email_normalized)
+        if contact is None:
+            raise
+        link.getresponse_contact_id = contact.id
+        link.state = links.LINKED
+        await merge_and_write(
+            person,
+            snapshot,
+            contact.snapshot,
+            contact=contact,
+            salesforce_modified_at=snapshot.at,
+            first_sync=not link.base,
+        )
+        return
+    refused = write.refused
+    link.base = base_to_json(
+        {
+            name: FieldState(value, snapshot.at, Side.SALESFORCE)
+            for name, value in snapshot.values.items()
+            if name not in refused
+        }
+    )
+    pending.mark_created(link)
+    _note_salesforce_time(link, snapshot.at)
+    links.log_note(
+        person.session,
+        link,
+        field="*",
+        rule="created",
+        winner=Side.SALESFORCE.value,
+        write_to=Side.GETRESPONSE.value,
+        new=sorted(body),
+        reason=f"new person: created on GetResponse list {sync.campaign_id}",
+        event_id=person.event_id,
+    )
+    for note in write.skipped:
+        links.log_note(
+            person.session,
+            link,
+            field=note.field,
+            rule="not_writable",
+            old=note.value,
+            reason=f"not written to GetResponse: {note.reason}",
+            event_id=person.event_id,
+        )
+
+
+async def _remove_from_list(person: Person) -> None:
+    link = person.link
+    if link.state == links.DELETED:
+        return
+    if link.getresponse_contact_id:
+        try:
+            await person.gr.delete_contact(link.getresponse_contact_id)
+            metrics.VENDOR_WRITES.labels("getresponse", "delete").inc()
+        except NotFound:
+            pass  # already gone: the outcome we wanted
+    link.state = links.DELETED
+    link.next_lookup_at = None
+    links.log_note(
+        person.session,
+        link,
+        field="*",
+        rule="deleted",
+        winner=Side.SALESFORCE.value,
+        write_to=Side.GETRESPONSE.value,
+        reason="deleted in Salesforce: removed from the GetResponse list",
+        event_id=person.event_id,
+    )
+    links.touch(link)
+
+
+def _note_salesforce_time(link: ContactLink, at: datetime | None) -> None:
+    if at is not None and (link.salesforce_modified_at is None or at > link.salesforce_modified_at):
+        link.salesforce_modified_at = at

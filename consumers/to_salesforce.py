@@ -1,0 +1,278 @@
+"""getresponse -> salesforce: apply a GetResponse change to Salesforce.
+
+Webhooks and the poller only say "contact X on list Y changed", so the contact is read again and
+resolved against the link's base; the Salesforce write is a conditional PATCH (412: re-read and
+merge). A new person becomes a Lead or a Contact, as the sync says, after a search by email so
+that a retry never creates a second record. Leaving the list never deletes in Salesforce: it sets
+the sync's marker field (and HasOptedOutOfEmail when configured); coming back clears them.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app import metrics
+from app.clients.errors import NotFound
+from app.db import links
+from app.db.session import transaction
+from app.db.syncs import SyncConfig, SyncDirectory
+from app.domain.events import ChangeEvent, Kind, Transport
+from app.domain.resolver import FieldState, base_to_json
+from app.domain.sides import MissingEmail, ObjectType, Side
+from consumers import pending
+from consumers.merge import Person, merge_and_write
+from consumers.people import GetResponsePerson, find_salesforce_by_email, read_getresponse, read_salesforce
+from consumers.vendors import Vendors
+
+ROLE = "getresponse-to-salesforce"
+OPT_OUT_FIELD = "HasOptedOutOfEmail"
+
+
+class GetResponseToSalesforce:
+    def __init__(
+        self, *, sessions: async_sessionmaker[AsyncSession], syncs: SyncDirectory, vendors: Vendors
+    ) -> None:
+        self.sessions = sessions
+        self.syncs = syncs
+        self.vendors = vendors
+
+    async def apply(self, event: ChangeEvent) -> None:
+        sync = await self._sync_of(event)
+        if sync is None:
+            return  # not a list any sync feeds
+        key = f"{sync.id}:{event.event_id}"
+        sf = await self.vendors.salesforce(sync.salesforce_connection_id)
+        gr = await self.vendors.getresponse(sync.getresponse_connection_id)
+        async with transaction(self.sessions) as session:
+            if await links.already_processed(session, ROLE, key):
+                return
+            link = await links.lock_by_getresponse_id(session, sync.id, event.record_id)
+            if link is None and event.email:
+                link = await links.lock_by_email(session, sync.id, event.email.strip().lower())
+            object_type = (
+                ObjectType(link.salesforce_object) if link and link.salesforce_object else sync.create_as
+            )
+            person = Person(session, sync, link, object_type, sf, gr, event.event_id) if link else None
+            if event.kind in (Kind.UNSUBSCRIBED, Kind.REMOVED):
+                if person is not None:
+                    await _left_list(person, event)
+            else:
+                await self._changed(session, sync, object_type, person, event)
+            await links.mark_processed(session, ROLE, key)
+
+    async def _sync_of(self, event: ChangeEvent) -> SyncConfig | None:
+        if event.campaign_id:
+            return await self.syncs.for_campaign(event.campaign_id)
+        # A payload without the list: ask GetResponse which list the contact is on.
+        for sync in await self.syncs.all():
+            if not sync.live or (
+                event.connection_id and str(sync.getresponse_connection_id) != event.connection_id
+            ):
+                continue
+            gr = await self.vendors.getresponse(sync.getresponse_connection_id)
+            try:
+                contact = await gr.get_contact(event.record_id)
+            except NotFound:
+                return None
+            return await self.syncs.for_campaign(str(contact.get("campaign", {}).get("campaignId", "")))
+        return None
+
+    async def _changed(
+        self,
+        session: AsyncSession,
+        sync: SyncConfig,
+        object_type: ObjectType,
+        person: Person | None,
+        event: ChangeEvent,
+    ) -> None:
+        link = person.link if person else None
+        if (
+            link is not None
+            and event.transport is Transport.POLLER
+            and event.source_timestamp is not None
+            and link.getresponse_changed_on is not None
+            and event.source_timestamp < link.getresponse_changed_on
+        ):
+            return  # the poll reports nothing newer than what this link already holds
+        gr = await self.vendors.getresponse(sync.getresponse_connection_id)
+        contact = await read_getresponse(gr, sync, event.record_id)
+        if contact is None:
+            return  # gone again: its unsubscribe or removal event is handled on its own
+        email = contact.email
+        if email is None:
+            raise MissingEmail(f"GetResponse contact {contact.id} has no email")
+        if person is None:
+            link = await links.claim_email(session, sync.id, email)
+            object_type = ObjectType(link.salesforce_object) if link.salesforce_object else sync.create_as
+            person = Person(
+                session,
+                sync,
+                link,
+                object_type,
+                await self.vendors.salesforce(sync.salesforce_connection_id),
+                gr,
+                event.event_id,
+            )
+        link = person.link
+        if link.state == links.PENDING and link.pending_since is not None:
+            await pending.attach(person, contact)  # our own create has shown up
+            links.touch(link)
+            return
+        if link.getresponse_contact_id not in (None, contact.id) and not link.removed_from_list:
+            if link.state != links.DELETED:
+                links.log_note(
+                    session,
+                    link,
+                    field="getresponse_contact_id",
+                    rule="duplicate",
+                    new=contact.id,
+                    reason=f"{email} is already linked to contact {link.getresponse_contact_id}",
+                    event_id=event.event_id,
+                )
+                return
+        link.getresponse_contact_id = contact.id
+        if link.removed_from_list:
+            await _back_on_list(person)
+        if link.state == links.DELETED:
+            # The Salesforce record was deleted earlier; this person came back through GetResponse.
+            link.salesforce_id = None
+            link.base = {}
+        link.state = links.LINKED
+        if link.salesforce_id is None:
+            await _link_or_create_in_salesforce(person, contact)
+        else:
+            other = None
+            modified_at = link.salesforce_modified_at
+            if modified_at is None:
+                current = await read_salesforce(person.sf, sync, person.object_type, link.salesforce_id)
+                if current is None:
+                    return  # deleted in Salesforce: its DELETE event removes the person from the list
+                other, modified_at = current.snapshot, current.modified_at
+            await merge_and_write(
+                person,
+                contact.snapshot,
+                other,
+                contact=contact,
+                salesforce_modified_at=modified_at,
+                first_sync=not link.base,
+            )
+        links.touch(link)
+
+
+async def _link_or_create_in_salesforce(person: Person, contact: GetResponsePerson) -> None:
+    link, sync = person.link, person.sync
+    email = link.email_normalized
+    existing = await find_salesforce_by_email(person.sf, sync, email)
+    if existing:
+        record = existing[0]
+        link.salesforce_id = record.id
+        link.salesforce_object = record.object_type.value
+        person.object_type = record.object_type
+        if len(existing) > 1:
+            links.log_note(
+                person.session,
+                link,
+                field="salesforce_id",
+                rule="duplicate",
+                new=record.id,
+                reason=f"{len(existing)} Salesforce records have {email}; linked the oldest, {record.id}",
+                event_id=person.event_id,
+            )
+        await merge_and_write(
+            person,
+            contact.snapshot,
+            record.snapshot,
+            contact=contact,
+            salesforce_modified_at=record.modified_at,
+            first_sync=not link.base,
+        )
+        return
+    object_type = sync.create_as
+    write = sync.mapping.canonical_to_salesforce(dict(contact.snapshot.values), object_type, creating=True)
+    fields = dict(write.fields)
+    if sync.lead_source and object_type is ObjectType.LEAD:
+        fields["LeadSource"] = sync.lead_source
+    new_id = await person.sf.create(object_type.value, fields)
+    metrics.VENDOR_WRITES.labels("salesforce", "create").inc()
+    link.salesforce_id = new_id
+    link.salesforce_object = object_type.value
+    person.object_type = object_type
+    link.base = base_to_json(
+        {
+            name: FieldState(value, contact.changed_on, Side.GETRESPONSE)
+            for name, value in contact.snapshot.values.items()
+            if name not in write.refused
+        }
+    )
+    link.getresponse_changed_on = contact.changed_on
+    links.log_note(
+        person.session,
+        link,
+        field="*",
+        rule="created",
+        winner=Side.GETRESPONSE.value,
+        write_to=Side.SALESFORCE.value,
+        new=new_id,
+        reason=f"new person on the GetResponse list: created Salesforce {object_type} {new_id}",
+        event_id=person.event_id,
+    )
+
+
+def _marker_fields(sync: SyncConfig, value: bool) -> dict[str, bool]:
+    fields: dict[str, bool] = {}
+    if sync.marker_field:
+        fields[sync.marker_field] = value
+    if sync.set_opt_out:
+        fields[OPT_OUT_FIELD] = value
+    return fields
+
+
+async def _left_list(person: Person, event: ChangeEvent) -> None:
+    link = person.link
+    if link.state == links.DELETED or link.removed_from_list:
+        return  # the echo of our own delete, or a repeat
+    link.removed_from_list = True
+    fields = _marker_fields(person.sync, True)
+    if link.salesforce_id and fields:
+        try:
+            await person.sf.update(person.object_type.value, link.salesforce_id, fields)
+            metrics.VENDOR_WRITES.labels("salesforce", "update").inc()
+        except NotFound:
+            pass  # deleted in Salesforce meanwhile
+        link.salesforce_modified_at = None
+    links.log_note(
+        person.session,
+        link,
+        field=",".join(fields) or "*",
+        rule="left_list",
+        new=True,
+        winner=Side.GETRESPONSE.value,
+        write_to=Side.SALESFORCE.value if fields else None,
+        reason=f"{event.kind.value} in GetResponse: marked in Salesforce, never deleted there",
+        event_id=event.event_id,
+    )
+    links.touch(link)
+
+
+async def _back_on_list(person: Person) -> None:
+    link = person.link
+    link.removed_from_list = False
+    fields = _marker_fields(person.sync, False)
+    if link.salesforce_id and fields:
+        try:
+            await person.sf.update(person.object_type.value, link.salesforce_id, fields)
+            metrics.VENDOR_WRITES.labels("salesforce", "update").inc()
+        except NotFound:
+            pass
+        link.salesforce_modified_at = None
+    links.log_note(
+        person.session,
+        link,
+        field=",".join(fields) or "*",
+        rule="back_on_list",
+        new=False,
+        winner=Side.GETRESPONSE.value,
+        write_to=Side.SALESFORCE.value if fields else None,
+        reason="subscribed to the GetResponse list again: marker cleared",
+        event_id=person.event_id,
+    )
