@@ -80,7 +80,7 @@ def _allowed_methods(request: Request) -> list[str]:
     for router in (rest.router, query.router, composite.router):
         for route in router.routes:
             if isinstance(route, APIRoute) and route.matches(request.scope)[0] != Match.NONE:
-                allowed |= route.methods
+                allowed |= route.methods or set()
     return sorted(allowed - {"HEAD"})
 
 

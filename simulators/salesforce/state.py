@@ -72,9 +72,10 @@ class Simulator:
         await self.deliverer.stop()
 
     def reset(self) -> None:
-        """Forget records, calls, deliveries, faults, quota use and query cursors; keep the
-        configuration and the OAuth sessions."""
+        """Forget records, calls, deliveries, faults, quota use and query cursors, and return the
+        clock to real time; keep the configuration and the OAuth sessions."""
         self.store.clear()
+        self.clock.reset()
         self.calls.clear()
         self.outbound.clear()
         self.deliverer.clear()

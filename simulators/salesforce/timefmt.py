@@ -42,6 +42,12 @@ class Clock:
             self._last = max(self._last, current)
             return self._last
 
+    def reset(self) -> None:
+        """Back to real time (only after the records are gone, so nothing sees time go backwards)."""
+        with self._lock:
+            self._offset = timedelta(0)
+            self._last = datetime.min.replace(tzinfo=UTC)
+
     def advance(self, seconds: float) -> datetime:
         with self._lock:
             self._offset += timedelta(seconds=seconds)

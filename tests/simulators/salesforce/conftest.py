@@ -119,7 +119,11 @@ class Sim:
         eventually(lambda: self.http.get("/_sim/idle").json()["idle"], timeout=timeout)
 
     def create(self, sobject: str = "Lead", **values: Any) -> str:
-        body = {"LastName": "Lee", "Company": "Acme", **values} if sobject == "Lead" else {"LastName": "Lee", **values}
+        body = (
+            {"LastName": "Lee", "Company": "Acme", **values}
+            if sobject == "Lead"
+            else {"LastName": "Lee", **values}
+        )
         response = self.api.post(f"/sobjects/{sobject}/", json=body)
         assert response.status_code == 201, response.text
         record_id: str = response.json()["id"]

@@ -55,14 +55,22 @@ def test_authorization_code_with_pkce_gives_a_refresh_token_and_a_working_sessio
     verifier = "v" * 64
     params = _code(_authorize(sim, state="xyz", code_challenge=_s256(verifier), code_challenge_method="S256"))
     assert params["state"] == ["xyz"]
-    form = {"grant_type": "authorization_code", "code": params["code"][0], "client_id": CLIENT_ID,
-            "client_secret": CLIENT_SECRET, "redirect_uri": REDIRECT, "code_verifier": verifier}
+    form = {
+        "grant_type": "authorization_code",
+        "code": params["code"][0],
+        "client_id": CLIENT_ID,
+        "client_secret": CLIENT_SECRET,
+        "redirect_uri": REDIRECT,
+        "code_verifier": verifier,
+    }
     response = _token(sim, **form)
     assert response.status_code == 200, response.text
     body = response.json()
     _assert_token_shape(sim, body)
     assert body["refresh_token"]
-    api = sim.http.get("/services/data/v62.0/limits", headers={"Authorization": f"Bearer {body['access_token']}"})
+    api = sim.http.get(
+        "/services/data/v62.0/limits", headers={"Authorization": f"Bearer {body['access_token']}"}
+    )
     assert api.status_code == 200
     again = _token(sim, **form)  # a code is single-use
     assert again.status_code == 400
@@ -71,37 +79,74 @@ def test_authorization_code_with_pkce_gives_a_refresh_token_and_a_working_sessio
 
 def test_a_wrong_code_verifier_is_an_invalid_grant(sim: Sim) -> None:
     params = _code(_authorize(sim, code_challenge=_s256("right-verifier")))
-    response = _token(sim, grant_type="authorization_code", code=params["code"][0], client_id=CLIENT_ID,
-                      client_secret=CLIENT_SECRET, redirect_uri=REDIRECT, code_verifier="wrong-verifier")
+    response = _token(
+        sim,
+        grant_type="authorization_code",
+        code=params["code"][0],
+        client_id=CLIENT_ID,
+        client_secret=CLIENT_SECRET,
+        redirect_uri=REDIRECT,
+        code_verifier="wrong-verifier",
+    )
     assert response.status_code == 400
     assert response.json()["error"] == "invalid_grant"
 
 
 def test_authorize_refuses_plain_pkce_and_unknown_clients(sim: Sim) -> None:
-    assert _code(_authorize(sim, code_challenge="abc", code_challenge_method="plain"))["error"] == ["invalid_request"]
-    unknown = sim.http.get("/services/oauth2/authorize", params={"response_type": "code", "client_id": "nope",
-                                                                  "redirect_uri": REDIRECT})
+    assert _code(_authorize(sim, code_challenge="abc", code_challenge_method="plain"))["error"] == [
+        "invalid_request"
+    ]
+    unknown = sim.http.get(
+        "/services/oauth2/authorize",
+        params={"response_type": "code", "client_id": "nope", "redirect_uri": REDIRECT},
+    )
     assert unknown.status_code == 400
     assert unknown.json()["error"] == "invalid_client_id"
 
 
 def test_the_code_must_be_redeemed_with_the_same_redirect_uri_and_secret(sim: Sim) -> None:
     code = _code(_authorize(sim))["code"][0]
-    wrong_secret = _token(sim, grant_type="authorization_code", code=code, client_id=CLIENT_ID,
-                          client_secret="nope", redirect_uri=REDIRECT)
-    assert wrong_secret.json() == {"error": "invalid_client", "error_description": "invalid client credentials"}
+    wrong_secret = _token(
+        sim,
+        grant_type="authorization_code",
+        code=code,
+        client_id=CLIENT_ID,
+        client_secret="nope",
+        redirect_uri=REDIRECT,
+    )
+    assert wrong_secret.json() == {
+        "error": "invalid_client",
+        "error_description": "invalid client credentials",
+    }
     code = _code(_authorize(sim))["code"][0]
-    wrong_uri = _token(sim, grant_type="authorization_code", code=code, client_id=CLIENT_ID,
-                       client_secret=CLIENT_SECRET, redirect_uri="https://elsewhere.example/cb")
+    wrong_uri = _token(
+        sim,
+        grant_type="authorization_code",
+        code=code,
+        client_id=CLIENT_ID,
+        client_secret=CLIENT_SECRET,
+        redirect_uri="https://elsewhere.example/cb",
+    )
     assert wrong_uri.json()["error"] == "redirect_uri_mismatch"
 
 
 def test_refresh_gives_a_new_access_token_without_a_new_refresh_token(sim: Sim) -> None:
     code = _code(_authorize(sim))["code"][0]
-    first = _token(sim, grant_type="authorization_code", code=code, client_id=CLIENT_ID,
-                   client_secret=CLIENT_SECRET, redirect_uri=REDIRECT).json()
-    refreshed = _token(sim, grant_type="refresh_token", refresh_token=first["refresh_token"], client_id=CLIENT_ID,
-                       client_secret=CLIENT_SECRET)
+    first = _token(
+        sim,
+        grant_type="authorization_code",
+        code=code,
+        client_id=CLIENT_ID,
+        client_secret=CLIENT_SECRET,
+        redirect_uri=REDIRECT,
+    ).json()
+    refreshed = _token(
+        sim,
+        grant_type="refresh_token",
+        refresh_token=first["refresh_token"],
+        client_id=CLIENT_ID,
+        client_secret=CLIENT_SECRET,
+    )
     assert refreshed.status_code == 200
     body = refreshed.json()
     _assert_token_shape(sim, body)
@@ -110,7 +155,9 @@ def test_refresh_gives_a_new_access_token_without_a_new_refresh_token(sim: Sim) 
 
 
 def test_client_credentials_and_jwt_give_no_refresh_token(sim: Sim) -> None:
-    body = _token(sim, grant_type="client_credentials", client_id=CLIENT_ID, client_secret=CLIENT_SECRET).json()
+    body = _token(
+        sim, grant_type="client_credentials", client_id=CLIENT_ID, client_secret=CLIENT_SECRET
+    ).json()
     _assert_token_shape(sim, body)
     assert "refresh_token" not in body
     assertion = jwt.encode(_claims(), _private_key()[0], algorithm="RS256")
@@ -121,16 +168,24 @@ def test_client_credentials_and_jwt_give_no_refresh_token(sim: Sim) -> None:
 
 def _private_key() -> tuple[bytes, str]:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption())
-    public = key.public_key().public_bytes(serialization.Encoding.PEM,
-                                           serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    private = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    public = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
     return private, public
 
 
 def _claims(**overrides: Any) -> dict[str, Any]:
-    claims = {"iss": CLIENT_ID, "sub": "integration@sfgr-sim.example", "aud": "https://login.salesforce.com",
-              "exp": int(time.time()) + 170}
+    claims = {
+        "iss": CLIENT_ID,
+        "sub": "integration@sfgr-sim.example",
+        "aud": "https://login.salesforce.com",
+        "exp": int(time.time()) + 170,
+    }
     return claims | overrides
 
 
@@ -147,7 +202,9 @@ def _claims(**overrides: Any) -> dict[str, Any]:
 def test_jwt_bearer_checks_every_claim(sim: Sim, overrides: dict[str, Any], error: str) -> None:
     private, public = _private_key()
     sim.configure(jwt_public_key=public)
-    response = _token(sim, grant_type=JWT_GRANT, assertion=jwt.encode(_claims(**overrides), private, algorithm="RS256"))
+    response = _token(
+        sim, grant_type=JWT_GRANT, assertion=jwt.encode(_claims(**overrides), private, algorithm="RS256")
+    )
     assert response.status_code == 400
     assert response.json()["error"] == error
 
@@ -156,19 +213,31 @@ def test_jwt_bearer_verifies_the_signature_when_a_key_is_configured(sim: Sim) ->
     private, public = _private_key()
     other_private, _ = _private_key()
     sim.configure(jwt_public_key=public, environment="sandbox")
-    good = _token(sim, grant_type=JWT_GRANT,
-                  assertion=jwt.encode(_claims(aud="https://test.salesforce.com"), private, algorithm="RS256"))
+    good = _token(
+        sim,
+        grant_type=JWT_GRANT,
+        assertion=jwt.encode(_claims(aud="https://test.salesforce.com"), private, algorithm="RS256"),
+    )
     assert good.status_code == 200, good.text
-    forged = _token(sim, grant_type=JWT_GRANT,
-                    assertion=jwt.encode(_claims(aud="https://test.salesforce.com"), other_private, algorithm="RS256"))
+    forged = _token(
+        sim,
+        grant_type=JWT_GRANT,
+        assertion=jwt.encode(_claims(aud="https://test.salesforce.com"), other_private, algorithm="RS256"),
+    )
     assert forged.json() == {"error": "invalid_grant", "error_description": "invalid assertion"}
-    hs256 = _token(sim, grant_type=JWT_GRANT,
-                   assertion=jwt.encode(_claims(aud="https://test.salesforce.com"), "k" * 32, algorithm="HS256"))
+    hs256 = _token(
+        sim,
+        grant_type=JWT_GRANT,
+        assertion=jwt.encode(_claims(aud="https://test.salesforce.com"), "k" * 32, algorithm="HS256"),
+    )
     assert hs256.json()["error"] == "invalid_grant"
 
 
 def test_unknown_grant_types_and_json_bodies_are_unsupported(sim: Sim) -> None:
-    assert _token(sim, grant_type="password", username="u", password="p").json()["error"] == "unsupported_grant_type"
+    assert (
+        _token(sim, grant_type="password", username="u", password="p").json()["error"]
+        == "unsupported_grant_type"
+    )
     as_json = sim.http.post("/services/oauth2/token", json={"grant_type": "client_credentials"})
     assert as_json.status_code == 400
     assert as_json.json()["error"] == "unsupported_grant_type"
@@ -181,7 +250,10 @@ def test_revoked_and_expired_tokens_get_invalid_session_id(sim: Sim) -> None:
     revoked = sim.api.get("/limits")
     assert revoked.status_code == 401
     assert revoked.json() == expected
-    assert sim.http.post("/services/oauth2/revoke", data={"token": sim.token}).json()["error"] == "unsupported_token_type"
+    assert (
+        sim.http.post("/services/oauth2/revoke", data={"token": sim.token}).json()["error"]
+        == "unsupported_token_type"
+    )
     missing = sim.http.get("/services/data/v62.0/limits")
     assert missing.status_code == 401 and missing.json() == expected
     garbage = sim.http.get("/services/data/v62.0/limits", headers={"Authorization": "Bearer nope"})
@@ -190,8 +262,14 @@ def test_revoked_and_expired_tokens_get_invalid_session_id(sim: Sim) -> None:
 
 def test_revoking_a_refresh_token_ends_its_sessions(sim: Sim) -> None:
     code = _code(_authorize(sim))["code"][0]
-    body = _token(sim, grant_type="authorization_code", code=code, client_id=CLIENT_ID,
-                  client_secret=CLIENT_SECRET, redirect_uri=REDIRECT).json()
+    body = _token(
+        sim,
+        grant_type="authorization_code",
+        code=code,
+        client_id=CLIENT_ID,
+        client_secret=CLIENT_SECRET,
+        redirect_uri=REDIRECT,
+    ).json()
     auth = {"Authorization": f"Bearer {body['access_token']}"}
     assert sim.http.get("/services/data/v62.0/limits", headers=auth).status_code == 200
     assert sim.http.post("/services/oauth2/revoke", data={"token": body["refresh_token"]}).status_code == 200
@@ -206,8 +284,12 @@ def test_expiring_sessions_through_the_control_api_forces_a_refresh(sim: Sim) ->
 
 
 def test_the_identity_url_describes_the_user_and_org(sim: Sim) -> None:
-    body = _token(sim, grant_type="client_credentials", client_id=CLIENT_ID, client_secret=CLIENT_SECRET).json()
-    identity = sim.http.get(body["id"].removeprefix(sim.url), headers={"Authorization": f"Bearer {body['access_token']}"})
+    body = _token(
+        sim, grant_type="client_credentials", client_id=CLIENT_ID, client_secret=CLIENT_SECRET
+    ).json()
+    identity = sim.http.get(
+        body["id"].removeprefix(sim.url), headers={"Authorization": f"Bearer {body['access_token']}"}
+    )
     assert identity.status_code == 200
     assert identity.json()["organization_id"] == body["id"].split("/")[-2]
     assert identity.json()["urls"]["rest"].endswith("/services/data/v{version}/")

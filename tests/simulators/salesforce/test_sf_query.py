@@ -16,8 +16,10 @@ def _q(sim: Sim, soql: str, path: str = "/query", **headers: str) -> Any:
 def _bulk(sim: Sim, count: int, **values: Any) -> list[str]:
     made: list[str] = []
     for start in range(0, count, 200):
-        records = [{"attributes": {"type": "Lead"}, "LastName": f"L{start + i:04d}", "Company": "C", **values}
-                   for i in range(min(200, count - start))]
+        records = [
+            {"attributes": {"type": "Lead"}, "LastName": f"L{start + i:04d}", "Company": "C", **values}
+            for i in range(min(200, count - start))
+        ]
         response = sim.api.post("/composite/sobjects", json={"allOrNone": True, "records": records})
         made += [r["id"] for r in response.json()]
     return made
@@ -25,7 +27,9 @@ def _bulk(sim: Sim, count: int, **values: Any) -> list[str]:
 
 def test_query_selects_fields_with_attributes_and_canonical_names(sim: Sim) -> None:
     lead_id = sim.create(FirstName="Pat", Email="pat@example.com", LeadSource="Web")
-    body = _q(sim, "select id, name, EMAIL, leadsource, lastmodifieddate from lead where email = 'PAT@EXAMPLE.COM'")
+    body = _q(
+        sim, "select id, name, EMAIL, leadsource, lastmodifieddate from lead where email = 'PAT@EXAMPLE.COM'"
+    )
     assert body["totalSize"] == 1 and body["done"] is True and "nextRecordsUrl" not in body
     record = body["records"][0]
     assert list(record) == ["attributes", "Id", "Name", "Email", "LeadSource", "LastModifiedDate"]
@@ -38,13 +42,14 @@ def test_query_filters_on_timestamps_with_unquoted_date_times(sim: Sim) -> None:
     stamp = sim.record("Lead", old)["SystemModstamp"]
     sim.http.post("/_sim/clock", json={"advance_seconds": 2})
     new = sim.create(Email="new@example.com")
-    for literal in (stamp, stamp.replace(".000+0000", "Z").replace("+0000", "Z")):
-        rows = _q(sim, f"SELECT Id FROM Lead WHERE SystemModstamp > {literal} ORDER BY SystemModstamp ASC")["records"]
-        assert [r["Id"] for r in rows] == [new]
-    both = _q(sim, f"SELECT Id FROM Lead WHERE LastModifiedDate >= {stamp} AND Email IN ('old@example.com', "
-                   "'NEW@example.com') ORDER BY Email DESC")
-    assert [r["Id"] for r in both["records"]] == [old, new]
-    quoted = sim.api.get("/query", params={"q": f"SELECT Id FROM Lead WHERE SystemModstamp > '{stamp}'"})
+    # SOQL for the simulator, not SQL: string-built queries are what the sync service sends too.
+    after = "SELECT Id FROM Lead WHERE SystemModstamp > {} ORDER BY SystemModstamp ASC"
+    for literal in (stamp, stamp.replace("+0000", "Z")):
+        assert [r["Id"] for r in _q(sim, after.format(literal))["records"]] == [new]
+    both = "SELECT Id FROM Lead WHERE LastModifiedDate >= {} AND Email IN ('old@example.com', 'NEW@example.com') "
+    assert [r["Id"] for r in _q(sim, both.format(stamp) + "ORDER BY Email DESC")["records"]] == [old, new]
+    quoted_literal = f"SELECT Id FROM Lead WHERE SystemModstamp > '{stamp}'"  # noqa: S608 - SOQL, not SQL
+    quoted = sim.api.get("/query", params={"q": quoted_literal})
     assert quoted.status_code == 400 and quoted.json()[0]["errorCode"] == "INVALID_FIELD"
 
 
@@ -61,8 +66,9 @@ def test_query_hides_deleted_records_and_query_all_shows_them(sim: Sim) -> None:
     assert [r["Id"] for r in _q(sim, "SELECT Id FROM Lead")["records"]] == [kept]
     assert _q(sim, "SELECT Id FROM Lead WHERE IsDeleted = true")["totalSize"] == 0
     rows = _q(sim, "SELECT Id, IsDeleted FROM Lead WHERE IsDeleted = true", "/queryAll")["records"]
-    assert rows == [{"attributes": {"type": "Lead", "url": f"{API}/sobjects/Lead/{gone}"}, "Id": gone,
-                     "IsDeleted": True}]
+    assert rows == [
+        {"attributes": {"type": "Lead", "url": f"{API}/sobjects/Lead/{gone}"}, "Id": gone, "IsDeleted": True}
+    ]
 
 
 def test_count_limit_and_boolean_filters(sim: Sim) -> None:
@@ -77,7 +83,9 @@ def test_count_limit_and_boolean_filters(sim: Sim) -> None:
 
 def test_results_page_through_next_records_url(sim: Sim) -> None:
     made = _bulk(sim, 450)
-    first = _q(sim, "SELECT Id, LastName FROM Lead ORDER BY LastName", **{"Sforce-Query-Options": "batchSize=200"})
+    first = _q(
+        sim, "SELECT Id, LastName FROM Lead ORDER BY LastName", **{"Sforce-Query-Options": "batchSize=200"}
+    )
     assert first["totalSize"] == 450 and first["done"] is False and len(first["records"]) == 200
     next_url = first["nextRecordsUrl"]
     assert next_url.startswith(f"{API}/query/01g") and next_url.endswith("-200")

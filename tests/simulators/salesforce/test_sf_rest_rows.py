@@ -24,8 +24,9 @@ def test_the_versions_list_needs_no_session_and_lists_v50_onwards(sim: Sim) -> N
 
 @pytest.mark.parametrize("version", ["v49.0", "v20.0", "v62", "v62.1"])
 def test_versions_below_50_or_malformed_are_not_found(sim: Sim, version: str) -> None:
-    response = sim.http.get(f"/services/data/{version}/sobjects/Lead/describe",
-                            headers={"Authorization": f"Bearer {sim.token}"})
+    response = sim.http.get(
+        f"/services/data/{version}/sobjects/Lead/describe", headers={"Authorization": f"Bearer {sim.token}"}
+    )
     assert response.status_code == 404
     assert response.json() == [{"message": "The requested resource does not exist", "errorCode": "NOT_FOUND"}]
 
@@ -106,10 +107,17 @@ def test_unknown_malformed_and_mistyped_ids(sim: Sim) -> None:
 
 
 def test_unknown_fields_in_a_body_are_invalid_field(sim: Sim) -> None:
-    response = sim.api.post("/sobjects/Lead/", json={"LastName": "Lee", "Company": "Acme", "Shoe_Size__c": 42})
+    response = sim.api.post(
+        "/sobjects/Lead/", json={"LastName": "Lee", "Company": "Acme", "Shoe_Size__c": 42}
+    )
     assert response.status_code == 400
-    assert response.json() == [{"message": "No such column 'Shoe_Size__c' on sobject of type Lead",
-                                "errorCode": "INVALID_FIELD", "fields": ["Shoe_Size__c"]}]
+    assert response.json() == [
+        {
+            "message": "No such column 'Shoe_Size__c' on sobject of type Lead",
+            "errorCode": "INVALID_FIELD",
+            "fields": ["Shoe_Size__c"],
+        }
+    ]
 
 
 def _last_modified(sim: Sim, lead_id: str) -> datetime:
@@ -123,8 +131,11 @@ def test_if_unmodified_since_refuses_writes_after_a_later_change(sim: Sim) -> No
     seen = _last_modified(sim, lead_id)
     sim.http.post("/_sim/clock", json={"advance_seconds": 5})
     sim.http.patch(f"/_sim/records/Lead/{lead_id}", json={"Phone": "+48600100200"})  # someone edits it later
-    stale = sim.api.patch(f"/sobjects/Lead/{lead_id}", json={"Email": "late@example.com"},
-                          headers={"If-Unmodified-Since": timefmt.http_date(seen)})
+    stale = sim.api.patch(
+        f"/sobjects/Lead/{lead_id}",
+        json={"Email": "late@example.com"},
+        headers={"If-Unmodified-Since": timefmt.http_date(seen)},
+    )
     assert stale.status_code == 412
     assert stale.json()[0]["errorCode"] == "PRECONDITION_FAILED"
     assert sim.record("Lead", lead_id)["Email"] is None
@@ -133,8 +144,11 @@ def test_if_unmodified_since_refuses_writes_after_a_later_change(sim: Sim) -> No
 def test_if_unmodified_since_compares_whole_seconds(sim: Sim) -> None:
     lead_id = sim.create()
     same_second = timefmt.http_date(_last_modified(sim, lead_id))  # the millis are cut off: not "after"
-    fresh = sim.api.patch(f"/sobjects/Lead/{lead_id}", json={"Email": "ok@example.com"},
-                          headers={"If-Unmodified-Since": same_second})
+    fresh = sim.api.patch(
+        f"/sobjects/Lead/{lead_id}",
+        json={"Email": "ok@example.com"},
+        headers={"If-Unmodified-Since": same_second},
+    )
     assert fresh.status_code == 204
     assert sim.record("Lead", lead_id)["Email"] == "ok@example.com"
 
@@ -142,8 +156,9 @@ def test_if_unmodified_since_compares_whole_seconds(sim: Sim) -> None:
 @pytest.mark.parametrize("header", ["yesterday", "2024-05-01T10:00:00Z", "Wednesday, 01-May-24 10:00:00 GMT"])
 def test_an_invalid_if_unmodified_since_is_400(sim: Sim, header: str) -> None:
     lead_id = sim.create()
-    invalid = sim.api.patch(f"/sobjects/Lead/{lead_id}", json={"Email": "x@example.com"},
-                            headers={"If-Unmodified-Since": header})
+    invalid = sim.api.patch(
+        f"/sobjects/Lead/{lead_id}", json={"Email": "x@example.com"}, headers={"If-Unmodified-Since": header}
+    )
     assert invalid.status_code == 400
     assert sim.record("Lead", lead_id)["Email"] is None
 
@@ -151,7 +166,10 @@ def test_an_invalid_if_unmodified_since_is_400(sim: Sim, header: str) -> None:
 def test_if_modified_since_gives_304_when_unchanged(sim: Sim) -> None:
     lead_id = sim.create()
     last_modified = sim.api.get(f"/sobjects/Lead/{lead_id}").headers["Last-Modified"]
-    assert sim.api.get(f"/sobjects/Lead/{lead_id}", headers={"If-Modified-Since": last_modified}).status_code == 304
+    assert (
+        sim.api.get(f"/sobjects/Lead/{lead_id}", headers={"If-Modified-Since": last_modified}).status_code
+        == 304
+    )
 
 
 @pytest.mark.parametrize("sobject", ["Lead", "Contact"])
@@ -171,11 +189,15 @@ def test_describe_lists_fields_with_types_and_flags(sim: Sim, sobject: str) -> N
     gr = fields["GRdeleted__c"]
     assert gr["type"] == "boolean" and gr["custom"] is True
     assert fields["LeadSource"]["type"] == "picklist" and fields["LeadSource"]["picklistValues"]
-    assert fields["LastModifiedDate"]["type"] == "datetime" and fields["LastModifiedDate"]["updateable"] is False
-    required = {n for n, f in fields.items() if f["createable"] and not f["nillable"] and not f["defaultedOnCreate"]}
+    assert (
+        fields["LastModifiedDate"]["type"] == "datetime" and fields["LastModifiedDate"]["updateable"] is False
+    )
+    required = {
+        n for n, f in fields.items() if f["createable"] and not f["nillable"] and not f["defaultedOnCreate"]
+    }
     assert required == ({"LastName", "Company"} if sobject == "Lead" else {"LastName"})
     if sobject == "Lead":
-        assert [v["value"] for v in fields["Status"]["picklistValues"]][0] == "Open - Not Contacted"
+        assert fields["Status"]["picklistValues"][0]["value"] == "Open - Not Contacted"
         assert fields["Company"]["length"] == 255 and "Country" in fields
     else:
         assert "MailingCountry" in fields and "Country" not in fields
@@ -188,7 +210,9 @@ def test_wrong_methods_media_types_and_json_get_salesforce_errors(sim: Sim) -> N
     assert put.json()[0]["errorCode"] == "METHOD_NOT_ALLOWED"
     text = sim.api.post("/sobjects/Lead/", content=b"LastName=Lee", headers={"Content-Type": "text/plain"})
     assert text.status_code == 415
-    broken = sim.api.post("/sobjects/Lead/", content=b"{not json", headers={"Content-Type": "application/json"})
+    broken = sim.api.post(
+        "/sobjects/Lead/", content=b"{not json", headers={"Content-Type": "application/json"}
+    )
     assert broken.status_code == 400
     assert broken.json()[0]["errorCode"] == "JSON_PARSER_ERROR"
     nowhere = sim.api.get("/nowhere")

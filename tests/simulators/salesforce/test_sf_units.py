@@ -12,13 +12,18 @@ from simulators.salesforce import ids, soql, timefmt
 from simulators.salesforce.config import SalesforceSimConfig
 from simulators.salesforce.errors import SalesforceError
 
-ID15 = st.text(alphabet="0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ", min_size=15, max_size=15)
+ID15 = st.text(
+    alphabet="0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ", min_size=15, max_size=15
+)
 
 
 @pytest.mark.parametrize(
     ("id15", "id18"),
-    [("0010g00001Z54O9", "0010g00001Z54O9AAJ"), ("a0D30000001n7Pi", "a0D30000001n7PiEAI"),
-     ("000000000000000", "000000000000000AAA")],
+    [
+        ("0010g00001Z54O9", "0010g00001Z54O9AAJ"),
+        ("a0D30000001n7Pi", "a0D30000001n7PiEAI"),
+        ("000000000000000", "000000000000000AAA"),
+    ],
 )
 def test_18_character_ids_carry_the_published_case_checksum(id15: str, id18: str) -> None:
     assert ids.to18(id15) == id18
@@ -117,7 +122,10 @@ def test_soql_where_order_and_limit_follow_salesforce_semantics() -> None:
     ]
     query = soql.parse("select id from LEAD where email = 'pat@example.COM'")
     assert [r["Id"] for r in query.run(rows)] == ["a"]
-    assert [r["Id"] for r in soql.parse("SELECT Id FROM Lead WHERE LeadSource != 'Web'").run(rows)] == ["a", "c"]
+    assert [r["Id"] for r in soql.parse("SELECT Id FROM Lead WHERE LeadSource != 'Web'").run(rows)] == [
+        "a",
+        "c",
+    ]
     ordered = soql.parse("SELECT Id FROM Lead ORDER BY LeadSource DESC LIMIT 2").run(rows)
     assert [r["Id"] for r in ordered] == ["b", "c"]
     ascending = soql.parse("SELECT Id FROM Lead ORDER BY Email").run(rows)

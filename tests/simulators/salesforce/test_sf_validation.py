@@ -9,8 +9,13 @@ from conftest import Sim
 def test_required_fields_are_listed_in_one_error(sim: Sim) -> None:
     response = sim.api.post("/sobjects/Lead/", json={"Email": "pat@example.com"})
     assert response.status_code == 400
-    assert response.json() == [{"message": "Required fields are missing: [LastName, Company]",
-                                "errorCode": "REQUIRED_FIELD_MISSING", "fields": ["LastName", "Company"]}]
+    assert response.json() == [
+        {
+            "message": "Required fields are missing: [LastName, Company]",
+            "errorCode": "REQUIRED_FIELD_MISSING",
+            "fields": ["LastName", "Company"],
+        }
+    ]
     contact = sim.api.post("/sobjects/Contact/", json={"FirstName": "Pat"})
     assert contact.json()[0]["fields"] == ["LastName"]
 
@@ -28,8 +33,15 @@ def test_an_empty_string_is_null_and_cannot_fill_a_required_field(sim: Sim) -> N
     ("field", "limit"), [("LastName", 80), ("FirstName", 40), ("Company", 255), ("Phone", 40), ("Title", 128)]
 )
 def test_text_longer_than_the_field_is_string_too_long(sim: Sim, field: str, limit: int) -> None:
-    assert sim.api.post("/sobjects/Lead/", json={"LastName": "L", "Company": "C", field: "x" * limit}).status_code == 201
-    response = sim.api.post("/sobjects/Lead/", json={"LastName": "L", "Company": "C", field: "x" * (limit + 1)})
+    assert (
+        sim.api.post(
+            "/sobjects/Lead/", json={"LastName": "L", "Company": "C", field: "x" * limit}
+        ).status_code
+        == 201
+    )
+    response = sim.api.post(
+        "/sobjects/Lead/", json={"LastName": "L", "Company": "C", field: "x" * (limit + 1)}
+    )
     assert response.status_code == 400
     error = response.json()[0]
     assert error["errorCode"] == "STRING_TOO_LONG" and error["fields"] == [field]
@@ -40,15 +52,26 @@ def test_text_longer_than_the_field_is_string_too_long(sim: Sim, field: str, lim
 def test_malformed_emails_are_invalid_email_address(sim: Sim, email: str) -> None:
     response = sim.api.post("/sobjects/Lead/", json={"LastName": "L", "Company": "C", "Email": email})
     assert response.status_code == 400
-    assert response.json() == [{"message": f"Email: invalid email address: {email}",
-                                "errorCode": "INVALID_EMAIL_ADDRESS", "fields": ["Email"]}]
+    assert response.json() == [
+        {
+            "message": f"Email: invalid email address: {email}",
+            "errorCode": "INVALID_EMAIL_ADDRESS",
+            "fields": ["Email"],
+        }
+    ]
 
 
 def test_an_80_character_email_is_the_limit(sim: Sim) -> None:
     local = "p" * (80 - len("@example.com"))
-    assert sim.api.post("/sobjects/Lead/", json={"LastName": "L", "Company": "C",
-                                                   "Email": f"{local}@example.com"}).status_code == 201
-    too_long = sim.api.post("/sobjects/Lead/", json={"LastName": "L", "Company": "C", "Email": f"{local}x@example.com"})
+    assert (
+        sim.api.post(
+            "/sobjects/Lead/", json={"LastName": "L", "Company": "C", "Email": f"{local}@example.com"}
+        ).status_code
+        == 201
+    )
+    too_long = sim.api.post(
+        "/sobjects/Lead/", json={"LastName": "L", "Company": "C", "Email": f"{local}x@example.com"}
+    )
     assert too_long.json()[0]["errorCode"] == "STRING_TOO_LONG"
 
 
@@ -59,8 +82,10 @@ def test_read_only_fields_and_wrong_json_types_are_refused(sim: Sim) -> None:
     assert read_only.json()[0]["fields"] == ["IsConverted"]
     lead_id = sim.create()
     for body in ({"LastModifiedDate": "2024-05-01T10:00:00.000+0000"}, {"Id": lead_id}):
-        assert sim.api.patch(f"/sobjects/Lead/{lead_id}", json=body).json()[0]["errorCode"] == \
-            "INVALID_FIELD_FOR_INSERT_UPDATE"
+        assert (
+            sim.api.patch(f"/sobjects/Lead/{lead_id}", json=body).json()[0]["errorCode"]
+            == "INVALID_FIELD_FOR_INSERT_UPDATE"
+        )
     wrong_type = sim.api.patch(f"/sobjects/Lead/{lead_id}", json={"HasOptedOutOfEmail": "yes"})
     assert wrong_type.status_code == 400
     assert wrong_type.json()[0]["errorCode"] == "JSON_PARSER_ERROR"
@@ -88,8 +113,13 @@ def test_converted_leads_are_read_only(sim: Sim) -> None:
     assert contact["Email"] == "pat@example.com" and contact["MailingCountry"] == "PL"
     response = sim.api.patch(f"/sobjects/Lead/{lead_id}", json={"Email": "new@example.com"})
     assert response.status_code == 400
-    assert response.json() == [{"message": "cannot reference converted lead",
-                                "errorCode": "CANNOT_UPDATE_CONVERTED_LEAD", "fields": []}]
+    assert response.json() == [
+        {
+            "message": "cannot reference converted lead",
+            "errorCode": "CANNOT_UPDATE_CONVERTED_LEAD",
+            "fields": [],
+        }
+    ]
     assert sim.http.post(f"/_sim/records/Lead/{lead_id}/convert").status_code == 400
 
 
@@ -97,7 +127,9 @@ def test_the_duplicate_rule_on_email_blocks_with_the_misspelled_duplicate_resut(
     first = sim.create(Email="pat@example.com")
     assert sim.create(Email="PAT@example.com")  # rule off by default
     sim.configure(duplicate_rule_on_email=True)
-    response = sim.api.post("/sobjects/Lead/", json={"LastName": "L", "Company": "C", "Email": "Pat@Example.com"})
+    response = sim.api.post(
+        "/sobjects/Lead/", json={"LastName": "L", "Company": "C", "Email": "Pat@Example.com"}
+    )
     assert response.status_code == 400
     error = response.json()[0]
     assert error["errorCode"] == "DUPLICATES_DETECTED"
@@ -106,8 +138,11 @@ def test_the_duplicate_rule_on_email_blocks_with_the_misspelled_duplicate_resut(
     assert result["allowSave"] is True and result["duplicateRuleEntityType"] == "Lead"
     matched = [m["record"]["Id"] for m in result["matchResults"][0]["matchRecords"]]
     assert first in matched
-    bypass = sim.api.post("/sobjects/Lead/", json={"LastName": "L", "Company": "C", "Email": "pat@example.com"},
-                          headers={"Sforce-Duplicate-Rule-Header": "allowSave=true"})
+    bypass = sim.api.post(
+        "/sobjects/Lead/",
+        json={"LastName": "L", "Company": "C", "Email": "pat@example.com"},
+        headers={"Sforce-Duplicate-Rule-Header": "allowSave=true"},
+    )
     assert bypass.status_code == 201
     other = sim.create(Email="other@example.com")
     renamed = sim.api.patch(f"/sobjects/Lead/{other}", json={"Email": "pat@example.com"})
@@ -115,6 +150,8 @@ def test_the_duplicate_rule_on_email_blocks_with_the_misspelled_duplicate_resut(
 
 
 def test_owner_must_be_a_user_of_the_org(sim: Sim) -> None:
-    response = sim.api.post("/sobjects/Lead/", json={"LastName": "L", "Company": "C", "OwnerId": "005000000000001AAA"})
+    response = sim.api.post(
+        "/sobjects/Lead/", json={"LastName": "L", "Company": "C", "OwnerId": "005000000000001AAA"}
+    )
     assert response.status_code == 400
     assert response.json()[0]["errorCode"] == "INVALID_CROSS_REFERENCE_KEY"
