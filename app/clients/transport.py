@@ -1,0 +1,77 @@
+"""One HTTP exchange with a vendor: the request goes out with a timeout, the answer comes back
+read and parsed, and anything that kept an answer from arriving becomes `Transient`.
+
+A timeout on a write is ambiguous (the vendor may have applied it); it is still `Transient`,
+because every write the sync makes is idempotent by design.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+from multidict import CIMultiDictProxy
+
+from app.clients.errors import Transient, Vendor
+
+DEFAULT_TIMEOUT_S = 10.0
+USER_AGENT = "sfgr-sync/0.1"
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int
+    headers: CIMultiDictProxy[str]
+    text: str
+    body: Any  # the parsed JSON, or None when the answer was empty or not JSON
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status < 300
+
+
+def new_session(timeout_s: float) -> aiohttp.ClientSession:
+    return aiohttp.ClientSession(
+        timeout=aiohttp.ClientTimeout(total=timeout_s),
+        headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
+    )
+
+
+async def exchange(
+    session: aiohttp.ClientSession,
+    vendor: Vendor,
+    method: str,
+    url: str,
+    *,
+    headers: Mapping[str, str] | None = None,
+    params: Mapping[str, str] | None = None,
+    json_body: Any = None,
+    form: Mapping[str, str] | None = None,
+) -> Reply:
+    try:
+        async with session.request(
+            method,
+            url,
+            headers=dict(headers or {}),
+            params=dict(params) if params is not None else None,
+            json=json_body,
+            data=dict(form) if form is not None else None,
+        ) as response:
+            text = (await response.read()).decode("utf-8", errors="replace")
+            return Reply(response.status, response.headers, text, _parsed(text))
+    except TimeoutError as exc:
+        raise Transient(f"{method} {url}: no answer within the timeout", vendor=vendor) from exc
+    except aiohttp.ClientError as exc:
+        raise Transient(f"{method} {url}: {type(exc).__name__}: {exc}", vendor=vendor) from exc
+
+
+def _parsed(text: str) -> Any:
+    if not text.strip():
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
