@@ -24,6 +24,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from operator import ge, gt, le, lt
 from typing import Any
 
 from simulators.salesforce import ids, schema, timefmt
@@ -46,29 +47,10 @@ _TOKEN = re.compile(
 )
 _ESCAPES = {"n": "\n", "r": "\r", "t": "\t", "b": "\b", "f": "\f", "'": "'", '"': '"', "\\": "\\"}
 _TEXT = {"string", "email", "phone", "picklist", "textarea"}
-_KEYWORDS = {
-    "SELECT",
-    "FROM",
-    "WHERE",
-    "AND",
-    "OR",
-    "NOT",
-    "IN",
-    "LIKE",
-    "ORDER",
-    "BY",
-    "ASC",
-    "DESC",
-    "NULLS",
-    "FIRST",
-    "LAST",
-    "LIMIT",
-    "OFFSET",
-    "TRUE",
-    "FALSE",
-    "NULL",
-    "COUNT",
-}
+_KEYWORDS = frozenset(
+    "SELECT FROM WHERE AND OR NOT IN LIKE ORDER BY ASC DESC NULLS FIRST LAST LIMIT OFFSET".split()
+    + "TRUE FALSE NULL COUNT".split()
+)
 
 
 @dataclass(frozen=True)
@@ -396,13 +378,7 @@ def _comparison(definition: FieldDef, operator: str, literal: Any) -> Predicate:
         return lambda values: _normalize(definition, values.get(name)) == literal
     if operator in {"!=", "<>"}:
         return lambda values: _normalize(definition, values.get(name)) != literal
-    compare: dict[str, Callable[[Any, Any], bool]] = {
-        "<": lambda a, b: a < b,
-        "<=": lambda a, b: a <= b,
-        ">": lambda a, b: a > b,
-        ">=": lambda a, b: a >= b,
-    }
-    check = compare[operator]
+    check: Callable[[Any, Any], bool] = {"<": lt, "<=": le, ">": gt, ">=": ge}[operator]
 
     def ordered(values: Values) -> bool:
         value = _normalize(definition, values.get(name))

@@ -14,7 +14,6 @@ CANNOT_UPDATE_CONVERTED_LEAD, the optional duplicate rule on Email with its miss
 
 from __future__ import annotations
 
-import copy
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -74,6 +73,11 @@ class Commit:
 Listener = Callable[[Commit], None]
 
 
+def _copy(record: Record) -> Record:
+    """Values are immutable (str, bool, datetime, date, None): a shallow copy isolates a record."""
+    return Record(record.sobject, record.id, dict(record.values))
+
+
 class Store:
     def __init__(
         self,
@@ -103,7 +107,7 @@ class Store:
     def get(self, sobject: str, record_id: str) -> Record | None:
         with self._lock:
             record = self._records[sobject].get(record_id)
-            return copy.deepcopy(record) if record else None
+            return _copy(record) if record else None
 
     def find(self, sobject: SObjectDef, raw_id: str) -> Record:
         """The record (deleted or not) behind an id from a URL: MALFORMED_ID or NOT_FOUND otherwise."""
@@ -117,9 +121,7 @@ class Store:
 
     def all(self, sobject: str, *, include_deleted: bool = True) -> list[Record]:
         with self._lock:
-            return [
-                copy.deepcopy(r) for r in self._records[sobject].values() if include_deleted or not r.deleted
-            ]
+            return [_copy(r) for r in self._records[sobject].values() if include_deleted or not r.deleted]
 
     @contextmanager
     def transaction(self, actor: Actor) -> Iterator[Transaction]:
@@ -182,7 +184,7 @@ class Transaction:
         validation.check_record(sobject, record_values)
         self._check_duplicates(sobject, record_id, record_values)
         record = Record(sobject.name, record_id, record_values)
-        self._stage(record, Change("CREATE", sobject.name, record_id, (), copy.deepcopy(record_values)))
+        self._stage(record, Change("CREATE", sobject.name, record_id, (), dict(record_values)))
         return record_id
 
     def update(
@@ -222,7 +224,7 @@ class Transaction:
             self._check_duplicates(sobject, record.id, after)
         changed = tuple(name for name, value in after.items() if record.values.get(name) != value)
         updated = Record(sobject.name, record.id, after)
-        change = Change("UPDATE", sobject.name, record.id, changed, copy.deepcopy(after), fires_rules)
+        change = Change("UPDATE", sobject.name, record.id, changed, dict(after), fires_rules)
         self._stage(updated, change)
 
     def delete(self, sobject: SObjectDef, raw_id: str) -> None:

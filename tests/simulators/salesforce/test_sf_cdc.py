@@ -198,3 +198,13 @@ def test_entities_not_selected_for_cdc_send_nothing(sim: Sim, receiver: Receiver
     contact_id = sim.create("Contact")
     [event] = _wait_events(sim, receiver, 1)
     assert _header(event)["entityName"] == "Contact" and _header(event)["recordIds"] == [contact_id]
+
+
+def test_a_save_that_changes_nothing_still_reports_last_modified_date(sim: Sim, receiver: Receiver) -> None:
+    lead_id = sim.create()
+    sim.http.post("/_sim/clock", json={"advance_seconds": 1})
+    _cdc(sim, receiver)
+    assert sim.api.patch(f"/sobjects/Lead/{lead_id}", json={"LastName": "Lee"}).status_code == 204
+    [event] = _wait_events(sim, receiver, 1)
+    assert _header(event)["changedFields"] == ["LastModifiedDate"]
+    assert set(_fields(event)) == {"LastModifiedDate"}
