@@ -7,6 +7,7 @@ within its topic (design.md, "Kafka topics").
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ssl
 import time
 from collections.abc import Iterable, Sequence
@@ -43,8 +44,13 @@ class Topics:
         )
 
     def all(self) -> list[str]:
-        return [self.salesforce_changes, self.getresponse_changes, self.resync_requests, self.retry,
-                self.dead_letters]
+        return [
+            self.salesforce_changes,
+            self.getresponse_changes,
+            self.resync_requests,
+            self.retry,
+            self.dead_letters,
+        ]
 
 
 def client_options(settings: Settings) -> dict[str, Any]:
@@ -84,6 +90,11 @@ class Bus:
         self.topics = Topics.from_settings(settings)
         self._producer: AIOKafkaProducer | None = None
         self._lock = asyncio.Lock()
+        # False until the topics are known to exist, and again after a failed publish: Tansu's
+        # memory engine (tests, demo) forgets every topic when it restarts, and a broker that was
+        # down at start-up never had them created.
+        self._topics_ready = False
+        self._retiring: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
         await self.ensure_topics()
@@ -110,11 +121,34 @@ class Bus:
         if self._producer is not None:
             await self._producer.stop()
             self._producer = None
+        if self._retiring:
+            await asyncio.wait(self._retiring, timeout=self.settings.kafka_request_timeout_ms / 1000)
+
+    def _retire_producer(self) -> None:
+        """Drop the producer after a failed publish, failing what it still holds.
+
+        The failed publish was answered with an error, so its sender delivers again; batches left
+        in the old producer would otherwise be retried by aiokafka and reach Kafka as duplicates.
+        """
+        producer, self._producer = self._producer, None
+        if producer is None:
+            return
+        accumulator = getattr(producer, "_message_accumulator", None)
+        if accumulator is not None:
+            accumulator.fail_all(KafkaError("publish abandoned; the sender delivers again"))
+
+        async def close() -> None:
+            with contextlib.suppress(Exception):
+                await producer.stop()
+
+        task = asyncio.create_task(close())
+        self._retiring.add(task)
+        task.add_done_callback(self._retiring.discard)
 
     async def ensure_topics(self) -> None:
         admin = AIOKafkaAdminClient(**client_options(self.settings))
-        await admin.start()
         try:
+            await admin.start()
             existing = set(await admin.list_topics())
             missing = [
                 NewTopic(name, self.settings.kafka_topic_partitions, self.settings.kafka_replication_factor)
@@ -129,6 +163,7 @@ class Bus:
                 log.info("kafka topics created", topics=[t.name for t in missing])
         finally:
             await admin.close()
+        self._topics_ready = True
 
     async def publish(self, messages: Iterable[Message], *, within: float | None = None) -> float:
         """Send every message and wait until Kafka acknowledged all of them; returns the seconds taken.
@@ -140,6 +175,8 @@ class Bus:
         timeout = within if within is not None else self.settings.kafka_request_timeout_ms / 1000
 
         async def send_all() -> None:
+            if not self._topics_ready:
+                await self.ensure_topics()
             producer = await self._ensure_producer()
             futures = [
                 await producer.send(m.topic, m.value, key=m.key.encode(), headers=list(m.headers))
@@ -150,6 +187,8 @@ class Bus:
         try:
             await asyncio.wait_for(send_all(), timeout)
         except (KafkaError, TimeoutError, OSError) as exc:
+            self._topics_ready = False
+            self._retire_producer()
             raise PublishFailed(f"Kafka did not acknowledge: {type(exc).__name__}: {exc}") from exc
         return time.perf_counter() - started
 
