@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from app.api import ops
+from app.api import getresponse_inbound, ops, salesforce_inbound
 from app.api.deps import Resources
 from app.api.middleware import RequestContextMiddleware
 from app.bus import Bus
@@ -47,6 +47,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.add_middleware(RequestContextMiddleware)
     app.include_router(ops.router)
+    app.include_router(salesforce_inbound.router)
+    app.include_router(getresponse_inbound.router)
     return app
 
 

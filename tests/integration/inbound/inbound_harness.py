@@ -1,0 +1,158 @@
+"""Helpers of the inbound endpoint tests: connections in Postgres, the api in-process, and the
+messages read back from the broker."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import string
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from inbound_payloads import new_id
+
+from app.bus import Topics
+from app.crypto import SecretBox
+from app.db.connections import GETRESPONSE, SALESFORCE, save_connection
+from app.db.session import create_engine, session_factory, transaction
+from app.domain.events import ChangeEvent
+from app.main import create_app
+from app.settings import Settings
+
+MARKER_KEY = b"__end-of-test-marker__"
+MAX_BODY_BYTES = 256 * 1024  # the api's body limit in these tests: small, so that 413 is cheap to reach
+
+
+@dataclass(frozen=True)
+class Connected:
+    org_id: str
+    outbound_key: str
+    change_events_secret: str
+    salesforce_connection_id: str
+    account_id: str
+    webhook_secret: str
+    getresponse_connection_id: str
+
+
+async def connect(
+    settings: Settings,
+    *,
+    org_id: str | None = None,
+    account_id: str | None = None,
+    outbound_key: str | None = None,
+    change_events_secret: str | None = None,
+    webhook_secret: str | None = None,
+) -> Connected:
+    """Saves one Salesforce and one GetResponse connection with their inbound secrets."""
+    org_id = org_id or new_id("00D")
+    account_id = account_id or "acct" + "".join(random.choices(string.ascii_letters, k=8))
+    secrets = {
+        "outbound_key": outbound_key if outbound_key is not None else uuid.uuid4().hex,
+        "change_events_secret": change_events_secret or uuid.uuid4().hex,
+        "webhook_secret": webhook_secret or uuid.uuid4().hex,
+    }
+    box = SecretBox(settings)
+    engine = create_engine(settings)
+    try:
+        async with transaction(session_factory(engine)) as session:
+            salesforce = await save_connection(
+                session, box, kind=SALESFORCE, external_id=org_id, api_base_url="https://acme.my.salesforce.com",
+                auth_kind="jwt_bearer", credentials={},
+                inbound_secrets={"outbound_key": secrets["outbound_key"],
+                                 "change_events_secret": secrets["change_events_secret"]},
+            )
+            getresponse = await save_connection(
+                session, box, kind=GETRESPONSE, external_id=account_id, api_base_url="https://api.getresponse.com/v3",
+                auth_kind="api_key", credentials={}, inbound_secrets={"webhook_secret": secrets["webhook_secret"]},
+            )
+    finally:
+        await engine.dispose()
+    return Connected(
+        org_id=org_id, outbound_key=secrets["outbound_key"], change_events_secret=secrets["change_events_secret"],
+        salesforce_connection_id=str(salesforce), account_id=account_id,
+        webhook_secret=secrets["webhook_secret"], getresponse_connection_id=str(getresponse),
+    )
+
+
+@dataclass
+class Api:
+    client: httpx.AsyncClient
+    settings: Settings
+
+    @property
+    def topics(self) -> Topics:
+        return Topics.from_settings(self.settings)
+
+
+@asynccontextmanager
+async def running_api(settings: Settings) -> AsyncIterator[Api]:
+    """The api app inside its lifespan, reached in-process through httpx's ASGI transport."""
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://sfgr.test", timeout=30) as client:
+            yield Api(client, settings)
+
+
+@dataclass(frozen=True)
+class Published:
+    """One message read back from the broker."""
+
+    partition: int
+    key: str
+    event: ChangeEvent
+    headers: dict[str, str]
+
+
+async def published(settings: Settings, topic: str, *, within: float = 20.0) -> list[Published]:
+    """Every message on `topic` so far, in partition and offset order.
+
+    Tansu reports end offsets wrongly (design.md), so "so far" is made exact another way: a marker
+    is appended to every partition first, and each partition is read up to its marker. Whatever
+    the api published before answering precedes the markers.
+    """
+    options: dict[str, Any] = {"bootstrap_servers": settings.kafka_bootstrap_servers}
+    producer = AIOKafkaProducer(**options, enable_idempotence=False, acks="all")
+    await producer.start()
+    marker = uuid.uuid4().hex.encode()
+    try:
+        partitions = sorted(await producer.partitions_for(topic))
+        for partition in partitions:
+            await producer.send_and_wait(topic, marker, key=MARKER_KEY, partition=partition)
+    finally:
+        await producer.stop()
+    consumer = AIOKafkaConsumer(**options, group_id=None, enable_auto_commit=False, auto_offset_reset="earliest")
+    await consumer.start()
+    found: list[tuple[int, int, Published]] = []
+    try:
+        consumer.assign([TopicPartition(topic, p) for p in partitions])
+        await consumer.seek_to_beginning()
+        done: set[int] = set()
+        deadline = asyncio.get_running_loop().time() + within
+        while len(done) < len(partitions):
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError(f"the markers of {topic} did not come back within {within} s")
+            batches = await consumer.getmany(timeout_ms=200)
+            for tp, records in batches.items():
+                for record in records:
+                    if record.key == MARKER_KEY:
+                        if record.value == marker:
+                            done.add(tp.partition)
+                        continue
+                    if tp.partition in done:
+                        continue
+                    message = Published(
+                        partition=tp.partition,
+                        key=record.key.decode(),
+                        event=ChangeEvent.from_bytes(record.value),
+                        headers={k: v.decode() for k, v in record.headers},
+                    )
+                    found.append((tp.partition, record.offset, message))
+    finally:
+        await consumer.stop()
+    return [message for _, _, message in sorted(found, key=lambda item: item[:2])]
