@@ -42,7 +42,10 @@ async def get_config(sim: SimDep) -> dict[str, Any]:
 
 @router.post("/config")
 async def update_config(request: Request, sim: SimDep) -> JSONResponse:
-    patch = await request.json()
+    try:
+        patch = await request.json()
+    except ValueError:
+        patch = None
     if not isinstance(patch, dict):
         return JSONResponse({"detail": "expected a JSON object"}, status_code=422)
     try:

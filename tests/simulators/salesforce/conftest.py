@@ -6,142 +6,14 @@ ports); every test starts from `/_sim/reset`, the default configuration and a fr
 
 from __future__ import annotations
 
-import threading
-import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from collections.abc import Iterator
 
 import httpx
 import pytest
-from fastapi import FastAPI, Request, Response
+from sf_harness import API, Receiver, Sim, client_credentials_token, eventually
 
 from simulators.common.server import ServerThread
 from simulators.salesforce import SalesforceSimConfig, create_app
-
-API = "/services/data/v62.0"
-CLIENT_ID = "sfgr-sim-client"
-CLIENT_SECRET = "sfgr-sim-secret"
-ACK = (
-    '<?xml version="1.0" encoding="UTF-8"?>'
-    '<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body>'
-    '<notificationsResponse xmlns="http://soap.sforce.com/2005/09/outbound"><Ack>{value}</Ack>'
-    "</notificationsResponse></soapenv:Body></soapenv:Envelope>"
-)
-
-T = TypeVar("T")
-
-
-def eventually(probe: Callable[[], T], *, timeout: float = 10.0, interval: float = 0.02) -> T:
-    """Polls `probe` until it returns something truthy, or fails after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    last: T = probe()
-    while not last:
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s; last value: {last!r}")
-        time.sleep(interval)
-        last = probe()
-    return last
-
-
-@dataclass
-class Received:
-    path: str
-    query: str
-    headers: dict[str, str]
-    body: bytes
-    at: float
-
-
-@dataclass
-class Receiver:
-    """A stand-in for the sync service's inbound endpoints: records what arrives and answers
-    what the test asks for (default: a SOAP Ack for /om, 200 for anything else)."""
-
-    url: str = ""
-    received: list[Received] = field(default_factory=list)
-    replies: dict[str, list[tuple[int, str, str]]] = field(default_factory=dict)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def reset(self) -> None:
-        with self.lock:
-            self.received.clear()
-            self.replies.clear()
-
-    def reply(self, path: str, *answers: tuple[int, str, str]) -> None:
-        """Queue answers (status, body, content type) for the next requests to `path`."""
-        with self.lock:
-            self.replies.setdefault(path, []).extend(answers)
-
-    def at(self, path: str) -> list[Received]:
-        with self.lock:
-            return [r for r in self.received if r.path == path]
-
-    def answer(self, path: str) -> tuple[int, str, str]:
-        with self.lock:
-            queued = self.replies.get(path)
-            if queued:
-                return queued.pop(0)
-        if path == "/om":
-            return 200, ACK.format(value="true"), "text/xml"
-        return 200, "{}", "application/json"
-
-    def app(self) -> FastAPI:
-        app = FastAPI()
-
-        @app.api_route("/{path:path}", methods=["POST", "GET"])
-        async def catch_all(path: str, request: Request) -> Response:
-            body = await request.body()
-            with self.lock:
-                self.received.append(
-                    Received("/" + path, request.url.query, dict(request.headers), body, time.monotonic())
-                )
-            status, text, content_type = self.answer("/" + path)
-            return Response(text, status_code=status, media_type=content_type)
-
-        return app
-
-
-@dataclass
-class Sim:
-    url: str
-    http: httpx.Client
-    api: httpx.Client
-    token: str
-
-    def configure(self, **patch: Any) -> dict[str, Any]:
-        response = self.http.post("/_sim/config", json=patch)
-        assert response.status_code == 200, response.text
-        result: dict[str, Any] = response.json()
-        return result
-
-    def wait_idle(self, timeout: float = 10.0) -> None:
-        eventually(lambda: self.http.get("/_sim/idle").json()["idle"], timeout=timeout)
-
-    def create(self, sobject: str = "Lead", **values: Any) -> str:
-        body = (
-            {"LastName": "Lee", "Company": "Acme", **values}
-            if sobject == "Lead"
-            else {"LastName": "Lee", **values}
-        )
-        response = self.api.post(f"/sobjects/{sobject}/", json=body)
-        assert response.status_code == 201, response.text
-        record_id: str = response.json()["id"]
-        return record_id
-
-    def record(self, sobject: str, record_id: str) -> dict[str, Any]:
-        result: dict[str, Any] = self.http.get(f"/_sim/records/{sobject}/{record_id}").json()
-        return result
-
-
-def client_credentials_token(http: httpx.Client) -> str:
-    response = http.post(
-        "/services/oauth2/token",
-        data={"grant_type": "client_credentials", "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET},
-    )
-    assert response.status_code == 200, response.text
-    token: str = response.json()["access_token"]
-    return token
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,7 @@ import json
 import time
 from typing import Any
 
-from conftest import Receiver, Sim, eventually
+from sf_harness import Receiver, Sim, eventually
 
 SECRET = "relay-secret"
 

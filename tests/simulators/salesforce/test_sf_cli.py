@@ -8,7 +8,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import eventually
+from sf_harness import eventually
 
 from simulators.common.server import free_port
 from simulators.salesforce.__main__ import _parser, config_from

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from conftest import Sim
+from sf_harness import Sim
 
 from simulators.salesforce import ids
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import Receiver, Sim
+from sf_harness import Receiver, Sim
 
 
 def test_ui_records_go_through_the_same_validation(sim: Sim) -> None:
@@ -94,3 +94,13 @@ def test_the_clock_moves_record_timestamps_forward(sim: Sim) -> None:
     second = sim.record("Lead", sim.create())["CreatedDate"]
     assert second >= moved > first
     assert sim.http.post("/_sim/clock", json={"advance_seconds": -1}).status_code == 422
+
+
+def test_a_config_body_that_is_not_a_json_object_is_422(sim: Sim) -> None:
+    assert (
+        sim.http.post(
+            "/_sim/config", content=b"{nope", headers={"Content-Type": "application/json"}
+        ).status_code
+        == 422
+    )
+    assert sim.http.post("/_sim/config", json=["api_quota", 1]).status_code == 422

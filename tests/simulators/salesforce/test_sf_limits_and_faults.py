@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import Sim
+from sf_harness import Sim
 
 
 def _usage(header: str) -> tuple[int, int]:

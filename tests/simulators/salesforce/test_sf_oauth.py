@@ -12,9 +12,9 @@ from urllib.parse import parse_qs, urlparse
 import httpx
 import jwt
 import pytest
-from conftest import CLIENT_ID, CLIENT_SECRET, Sim
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
+from sf_harness import CLIENT_ID, CLIENT_SECRET, Sim
 
 REDIRECT = "https://sync.example/oauth/callback"
 JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"

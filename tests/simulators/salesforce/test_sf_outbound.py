@@ -6,8 +6,8 @@ import itertools
 from xml.etree.ElementTree import Element
 
 import pytest
-from conftest import ACK, Receiver, Sim, eventually
 from defusedxml import ElementTree
+from sf_harness import ACK, Receiver, Sim, eventually
 
 from simulators.salesforce import ids
 

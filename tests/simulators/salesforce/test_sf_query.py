@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from conftest import API, Sim
+from sf_harness import API, Sim
 
 
 def _q(sim: Sim, soql: str, path: str = "/query", **headers: str) -> Any:

@@ -6,7 +6,7 @@ import re
 from datetime import datetime
 
 import pytest
-from conftest import API, Sim
+from sf_harness import API, Sim
 
 from simulators.salesforce import ids, timefmt
 

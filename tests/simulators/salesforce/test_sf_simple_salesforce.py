@@ -17,11 +17,11 @@ from pathlib import Path
 import pytest
 import requests
 import uvicorn
-from conftest import CLIENT_ID, CLIENT_SECRET
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from sf_harness import CLIENT_ID, CLIENT_SECRET
 from simple_salesforce import Salesforce, SalesforceMalformedRequest, SalesforceResourceNotFound
 from simple_salesforce.api import DEFAULT_API_VERSION
 

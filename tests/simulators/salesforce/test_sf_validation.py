@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import Sim
+from sf_harness import Sim
 
 
 def test_required_fields_are_listed_in_one_error(sim: Sim) -> None:
