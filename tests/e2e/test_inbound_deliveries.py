@@ -122,3 +122,45 @@ async def test_a_salesforce_change_arrives_through_both_paths_and_a_webhook_thro
     assert webhook.event.email == "gr.e2e@example.com"
     assert webhook.event.connection_id == servers.connected.getresponse_connection_id
     assert webhook.headers["event_id"].startswith("gr-webhook:")
+
+
+async def test_merged_cdc_events_gaps_deletes_and_batched_webhooks_arrive_as_the_simulators_send_them(
+    servers: Servers, settings: Settings
+) -> None:
+    sf, gr = servers.salesforce, servers.getresponse
+    async with httpx.AsyncClient(timeout=10) as client:
+        leads = [(await client.post(f"{sf}/_sim/records/Lead", json={
+            "LastName": f"Mass{i}", "Company": "Acme", "Email": f"mass{i}@example.com"})).json()["id"] for i in range(2)]
+        merged = await client.post(f"{sf}/_sim/records/Lead/mass-update", json={"ids": leads, "values": {"Status": "Working"}})
+        assert merged.status_code == 200, merged.text
+        assert (await client.delete(f"{sf}/_sim/records/Lead/{leads[0]}")).status_code == 200
+        assert (await client.post(f"{sf}/_sim/records/Lead/{leads[0]}/undelete")).status_code == 200
+        gap = await client.post(f"{sf}/_sim/cdc/gap", json={"entity": "Contact", "changeType": "GAP_OVERFLOW"})
+        assert gap.status_code == 200, gap.text
+        batching = await client.post(f"{gr}/_sim/config", json={"webhook_batching": True, "webhook_batch_window_ms": 200})
+        assert batching.status_code == 200, batching.text
+        contacts = [(await client.post(f"{gr}/_sim/contacts", json={"email": f"batch{i}@example.com"})).json()["contactId"]
+                    for i in range(2)]
+
+        salesforce_attempts = await settled(client, sf)
+        getresponse_attempts = await settled(client, gr)
+
+    assert all(a["acknowledged"] for a in salesforce_attempts + getresponse_attempts)
+    assert len(getresponse_attempts) == 1, "both subscriptions travel in one batched request"
+
+    topics = Topics.from_settings(settings)
+    cdc = by_transport(await published(settings, topics.salesforce_changes))["change_data_capture"]
+    kinds = {(m.key, m.event.kind) for m in cdc}
+    assert {(lead, "updated") for lead in leads} <= kinds
+    assert {(leads[0], "deleted"), (leads[0], "undeleted")} <= kinds
+    mass = [m for m in cdc if m.event.kind == "updated" and m.event.fields.get("Status") == "Working"]
+    assert sorted(m.key for m in mass) == sorted(leads)
+    assert len({m.event.event_id for m in mass}) == 2, "one event per record, each with its own id"
+    [overflow] = [m for m in cdc if m.event.kind == "reread"]
+    assert (overflow.key, overflow.event.object_type, overflow.event.detail["reread"]) == (
+        "000000000000000AAA", "Contact", "entity")
+
+    webhooks = await published(settings, topics.getresponse_changes)
+    assert sorted(m.key for m in webhooks) == sorted(contacts)
+    assert {m.event.kind for m in webhooks} == {"subscribed"}
+    assert len({m.event.event_id for m in webhooks}) == 2
