@@ -7,6 +7,7 @@ it was and the retry recomputes the same writes.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -49,6 +50,7 @@ async def merge_and_write(
     contact: GetResponsePerson | None,
     salesforce_modified_at: datetime | None,
     first_sync: bool = False,
+    defer: Mapping[str, str] | None = None,
 ) -> Resolution:
     """Resolve `incoming` against the base and `other`, write both sides, store the new base.
 
@@ -56,11 +58,17 @@ async def merge_and_write(
     update replaces as a whole: C9); None when there is no contact to write to yet.
     `salesforce_modified_at` is the instant the Salesforce side is known as of: the PATCH is
     conditional on it, and a 412 means "changed since", so the record is re-read and merged.
+    `defer` names fields (with the reason) that are left for another event to decide: nothing is
+    written for them and their base stays; the Salesforce instant is then not advanced either, so
+    that the deciding event's conditional write sees the Salesforce change and merges it.
     """
     link, sync = person.link, person.sync
     base = base_from_json(link.base)
     for _ in range(MAX_PRECONDITION_ROUNDS):
         resolution = _resolve(person, base, incoming, other, first_sync=first_sync)
+        if defer:
+            for side in Side:
+                resolution = resolution.without_writes(side, defer, base)
         try:
             await _write_salesforce(person, resolution, salesforce_modified_at)
         except PreconditionFailed:
@@ -85,7 +93,7 @@ async def merge_and_write(
         # Our own PATCH moved LastModifiedDate to an instant we do not know; the next conditional
         # write reads the record first rather than guess.
         link.salesforce_modified_at = None
-    elif salesforce_modified_at is not None:
+    elif salesforce_modified_at is not None and not defer:
         link.salesforce_modified_at = salesforce_modified_at
     if contact is not None and contact.changed_on is not None:
         link.getresponse_changed_on = contact.changed_on

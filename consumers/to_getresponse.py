@@ -26,6 +26,7 @@ from app.domain.sides import MissingEmail, ObjectType, Side
 from consumers import pending
 from consumers.merge import Person, merge_and_write
 from consumers.people import (
+    GetResponsePerson,
     email_field,
     find_on_list,
     read_getresponse,
@@ -189,14 +190,37 @@ async def _push(person: Person, snapshot: Snapshot, event: ChangeEvent) -> None:
             return
         link.getresponse_contact_id = contact.id
     link.state = links.LINKED
+    gr_snapshot, defer = _getresponse_side(link, contact)
     await merge_and_write(
         person,
         snapshot,
-        contact.snapshot,
+        gr_snapshot,
         contact=contact,
         salesforce_modified_at=at,
         first_sync=not link.base,
+        defer=defer,
     )
+
+
+def _getresponse_side(link: ContactLink, contact: GetResponsePerson) -> tuple[Snapshot, dict[str, str]]:
+    """The contact as a snapshot, and the fields whose GetResponse change has no known time.
+
+    GetResponse bumps `changedOn` for some edits only (custom-field edits may not: api-contracts.md
+    B9, UNCONFIRMED), so a value that differs from the base while `changedOn` is no newer than what
+    the link has seen was changed at an unknown instant. Resolving it here by the preferred system
+    could overwrite a later GetResponse edit; its own event (the custom-field webhook, with its
+    exact time) decides instead.
+    """
+    known = link.getresponse_changed_on
+    if contact.changed_on is not None and (known is None or contact.changed_on > known):
+        return contact.snapshot, {}
+    base = link.base
+    defer = {
+        name: "changed in GetResponse at an unknown time; the event of that change decides"
+        for name, value in contact.snapshot.values.items()
+        if name in base and base[name]["value"] != value
+    }
+    return contact.snapshot, defer
 
 
 async def _create(person: Person, snapshot: Snapshot) -> None:

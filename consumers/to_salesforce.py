@@ -17,7 +17,7 @@ from app.db import links
 from app.db.session import transaction
 from app.db.syncs import SyncConfig, SyncDirectory
 from app.domain.events import ChangeEvent, Kind, Transport
-from app.domain.resolver import FieldState, base_to_json
+from app.domain.resolver import FieldState, Snapshot, base_to_json
 from app.domain.sides import MissingEmail, ObjectType, Side
 from consumers import pending
 from consumers.merge import Person, merge_and_write
@@ -98,6 +98,7 @@ class GetResponseToSalesforce:
         contact = await read_getresponse(gr, sync, event.record_id)
         if contact is None:
             return  # gone again: its unsubscribe or removal event is handled on its own
+        contact = _stamped(contact, event)
         email = contact.email
         if email is None:
             raise MissingEmail(f"GetResponse contact {contact.id} has no email")
@@ -216,6 +217,18 @@ async def _link_or_create_in_salesforce(person: Person, contact: GetResponsePers
         reason=f"new person on the GetResponse list: created Salesforce {object_type} {new_id}",
         event_id=person.event_id,
     )
+
+
+def _stamped(contact: GetResponsePerson, event: ChangeEvent) -> GetResponsePerson:
+    """Date the contact by the later of `changedOn` and the webhook's `occurredAt`: some edits
+    (custom fields) do not bump `changedOn` (B9), but their webhook says when they happened."""
+    occurred = event.source_timestamp
+    if event.transport is not Transport.WEBHOOK or occurred is None:
+        return contact
+    if contact.changed_on is not None and contact.changed_on >= occurred:
+        return contact
+    snapshot = Snapshot(contact.snapshot.side, contact.snapshot.values, at=occurred, complete=True)
+    return GetResponsePerson(contact.id, contact.contact, snapshot)
 
 
 def _marker_fields(sync: SyncConfig, value: bool) -> dict[str, bool]:

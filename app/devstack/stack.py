@@ -119,8 +119,17 @@ def consumer_roles() -> list[str]:
     return sorted(ROLES)
 
 
-def up(state_dir: Path, *, with_consumers: bool = True, with_poller: bool = True) -> Stack:
-    """Start everything; returns the running stack (already saved to stack.json)."""
+def up(
+    state_dir: Path,
+    *,
+    with_consumers: bool = True,
+    with_poller: bool = True,
+    env: dict[str, str] | None = None,
+) -> Stack:
+    """Start everything; returns the running stack (already saved to stack.json).
+
+    `env` adds to (or overrides) the settings every process of the product gets.
+    """
     existing = Stack.load(state_dir)
     if existing is not None:
         if any(alive(p) for p in existing.processes):
@@ -129,14 +138,14 @@ def up(state_dir: Path, *, with_consumers: bool = True, with_poller: bool = True
     state_dir.mkdir(parents=True, exist_ok=True)
     stack = Stack(state_dir=state_dir)
     try:
-        _start_all(stack, with_consumers=with_consumers, with_poller=with_poller)
+        _start_all(stack, with_consumers=with_consumers, with_poller=with_poller, env=env or {})
     except BaseException:
         down(state_dir)
         raise
     return stack
 
 
-def _start_all(stack: Stack, *, with_consumers: bool, with_poller: bool) -> None:
+def _start_all(stack: Stack, *, with_consumers: bool, with_poller: bool, env: dict[str, str]) -> None:
     pg = PostgresServer(datadir=stack.state_dir / "postgres", port=free_port(), bindir=find_bindir())
     stack.postgres = {"datadir": str(pg.datadir), "bindir": str(pg.bindir), "port": pg.port}
     stack.save()
@@ -165,6 +174,8 @@ def _start_all(stack: Stack, *, with_consumers: bool, with_poller: bool) -> None
         "SFGR_ENCRYPTION_KEY": Fernet.generate_key().decode(),
         "SFGR_LOG_FORMAT": "json",
         "SFGR_API_PORT": str(api_port),
+        "SFGR_POLL_INTERVAL_S": "0.5",
+        **env,
     }
     stack.info = {
         "api": api,

@@ -1,0 +1,32 @@
+"""One running stack for all end-to-end tests (started once; a few seconds)."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from app.devstack.stack import Stack, down, up
+from e2e_harness import Harness
+
+
+@pytest.fixture(scope="session")
+def stack() -> Iterator[Stack]:
+    state_dir = Path(tempfile.mkdtemp(prefix="sfgr-e2e-"))
+    running = up(state_dir, env={"SFGR_LOG_LEVEL": "INFO"})
+    try:
+        yield running
+    finally:
+        down(state_dir)
+
+
+@pytest.fixture
+def e2e(stack: Stack) -> Iterator[Harness]:
+    harness = Harness(stack)
+    try:
+        yield harness
+    finally:
+        harness.clear_faults()
+        harness.close()

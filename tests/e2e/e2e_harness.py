@@ -1,0 +1,201 @@
+"""Acting as people on both sides of a running stack, and waiting for it to settle.
+
+The stack is the product's own (`app/devstack/stack.py`): Postgres, Tansu, both simulators, the
+api, the consumers and the poller, each a separate process. Tests drive the simulators' control
+APIs as a person in each vendor's UI would, and read results back through them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import asyncpg
+import httpx
+
+from app.devstack.stack import Stack
+
+T = TypeVar("T")
+
+
+def unique_email(tag: str = "p") -> str:
+    return f"{tag}.{uuid.uuid4().hex[:10]}@example.com"
+
+
+class Harness:
+    def __init__(self, stack: Stack) -> None:
+        self.stack = stack
+        info = stack.info
+        self.sf = httpx.Client(base_url=info["salesforce"], timeout=10)
+        self.gr = httpx.Client(base_url=info["getresponse"].removesuffix("/v3"), timeout=10)
+        self.database_url = info["database_url"].replace("postgresql+asyncpg", "postgresql")
+        self.sync_id = info["sync_id"]
+        self.list_id = info["getresponse_list"]
+
+    def close(self) -> None:
+        self.sf.close()
+        self.gr.close()
+
+    # --- Salesforce, as a person in its UI -------------------------------------------------------
+
+    def sf_create(self, object_type: str = "Lead", **fields: Any) -> str:
+        response = self.sf.post(f"/_sim/records/{object_type}", json=fields)
+        assert response.status_code < 300, response.text
+        record_id: str = response.json()["id"]
+        return record_id
+
+    def sf_update(self, record_id: str, object_type: str = "Lead", **fields: Any) -> None:
+        response = self.sf.patch(f"/_sim/records/{object_type}/{record_id}", json=fields)
+        assert response.status_code < 300, response.text
+
+    def sf_delete(self, record_id: str, object_type: str = "Lead") -> None:
+        response = self.sf.delete(f"/_sim/records/{object_type}/{record_id}")
+        assert response.status_code < 300, response.text
+
+    def sf_undelete(self, record_id: str, object_type: str = "Lead") -> None:
+        response = self.sf.post(f"/_sim/records/{object_type}/{record_id}/undelete")
+        assert response.status_code < 300, response.text
+
+    def sf_get(self, record_id: str, object_type: str = "Lead") -> dict[str, Any]:
+        response = self.sf.get(f"/_sim/records/{object_type}/{record_id}")
+        assert response.status_code == 200, response.text
+        record: dict[str, Any] = response.json()
+        return record
+
+    def sf_records(self, object_type: str = "Lead") -> list[dict[str, Any]]:
+        records: list[dict[str, Any]] = self.sf.get(f"/_sim/records/{object_type}").json()
+        return records
+
+    def sf_by_email(self, email: str) -> list[dict[str, Any]]:
+        return [
+            r for t in ("Lead", "Contact") for r in self.sf_records(t)
+            if (r.get("Email") or "").lower() == email.lower() and not r.get("IsDeleted")
+        ]
+
+    # --- GetResponse, as a person in its UI or on a form ------------------------------------------
+
+    def gr_subscribe(self, email: str, name: str | None = None, **custom: str) -> str:
+        body: dict[str, Any] = {"email": email, "campaignId": self.list_id}
+        if name is not None:
+            body["name"] = name
+        if custom:
+            body["customFieldValues"] = [{"customFieldId": k, "value": [v]} for k, v in custom.items()]
+        response = self.gr.post("/_sim/contacts", json=body)
+        assert response.status_code < 300, response.text
+        contact_id: str = response.json()["contactId"]
+        return contact_id
+
+    def gr_edit(self, contact_id: str, *, name: str | None = None, **custom: str | None) -> None:
+        body: dict[str, Any] = {}
+        if name is not None:
+            body["name"] = name
+        if custom:
+            body["customFieldValues"] = [
+                {"customFieldId": k, "value": [v] if v is not None else []} for k, v in custom.items()
+            ]
+        response = self.gr.patch(f"/_sim/contacts/{contact_id}", json=body)
+        assert response.status_code < 300, response.text
+
+    def gr_unsubscribe(self, contact_id: str) -> None:
+        response = self.gr.post(f"/_sim/contacts/{contact_id}/unsubscribe")
+        assert response.status_code < 300, response.text
+
+    def gr_resubscribe(self, contact_id: str) -> str:
+        response = self.gr.post(f"/_sim/contacts/{contact_id}/resubscribe")
+        assert response.status_code < 300, response.text
+        new_id: str = response.json().get("contactId", contact_id)
+        return new_id
+
+    def gr_delete(self, contact_id: str) -> None:
+        response = self.gr.delete(f"/_sim/contacts/{contact_id}")
+        assert response.status_code < 300, response.text
+
+    def gr_contacts(self, email: str) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = self.gr.get("/_sim/contacts", params={"email": email}).json()
+        return [c for c in found if c["campaign"]["campaignId"] == self.list_id]
+
+    def gr_active(self, email: str) -> dict[str, Any] | None:
+        return next((c for c in self.gr_contacts(email) if c["state"] == "active"), None)
+
+    @staticmethod
+    def custom(contact: dict[str, Any], field_id: str) -> str | None:
+        for entry in contact.get("customFieldValues") or []:
+            if entry["customFieldId"] == field_id:
+                values = entry.get("values") or entry.get("value") or []
+                return values[0] if values else None
+        return None
+
+    # --- faults ------------------------------------------------------------------------------------
+
+    def faults(self, vendor: str, **faults: Any) -> None:
+        client = self.sf if vendor == "salesforce" else self.gr
+        response = client.post("/_sim/faults", json=faults)
+        assert response.status_code < 300, response.text
+
+    def clear_faults(self) -> None:
+        self.faults("salesforce")
+        self.faults("getresponse")
+
+    # --- observing ---------------------------------------------------------------------------------
+
+    def calls(self, vendor: str) -> list[dict[str, Any]]:
+        """Vendor-API calls, without the poller's periodic search (it runs whether or not anything
+        changed, so it is no sign of a loop)."""
+        client = self.sf if vendor == "salesforce" else self.gr
+        calls: list[dict[str, Any]] = client.get("/_sim/calls").json()
+        return [c for c in calls if "changedOn" not in c["query"] and c["path"] != "/services/oauth2/token"]
+
+    def writes(self, vendor: str, since: int = 0) -> list[dict[str, Any]]:
+        return [c for c in self.calls(vendor) if c["method"] in {"POST", "PATCH", "DELETE"} and c["seq"] > since]
+
+    def last_seq(self, vendor: str) -> int:
+        calls = self.calls(vendor)
+        return calls[-1]["seq"] if calls else 0
+
+    def idle(self) -> bool:
+        return bool(self.sf.get("/_sim/idle").json()["idle"] and self.gr.get("/_sim/idle").json()["idle"])
+
+    def query(self, sql: str, *args: Any) -> list[asyncpg.Record]:
+        async def run() -> list[asyncpg.Record]:
+            connection = await asyncpg.connect(self.database_url)
+            try:
+                return list(await connection.fetch(sql, *args))
+            finally:
+                await connection.close()
+
+        return asyncio.run(run())
+
+    def pending_links(self) -> int:
+        rows = self.query("SELECT count(*) FROM contact_links WHERE state = 'pending' AND next_lookup_at IS NOT NULL")
+        return int(rows[0][0])
+
+    def wait_quiet(self, *, settle: float = 1.5, within: float = 60.0) -> None:
+        """Until nothing is in flight: both simulators idle, no create awaiting its id, and no new
+        vendor call for `settle` seconds."""
+        deadline = time.monotonic() + within
+        last: tuple[int, int] | None = None
+        since = time.monotonic()
+        while time.monotonic() < deadline:
+            counts = (len(self.calls("salesforce")), len(self.calls("getresponse")))
+            busy = not self.idle() or self.pending_links() > 0
+            if busy or counts != last:
+                last, since = counts, time.monotonic()
+            elif time.monotonic() - since >= settle:
+                return
+            time.sleep(0.1)
+        raise AssertionError("the stack did not settle in time")
+
+    @staticmethod
+    def until(probe: Callable[[], T | None], within: float = 10.0, what: str = "condition") -> tuple[T, float]:
+        """Poll `probe` until it returns something truthy; returns it and the seconds it took."""
+        started = time.monotonic()
+        while True:
+            found = probe()
+            if found:
+                return found, time.monotonic() - started
+            if time.monotonic() - started > within:
+                raise AssertionError(f"{what}: not met within {within} s")
+            time.sleep(0.05)
