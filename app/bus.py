@@ -129,6 +129,7 @@ class Bus:
 
         The failed publish was answered with an error, so its sender delivers again; batches left
         in the old producer would otherwise be retried by aiokafka and reach Kafka as duplicates.
+        Publishes still in flight on it fail as well, and their senders deliver again too.
         """
         producer, self._producer = self._producer, None
         if producer is None:

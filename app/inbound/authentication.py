@@ -58,7 +58,11 @@ def connection_for_org(connections: Sequence[InboundSecrets], organization_id: s
 
 
 def check_outbound_key(connection: InboundSecrets, key: str | None) -> None:
-    """The optional `?key=` of the Outbound Message endpoint URL: required when the connection has one."""
+    """The optional `?key=` of the Outbound Message endpoint URL: required when the connection has one.
+
+    Missing or wrong is 401 (the sender did not prove who it is); another org is 403 (it is
+    identified, and it is not the org we serve).
+    """
     expected = connection.secrets.get(OUTBOUND_KEY)
     if not expected:
         return

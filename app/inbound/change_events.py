@@ -44,6 +44,8 @@ KINDS = {"CREATE": Kind.CREATED, "UPDATE": Kind.UPDATED, "DELETE": Kind.DELETED,
 GAP_TYPES = frozenset({"GAP_CREATE", "GAP_UPDATE", "GAP_DELETE", "GAP_UNDELETE"})
 OVERFLOW = "GAP_OVERFLOW"
 _PUBSUB_BITMAP = re.compile(r"(?:\d+-)?0x[0-9A-Fa-f]+")
+# A record id, or a key-prefix wildcard such as `00Q*` (A2, recordIds).
+_RECORD_ID = re.compile(r"[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?|[A-Za-z0-9]{3}\*")
 
 
 class ChangeEventHeader(BaseModel):
@@ -152,10 +154,6 @@ def _validated(item: Any, index: int) -> tuple[CometDEvent, ChangeEventHeader]:
     return event, header
 
 
-def _record_id_is_valid(record_id: str) -> bool:
-    return bool(re.fullmatch(r"[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?|[A-Za-z0-9]{3}\*", record_id))
-
-
 def _event_id(replay_id: int | None, header: ChangeEventHeader, record_id: str, index: int) -> str:
     if replay_id is not None:
         return f"cdc:{replay_id}" if len(header.recordIds) == 1 else f"cdc:{replay_id}:{record_id}"
@@ -186,7 +184,7 @@ def parse_change_events(
     echoes = 0
     for index, item in enumerate(_items(decode_json(body)), start=1):
         cometd, header = _validated(item, index)
-        bad_ids = [r for r in header.recordIds if not _record_id_is_valid(r)]
+        bad_ids = [r for r in header.recordIds if not _RECORD_ID.fullmatch(r)]
         if bad_ids:
             raise _bad(f"event {index} has record ids that are not Salesforce ids: {bad_ids[:3]!r:.120}")
         if is_our_echo(header.changeOrigin, client_id):

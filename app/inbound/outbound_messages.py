@@ -65,10 +65,6 @@ def _tag(ns: str, name: str) -> str:
     return f"{{{ns}}}{name}"
 
 
-def _namespace(element: Element) -> str:
-    return element.tag[1:].partition("}")[0] if element.tag.startswith("{") else ""
-
-
 def _local(element: Element) -> str:
     return element.tag.rpartition("}")[2]
 
@@ -99,14 +95,14 @@ def parse_outbound_message(body: bytes) -> OutboundMessage:
     """The message's org, action and notifications; raises InboundRejected(400) on any other shape."""
     envelope = _parse_xml(body)
     if envelope.tag != _tag(SOAP_ENV_NS, "Envelope"):
-        raise _bad(f"the root element must be a SOAP 1.1 Envelope ({SOAP_ENV_NS}); got {envelope.tag}",
+        raise _bad(f"the root element must be a SOAP 1.1 Envelope ({SOAP_ENV_NS}); got {envelope.tag:.120}",
                    "not_soap")
     soap_body = envelope.find(_tag(SOAP_ENV_NS, "Body"))
     if soap_body is None:
         raise _bad("the SOAP Envelope has no Body", "not_soap")
     notifications = soap_body.find(_tag(OUTBOUND_NS, "notifications"))
     if notifications is None:
-        found = [child.tag for child in soap_body]
+        found = ", ".join(child.tag for child in soap_body[:3])[:200] or "nothing"
         if any(_local(child) == "notifications" for child in soap_body):
             raise _bad(f"the notifications element must be in the namespace {OUTBOUND_NS}; got {found}",
                        "wrong_namespace")
