@@ -12,6 +12,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -65,82 +67,86 @@ def _type_of(record: Any) -> schema.SObjectDef:
     return sobject
 
 
-def _outcome(
-    results: list[dict[str, Any]], failed: bool, all_or_none: bool, tx: Transaction
-) -> list[dict[str, Any]]:
-    if not (failed and all_or_none):
-        return results
-    tx.rollback()
-    return [
-        r
-        if not r["success"]
-        else {"id": r["rolled_back_id"], "success": False, "errors": [ROLLED_BACK.collection()]}
-        for r in results
-    ]
+@dataclass(frozen=True)
+class _Result:
+    id: str | None
+    errors: tuple[ApiError, ...] = ()
+    id_if_rolled_back: str | None = None  # creates lose their id when rolled back; updates keep it
+
+    def json(self) -> dict[str, Any]:
+        return {"id": self.id, "success": not self.errors, "errors": [e.collection() for e in self.errors]}
 
 
-def _result(
-    record_id: str | None, error: SalesforceError | None = None, rolled_back_id: str | None = None
-) -> dict[str, Any]:
-    if error is None:
-        return {"id": record_id, "success": True, "errors": [], "rolled_back_id": rolled_back_id}
-    return {"id": record_id, "success": False, "errors": [e.collection() for e in error.errors]}
+def _each(
+    tx: Transaction,
+    items: list[Any],
+    save: Callable[[Any], _Result],
+    all_or_none: bool,
+    *,
+    creating: bool = False,
+) -> list[Any]:
+    """Saves item by item (a failed one stages nothing), then applies the allOrNone rule. A failed
+    create reports `"id": null`; a failed update or delete reports the id it was given."""
+    results: list[_Result] = []
+    for item in items:
+        try:
+            results.append(save(item))
+        except SalesforceError as error:
+            results.append(_Result(None if creating else _given_id(item), tuple(error.errors)))
+    if all_or_none and any(r.errors for r in results):
+        tx.rollback()
+        results = [r if r.errors else _Result(r.id_if_rolled_back, (ROLLED_BACK,)) for r in results]
+    return [r.json() for r in results]
 
 
-def _clean(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [{k: v for k, v in r.items() if k != "rolled_back_id"} for r in results]
+def _given_id(item: Any) -> str | None:
+    if isinstance(item, str):
+        return ids.normalize(item)
+    if isinstance(item, dict):
+        raw = next((v for k, v in item.items() if k.lower() == "id"), None)
+        return ids.normalize(raw) if isinstance(raw, str) else None
+    return None
 
 
 @router.post(PATH)
-async def create(version: str, request: Request, sim: SimDep) -> list[dict[str, Any]]:
+async def create(version: str, request: Request, sim: SimDep) -> list[Any]:
     all_or_none, records = _records(await json_body(request))
-    results, failed = [], False
     with sim.store.transaction(api_actor(request, version)) as tx:
-        for record in records:
-            try:
-                sobject = _type_of(record)
-                if any(key.lower() == "id" for key in record):
-                    raise SalesforceError(
-                        400, ApiError("INVALID_FIELD", "cannot specify Id in an insert call", [])
-                    )
-                results.append(_result(tx.create(sobject, record)))
-            except SalesforceError as error:
-                failed = True
-                results.append(_result(None, error))
-        results = _outcome(results, failed, all_or_none, tx)
-    return _clean(results)
+
+        def save(record: Any) -> _Result:
+            sobject = _type_of(record)
+            if any(key.lower() == "id" for key in record):
+                raise SalesforceError(
+                    400, ApiError("INVALID_FIELD", "cannot specify Id in an insert call", [])
+                )
+            return _Result(tx.create(sobject, record))
+
+        results = _each(tx, records, save, all_or_none, creating=True)
+    return results
 
 
 @router.patch(PATH)
-async def update(version: str, request: Request, sim: SimDep) -> list[dict[str, Any]]:
+async def update(version: str, request: Request, sim: SimDep) -> list[Any]:
     all_or_none, records = _records(await json_body(request))
-    results, failed = [], False
     with sim.store.transaction(api_actor(request, version)) as tx:
-        for record in records:
-            raw_id = (
-                next((v for k, v in record.items() if k.lower() == "id"), None)
-                if isinstance(record, dict)
-                else None
-            )
-            record_id = ids.normalize(raw_id) if isinstance(raw_id, str) else None
-            try:
-                sobject = _type_of(record)
-                if not isinstance(raw_id, str) or not raw_id:
-                    raise SalesforceError(
-                        400, ApiError("MISSING_ARGUMENT", "Id not specified in an update call", [])
-                    )
-                fields = {k: v for k, v in record.items() if k.lower() != "id"}
-                tx.update(sobject, raw_id, fields)
-                results.append(_result(record_id, rolled_back_id=record_id))
-            except SalesforceError as error:
-                failed = True
-                results.append(_result(record_id, error))
-        results = _outcome(results, failed, all_or_none, tx)
-    return _clean(results)
+
+        def save(record: Any) -> _Result:
+            sobject = _type_of(record)
+            raw_id = next((v for k, v in record.items() if k.lower() == "id"), None)
+            if not isinstance(raw_id, str) or not raw_id:
+                raise SalesforceError(
+                    400, ApiError("MISSING_ARGUMENT", "Id not specified in an update call", [])
+                )
+            tx.update(sobject, raw_id, {k: v for k, v in record.items() if k.lower() != "id"})
+            record_id = ids.normalize(raw_id)
+            return _Result(record_id, id_if_rolled_back=record_id)
+
+        results = _each(tx, records, save, all_or_none)
+    return results
 
 
 @router.delete(PATH)
-async def delete(version: str, request: Request, sim: SimDep) -> list[dict[str, Any]]:
+async def delete(version: str, request: Request, sim: SimDep) -> list[Any]:
     raw_ids = [i for i in request.query_params.get("ids", "").split(",") if i]
     if not raw_ids:
         raise SalesforceError(400, ApiError("MISSING_ARGUMENT", "ids parameter is required"))
@@ -148,22 +154,19 @@ async def delete(version: str, request: Request, sim: SimDep) -> list[dict[str, 
         raise _too_many()
     all_or_none = request.query_params.get("allOrNone", "false").lower() == "true"
     by_prefix = {d.key_prefix: d for d in schema.SOBJECTS.values()}
-    results, failed = [], False
     with sim.store.transaction(api_actor(request, version)) as tx:
-        for raw_id in raw_ids:
+
+        def save(raw_id: str) -> _Result:
             record_id = ids.normalize(raw_id)
-            try:
-                if record_id is None:
-                    raise SalesforceError(400, ApiError("MALFORMED_ID", f"malformed id {raw_id}", []))
-                sobject = by_prefix.get(record_id[:3])
-                if sobject is None:
-                    raise SalesforceError(
-                        400, ApiError("INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id", [])
-                    )
-                tx.delete(sobject, record_id)
-                results.append(_result(record_id, rolled_back_id=record_id))
-            except SalesforceError as error:
-                failed = True
-                results.append(_result(record_id, error))
-        results = _outcome(results, failed, all_or_none, tx)
-    return _clean(results)
+            if record_id is None:
+                raise SalesforceError(400, ApiError("MALFORMED_ID", f"malformed id {raw_id}", []))
+            sobject = by_prefix.get(record_id[:3])
+            if sobject is None:
+                raise SalesforceError(
+                    400, ApiError("INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id", [])
+                )
+            tx.delete(sobject, record_id)
+            return _Result(record_id, id_if_rolled_back=record_id)
+
+        results = _each(tx, raw_ids, save, all_or_none)
+    return results

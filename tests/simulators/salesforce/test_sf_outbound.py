@@ -225,3 +225,13 @@ def test_deliveries_can_be_read_with_bodies_and_from_a_sequence(sim: Sim, receiv
     assert len(everything) == 2 and "notifications" in everything[0]["body"]
     newer = sim.http.get("/_sim/deliveries", params={"since": 1}).json()
     assert [a["seq"] for a in newer] == [2] and "body" not in newer[0]
+
+
+def test_duplicate_deliveries_repeat_the_same_notification_ids(sim: Sim, receiver: Receiver) -> None:
+    _outbound(sim, receiver)
+    sim.http.post("/_sim/faults", json={"delivery_duplicate_rate": 1.0})
+    sim.create()
+    sim.wait_idle()
+    first, again = receiver.at("/om")
+    assert _records(first.body) == _records(again.body)  # at least once: dedupe on the notification Id
+    assert [a["duplicate"] for a in sim.http.get("/_sim/deliveries").json()] == [False, True]

@@ -120,3 +120,10 @@ def test_malformed_queries_are_400_malformed_query(sim: Sim) -> None:
     assert sim.api.get("/query").json()[0]["errorCode"] == "MALFORMED_QUERY"
     unknown = sim.api.get("/query", params={"q": "SELECT Id FROM Opportunity"})
     assert unknown.json()[0]["errorCode"] == "INVALID_TYPE"
+
+
+def test_ids_filter_in_15_or_18_character_form(sim: Sim) -> None:
+    first, second, _ = sim.create(), sim.create(), sim.create()
+    body = _q(sim, f"SELECT Id FROM Lead WHERE Id IN ('{first[:15]}', '{second}') ORDER BY Id")  # noqa: S608
+    assert [r["Id"] for r in body["records"]] == [first, second]
+    assert _q(sim, f"SELECT Id FROM Lead WHERE Id != '{first}'")["totalSize"] == 2  # noqa: S608
