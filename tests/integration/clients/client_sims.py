@@ -118,6 +118,15 @@ async def eventually(probe: Callable[[], Awaitable[T]], *, within: float = 5.0, 
         await asyncio.sleep(0.02)
 
 
+async def until(condition: Callable[[], bool], *, within: float = 5.0) -> None:
+    """Returns once `condition` holds, polled until `within` seconds have passed."""
+
+    async def probe() -> bool:
+        return condition()
+
+    await eventually(probe, within=within, what="the condition")
+
+
 def max_overlap(calls: list[dict[str, Any]]) -> int:
     """The most calls the simulator was serving at one instant (from each call's end time and
     duration)."""

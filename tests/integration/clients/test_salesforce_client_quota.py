@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from client_sims import CALL_CLIENT, Sim, sf_client_credentials
+from client_sims import CALL_CLIENT, Sim, eventually, sf_client_credentials
 
 from app.clients.errors import RateLimited, Transient
 from app.clients.salesforce import SalesforceClient
@@ -115,6 +115,11 @@ async def test_a_call_that_hangs_past_the_timeout_is_transient(sf_sim: Sim) -> N
         with pytest.raises(Transient) as failed:
             await client.limits()
     assert "timeout" in failed.value.message
+
+    async def hung_call_ended() -> bool:
+        return bool(sf_sim.calls("/services/data"))
+
+    await eventually(hung_call_ended, what="the hung call to end, so that no later test sees it")
 
 
 async def test_a_refused_connection_is_transient() -> None:
