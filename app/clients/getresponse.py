@@ -138,7 +138,7 @@ class GetResponseClient:
         return [contact async for contact in self._pages("contacts", params, 1, MAX_PER_PAGE)]
 
     def changed_since(
-        self, campaign_id: str, since: datetime, *, page: int = 1, per_page: int = 100
+        self, campaign_id: str, since: datetime, page: int = 1, per_page: int = 100
     ) -> AsyncIterator[dict[str, Any]]:
         """Contacts of the list whose `changedOn` is at or after `since` (whole seconds), oldest
         change first, from `page` on. Pages are positions in a list that moves: a contact changed

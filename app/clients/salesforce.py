@@ -115,7 +115,7 @@ class SalesforceClient:
         self, object_type: str, record_id: str, fields: Sequence[str] | None = None
     ) -> dict[str, Any]:
         params = {"fields": ",".join(fields)} if fields else None
-        reply = await self._call("GET", f"sobjects/{object_type}/{quote(record_id)}", params=params)
+        reply = await self._call("GET", f"sobjects/{object_type}/{_segment(record_id)}", params=params)
         return _object(reply)
 
     async def create(self, object_type: str, fields: Mapping[str, Any]) -> str:
@@ -139,11 +139,11 @@ class SalesforceClient:
         `PreconditionFailed`, when the record changed after that instant (whole seconds, A3)."""
         headers = {"If-Unmodified-Since": http_date(if_unmodified_since)} if if_unmodified_since else None
         await self._call(
-            "PATCH", f"sobjects/{object_type}/{quote(record_id)}", json_body=dict(fields), headers=headers
+            "PATCH", f"sobjects/{object_type}/{_segment(record_id)}", json_body=dict(fields), headers=headers
         )
 
     async def delete(self, object_type: str, record_id: str) -> None:
-        await self._call("DELETE", f"sobjects/{object_type}/{quote(record_id)}")
+        await self._call("DELETE", f"sobjects/{object_type}/{_segment(record_id)}")
 
     async def describe(self, object_type: str) -> dict[str, Any]:
         return _object(await self._call("GET", f"sobjects/{object_type}/describe"))
@@ -320,6 +320,10 @@ class SalesforceClient:
         if self._session is None:
             self._session = new_session(self.timeout_s)
         return self._session
+
+
+def _segment(value: str) -> str:
+    return quote(value, safe="")
 
 
 def _object(reply: Reply) -> dict[str, Any]:

@@ -184,3 +184,30 @@ def test_the_process_has_one_limiter_per_account() -> None:
     first = account_limiter("unit-test-account-a")
     assert account_limiter("unit-test-account-a") is first
     assert account_limiter("unit-test-account-b") is not first
+
+
+async def test_a_fresh_frame_reported_by_the_vendor_replaces_the_spent_local_count() -> None:
+    limiter = AccountLimiter(limits(per_window=2, window_s=60))
+    for _ in range(2):
+        async with limiter.slot():
+            pass
+    # The vendor's frame ends well after ours would: it is a new one, with its own count.
+    limiter.observe({"X-RateLimit-Remaining": "100", "X-RateLimit-Reset": "600 seconds"})
+    async with asyncio.timeout(0.1), limiter.slot():
+        pass
+
+
+async def test_within_one_frame_the_lower_of_both_counts_wins() -> None:
+    limiter = AccountLimiter(limits(per_window=100, window_s=60))
+    async with limiter.slot():
+        pass
+    # Other processes on the account have used the rest of this frame.
+    limiter.observe({"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": "60 seconds"})
+    with pytest.raises(TimeoutError):
+        async with asyncio.timeout(0.1), limiter.slot():
+            pass
+    # An answer that left the vendor earlier arrives late, with an older, higher count.
+    limiter.observe({"X-RateLimit-Remaining": "50", "X-RateLimit-Reset": "59 seconds"})
+    with pytest.raises(TimeoutError):
+        async with asyncio.timeout(0.1), limiter.slot():
+            pass
