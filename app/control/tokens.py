@@ -1,0 +1,120 @@
+"""API tokens of the control API: issued once, kept only as their SHA-256, checked per request.
+
+Scopes, and what each one grants (`granted`):
+
+- `syncs:admin`: everything: connections, sync configurations, dead letters; implies the others;
+- `resync:write`: start resyncs; implies `read`, because whoever starts a resync has to follow it;
+- `read`: every GET of the control API.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db.models import ApiToken
+
+TOKEN_PREFIX = "sfgr_"  # noqa: S105 - marks a string as ours in logs and secret scanners
+# last_used_at is a hint for people auditing tokens, not a log: one write a minute per token is
+# enough, and keeps a busy client from turning every read into a write.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+
+class Scope(StrEnum):
+    SYNCS_ADMIN = "syncs:admin"
+    RESYNC_WRITE = "resync:write"
+    READ = "read"
+
+
+_IMPLIES: dict[Scope, frozenset[Scope]] = {
+    Scope.SYNCS_ADMIN: frozenset(Scope),
+    Scope.RESYNC_WRITE: frozenset({Scope.RESYNC_WRITE, Scope.READ}),
+    Scope.READ: frozenset({Scope.READ}),
+}
+
+
+def granted(scopes: Iterable[str]) -> frozenset[Scope]:
+    """Every scope a token holding `scopes` may use; unknown names grant nothing."""
+    known = {s for s in Scope if s.value in set(scopes)}
+    return frozenset(g for s in known for g in _IMPLIES[s])
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    id: uuid.UUID
+    name: str
+    scopes: tuple[str, ...]
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+    @classmethod
+    def of(cls, row: ApiToken) -> TokenInfo:
+        return cls(row.id, row.name, tuple(row.scopes), row.created_at, row.last_used_at, row.revoked_at)
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    """A new token: `token` is shown once and never stored."""
+
+    info: TokenInfo
+    token: str
+
+
+async def create_token(session: AsyncSession, *, name: str, scopes: Iterable[str]) -> IssuedToken:
+    wanted = list(dict.fromkeys(scopes))
+    unknown = [s for s in wanted if s not in {v.value for v in Scope}]
+    if unknown or not wanted:
+        known = ", ".join(s.value for s in Scope)
+        raise ValueError(f"unknown scope(s) {', '.join(unknown) or '(none given)'}; known scopes: {known}")
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    row = ApiToken(name=name, token_hash=hash_token(token), scopes=wanted)
+    session.add(row)
+    await session.commit()
+    await session.refresh(row)
+    return IssuedToken(TokenInfo.of(row), token)
+
+
+async def list_tokens(session: AsyncSession) -> list[TokenInfo]:
+    rows = await session.scalars(select(ApiToken).order_by(ApiToken.created_at, ApiToken.id))
+    return [TokenInfo.of(r) for r in rows]
+
+
+async def revoke_token(session: AsyncSession, token_id: uuid.UUID) -> TokenInfo | None:
+    """Revokes the token (idempotent); None when there is no such token."""
+    row = await session.get(ApiToken, token_id)
+    if row is None:
+        return None
+    if row.revoked_at is None:
+        row.revoked_at = func.now()
+        await session.commit()
+        await session.refresh(row)
+    return TokenInfo.of(row)
+
+
+async def authenticate(session: AsyncSession, presented: str) -> TokenInfo | None:
+    """The token behind `presented` if it exists (revoked or not); records the use of a live one."""
+    row = await session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(presented)))
+    if row is None:
+        return None
+    if row.revoked_at is None:
+        stale = or_(
+            ApiToken.last_used_at.is_(None), ApiToken.last_used_at < func.now() - LAST_USED_RESOLUTION
+        )
+        await session.execute(
+            update(ApiToken).where(ApiToken.id == row.id, stale).values(last_used_at=func.now())
+        )
+        await session.commit()
+    return TokenInfo.of(row)
