@@ -73,6 +73,20 @@ class Settings(BaseSettings):
     # What our Salesforce writes carry in `Sforce-Call-Options: client=...`, to recognise echoes.
     salesforce_client_id: str = "sfgr-sync"
 
+    # The connected app of the OAuth web-server flow (`/v1/connections/salesforce/authorize`); not
+    # the Sforce-Call-Options client above. The redirect URI defaults to this api's own callback URL.
+    salesforce_oauth_client_id: str | None = None
+    salesforce_oauth_client_secret: SecretStr | None = None
+    salesforce_oauth_redirect_uri: str | None = None
+    # Login hosts of each environment (api-contracts A4); tests point them at the simulator.
+    salesforce_login_url: str = "https://login.salesforce.com"
+    salesforce_sandbox_login_url: str = "https://test.salesforce.com"
+    # How long an OAuth `state` (with its PKCE verifier) waits for the user to come back.
+    oauth_state_ttl_s: int = Field(600, ge=30)
+    # Where Salesforce and GetResponse reach this api, for the inbound URLs shown after a connect;
+    # unset: the base URL of the connect request itself.
+    public_base_url: str | None = None
+
     @model_validator(mode="after")
     def _refuse_unsafe_production_defaults(self) -> Self:
         if self.environment is not Environment.PRODUCTION:

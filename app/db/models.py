@@ -60,12 +60,17 @@ class Sync(Base):
     """One sync per GetResponse list: what feeds it, who wins, and the field mapping."""
 
     __tablename__ = "syncs"
+    # One sync per list, among those not cancelled: a cancelled sync keeps its links for audit
+    # while the list gets a new sync.
+    __table_args__ = (
+        Index("uq_syncs_campaign_live", "campaign_id", unique=True, postgresql_where="state <> 'cancelled'"),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     name: Mapped[str] = mapped_column(String(200))
     salesforce_connection_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("connections.id"))
     getresponse_connection_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("connections.id"))
-    campaign_id: Mapped[str] = mapped_column(String(64), unique=True)  # the GetResponse list
+    campaign_id: Mapped[str] = mapped_column(String(64))  # the GetResponse list
     salesforce_objects: Mapped[list[str]] = mapped_column(default=list)  # Lead, Contact
     soql_filter: Mapped[str | None] = mapped_column(Text)
     salesforce_campaign_id: Mapped[str | None] = mapped_column(String(18))
@@ -203,6 +208,23 @@ class Decision(Base):
     created_at: Mapped[datetime] = _now()
 
     __table_args__ = (Index("ix_decisions_link_id", "link_id", "id"),)
+
+
+class OAuthState(Base):
+    """A Salesforce authorization in progress: the `state` sent to the login host (its SHA-256
+    only), with the sealed PKCE verifier, until the callback takes it or it expires."""
+
+    __tablename__ = "oauth_states"
+
+    state_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    environment: Mapped[str] = mapped_column(String(16))  # production | sandbox
+    login_url: Mapped[str] = mapped_column(Text)  # where the code is exchanged
+    redirect_uri: Mapped[str] = mapped_column(Text)  # sent again with the code, as OAuth requires
+    code_verifier: Mapped[bytes] = mapped_column(LargeBinary)  # encrypted
+    created_at: Mapped[datetime] = _now()
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (Index("ix_oauth_states_expires_at", "expires_at"),)
 
 
 class ApiToken(Base):
