@@ -304,7 +304,8 @@ class SalesforceClient:
             self._usage_seen_at = time.monotonic()
             return
         raise RateLimited(
-            f"org API usage {used}/{limit} has reached the {reserve} calls kept for the org's other users",
+            f"org API usage {used}/{limit}: the last {reserve} calls of the 24 h allocation are kept "
+            "for the org's other users",
             retry_after=self.quota_retry_after_s - waited,
             vendor=VENDOR,
             code="RESERVE_REACHED",
