@@ -11,6 +11,7 @@ import pytest
 from defusedxml.ElementTree import fromstring
 from inbound_harness import MAX_BODY_BYTES, Api, Connected, published
 from inbound_payloads import BILLION_LAUGHS, EXTERNAL_DTD, XXE, new_id, notification, outbound_envelope
+from prometheus_client import REGISTRY
 
 SOAP_HEADERS = {"Content-Type": "text/xml; charset=utf-8", "SOAPAction": '""'}
 ENV = "{http://schemas.xmlsoap.org/soap/envelope/}"
@@ -169,3 +170,24 @@ async def test_a_chunked_body_is_cut_off_at_the_limit_without_reading_the_rest(a
                                       headers=SOAP_HEADERS)
     assert response.status_code == 413
     assert sent <= MAX_BODY_BYTES + 2 * 64 * 1024
+
+
+async def test_requests_publications_rejections_and_publish_latency_are_measured(
+    api: Api, connected: Connected
+) -> None:
+    endpoint = {"endpoint": "salesforce_outbound_messages"}
+
+    def sample(name: str, **labels: str) -> float:
+        return REGISTRY.get_sample_value(name, {**endpoint, **labels}) or 0.0
+
+    before = (sample("sfgr_inbound_received_total"), sample("sfgr_inbound_events_published_total"),
+              sample("sfgr_inbound_rejected_total", reason="wrong_org"), sample("sfgr_publish_seconds_count"))
+    good = outbound_envelope([notification(new_id("00Q"), {}), notification(new_id("00Q"), {})],
+                             org_id=connected.org_id)
+    assert (await post(api, connected, good)).status_code == 200
+    wrong_org = outbound_envelope([notification(new_id("00Q"), {})], org_id=new_id("00D"))
+    assert (await post(api, connected, wrong_org)).status_code == 403
+
+    after = (sample("sfgr_inbound_received_total"), sample("sfgr_inbound_events_published_total"),
+             sample("sfgr_inbound_rejected_total", reason="wrong_org"), sample("sfgr_publish_seconds_count"))
+    assert [a - b for a, b in zip(after, before, strict=True)] == [2, 2, 1, 1]
