@@ -36,7 +36,12 @@ def spawn(name: str, argv: list[str], *, env: dict[str, str], logs: Path) -> Sta
             start_new_session=True,
             stdin=subprocess.DEVNULL,
         )
-    return Started(name=name, pid=process.pid, argv=argv, log=str(log))
+    started = Started(name=name, pid=process.pid, argv=argv, log=str(log))
+    # Until the child has exec'd, /proc shows our own command line, and `is_ours` would say no.
+    deadline = time.monotonic() + 10
+    while not is_ours(started) and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.005)
+    return started
 
 
 def is_ours(started: Started) -> bool:

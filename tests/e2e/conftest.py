@@ -7,9 +7,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from e2e_harness import Harness
 
 from app.devstack.stack import Stack, down, up
-from e2e_harness import Harness
 
 
 @pytest.fixture(scope="session")

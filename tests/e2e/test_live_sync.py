@@ -49,7 +49,7 @@ def test_a_name_edit_no_webhook_reports_reaches_salesforce_through_the_poller(e2
 def test_a_form_signup_in_getresponse_creates_a_lead_with_the_sync_lead_source(e2e: Harness) -> None:
     email = unique_email("form")
     e2e.gr_subscribe(email, "Jo Park", **{COMPANY_FIELD: "Parks Ltd"})
-    records, _ = e2e.until(lambda: e2e.sf_by_email(email), within=5, what="lead in Salesforce")
+    e2e.until(lambda: e2e.sf_by_email(email), within=5, what="lead in Salesforce")
     e2e.wait_quiet()
     (lead,) = e2e.sf_by_email(email)
     assert (lead["FirstName"], lead["LastName"], lead["Company"]) == ("Jo", "Park", "Parks Ltd")
