@@ -207,8 +207,8 @@ def _start_all(stack: Stack, *, with_consumers: bool, with_poller: bool, env: di
             f"{api}/v1/salesforce/outbound-messages?key={outbound_key}",
             "--cdc-url",
             f"{api}/v1/salesforce/change-events",
-            "--cdc-secret",
-            change_events_secret,
+            # "=" keeps a secret that starts with "-" from reading as an option.
+            f"--cdc-secret={change_events_secret}",
         ),
         ready_url=f"http://127.0.0.1:{salesforce_port}/_sim/idle",
     )
