@@ -9,7 +9,7 @@ person from the list and an undelete adds them back.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -36,6 +36,8 @@ from consumers.people import (
 from consumers.vendors import Vendors
 
 ROLE = "salesforce-to-getresponse"
+# How far before an overflow's commit its records may have been changed.
+ENTITY_REREAD_WINDOW = timedelta(minutes=5)
 
 # Whole-record events: a field they leave out is empty (CDC CREATE and UNDELETE send only the
 # non-empty fields: api-contracts.md A2).
@@ -52,7 +54,26 @@ class SalesforceToGetResponse:
 
     async def apply(self, event: ChangeEvent) -> None:
         for sync in await self.syncs.for_salesforce(event.connection_id, event.object_type):
-            await self._apply(sync, event)
+            if event.kind is Kind.REREAD and event.detail.get("reread") == "entity":
+                await self._reread_entity(sync, event)
+            else:
+                await self._apply(sync, event)
+
+    async def _reread_entity(self, sync: SyncConfig, event: ChangeEvent) -> None:
+        """A CDC overflow (or a wildcard record id) names no records: re-read every record of the
+        object changed around the event's commit, one at a time (api-contracts.md A2)."""
+        since = (event.source_timestamp or datetime.now(UTC)) - ENTITY_REREAD_WINDOW
+        sf = await self.vendors.salesforce(sync.salesforce_connection_id)
+        soql = (
+            f"SELECT Id FROM {ObjectType(event.object_type).value} "  # noqa: S608 - an enum value
+            f"WHERE SystemModstamp >= {since.strftime('%Y-%m-%dT%H:%M:%SZ')}"
+        )
+        async for record in sf.query(soql):
+            record_id = str(record["Id"])
+            one = event.model_copy(
+                update={"record_id": record_id, "event_id": f"{event.event_id}:{record_id}", "detail": {}}
+            )
+            await self._apply(sync, one)
 
     async def _apply(self, sync: SyncConfig, event: ChangeEvent) -> None:
         key = f"{sync.id}:{event.event_id}"

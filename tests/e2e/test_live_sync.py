@@ -145,3 +145,21 @@ def test_unsubscribe_sets_the_marker_and_opt_out_and_resubscribe_clears_them(e2e
     assert e2e.sf_get(lead_id)["HasOptedOutOfEmail"] is False
     e2e.wait_quiet()
     assert len(e2e.sf_by_email(email)) == 1
+
+
+def test_a_cdc_overflow_rereads_the_records_no_event_described(e2e: Harness) -> None:
+    config = e2e.sf.get("/_sim/config").json()
+    silent = {"outbound_url": None, "cdc_url": None}
+    assert e2e.sf.post("/_sim/config", json=silent).status_code == 200
+    try:
+        email = unique_email("overflow")
+        e2e.sf_create("Lead", FirstName="Over", LastName="Flow", Email=email, Company="Bulk Load Inc")
+    finally:
+        restore = {"outbound_url": config["outbound_url"], "cdc_url": config["cdc_url"]}
+        assert e2e.sf.post("/_sim/config", json=restore).status_code == 200
+    time.sleep(1)
+    assert e2e.gr_contacts(email) == []  # nothing told the sync about it
+    response = e2e.sf.post("/_sim/cdc/gap", json={"entity": "Lead", "changeType": "GAP_OVERFLOW"})
+    assert response.status_code == 200, response.text
+    contact, _ = e2e.until(lambda: e2e.gr_active(email), within=10, what="re-read after the overflow")
+    assert e2e.custom(contact, COMPANY_FIELD) == "Bulk Load Inc"
