@@ -110,6 +110,55 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(_state_dir(args), keep_running=not args.once)
 
 
+def cmd_tokens(args: argparse.Namespace) -> int:
+    import uuid
+
+    from app.control import tokens
+    from app.db.session import create_engine, session_factory
+
+    settings = get_settings()
+    configure_logging("WARNING", "console")
+
+    async def run() -> int:
+        engine = create_engine(settings)
+        try:
+            async with session_factory(engine)() as session:
+                if args.tokens_command == "create":
+                    try:
+                        issued = await tokens.create_token(session, name=args.name, scopes=args.scope)
+                    except ValueError as exc:
+                        print(f"sfgr tokens create: {exc}", file=sys.stderr)
+                        return 2
+                    # Only the token goes to stdout, so that `TOKEN=$(sfgr tokens create ...)` works.
+                    print(issued.token)
+                    info = issued.info
+                    print(
+                        f"token {info.id} ({info.name}; scopes: {', '.join(info.scopes)}) created; "
+                        "it is shown only this once",
+                        file=sys.stderr,
+                    )
+                    return 0
+                if args.tokens_command == "list":
+                    listed = [t.public() for t in await tokens.list_tokens(session)]
+                    print(json.dumps(listed, indent=2))
+                    return 0
+                try:
+                    token_id = uuid.UUID(args.id)
+                except ValueError:
+                    print(f"sfgr tokens revoke: {args.id!r} is not a token id", file=sys.stderr)
+                    return 2
+                revoked = await tokens.revoke_token(session, token_id)
+                if revoked is None:
+                    print(f"sfgr tokens revoke: no token {token_id}", file=sys.stderr)
+                    return 1
+                print(json.dumps(revoked.public(), indent=2))
+                return 0
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sfgr", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -130,6 +179,22 @@ def build_parser() -> argparse.ArgumentParser:
     migrate.add_argument("--revision", default="head")
     migrate.add_argument("--downgrade", metavar="REVISION", help="downgrade to REVISION instead")
     migrate.set_defaults(func=cmd_migrate)
+
+    tokens = sub.add_parser("tokens", help="API tokens of the control API: create, list, revoke")
+    tokens_sub = tokens.add_subparsers(dest="tokens_command", required=True)
+    tokens_create = tokens_sub.add_parser(
+        "create", help="create a token and print it (once): syncs:admin > resync:write > read"
+    )
+    tokens_create.add_argument(
+        "--scope", action="append", required=True, choices=["syncs:admin", "resync:write", "read"]
+    )
+    tokens_create.add_argument("--name", default="api token", help="who or what uses it")
+    tokens_create.set_defaults(func=cmd_tokens)
+    tokens_list = tokens_sub.add_parser("list", help="every token, without the secret (JSON)")
+    tokens_list.set_defaults(func=cmd_tokens)
+    tokens_revoke = tokens_sub.add_parser("revoke", help="revoke the token with this id")
+    tokens_revoke.add_argument("id")
+    tokens_revoke.set_defaults(func=cmd_tokens)
 
     dev = sub.add_parser("dev", help="the local stack: Postgres, Kafka, simulators, api, consumers")
     dev_sub = dev.add_subparsers(dest="dev_command", required=True)

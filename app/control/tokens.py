@@ -16,6 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -64,6 +65,17 @@ class TokenInfo:
     def of(cls, row: ApiToken) -> TokenInfo:
         return cls(row.id, row.name, tuple(row.scopes), row.created_at, row.last_used_at, row.revoked_at)
 
+    def public(self) -> dict[str, Any]:
+        """What may be shown about a token: everything but the secret, which is not kept anyway."""
+        return {
+            "id": str(self.id),
+            "name": self.name,
+            "scopes": list(self.scopes),
+            "created_at": self.created_at.isoformat(),
+            "last_used_at": self.last_used_at.isoformat() if self.last_used_at else None,
+            "revoked_at": self.revoked_at.isoformat() if self.revoked_at else None,
+        }
+
 
 @dataclass(frozen=True)
 class IssuedToken:
@@ -109,6 +121,7 @@ async def authenticate(session: AsyncSession, presented: str) -> TokenInfo | Non
     row = await session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(presented)))
     if row is None:
         return None
+    info = TokenInfo.of(row)
     if row.revoked_at is None:
         stale = or_(
             ApiToken.last_used_at.is_(None), ApiToken.last_used_at < func.now() - LAST_USED_RESOLUTION
@@ -117,4 +130,4 @@ async def authenticate(session: AsyncSession, presented: str) -> TokenInfo | Non
             update(ApiToken).where(ApiToken.id == row.id, stale).values(last_used_at=func.now())
         )
         await session.commit()
-    return TokenInfo.of(row)
+    return info

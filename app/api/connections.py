@@ -1,0 +1,165 @@
+"""`/v1/connections`: connect and disconnect the Salesforce org and the GetResponse account."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, status
+from fastapi.responses import RedirectResponse
+
+from app.api.auth import AUTH_RESPONSES, Admin, Reader
+from app.api.control_errors import control_errors, error_responses, public_base
+from app.api.deps import SessionDep, SettingsDep
+from app.control import connections, getresponse_connect, salesforce_connect
+from app.control.connections import ConnectionRead, Disconnected
+from app.control.getresponse_connect import GetResponseConnect, GetResponseConnected
+from app.control.salesforce_connect import (
+    CALLBACK_PATH,
+    ClientCredentialsConnect,
+    JwtConnect,
+    SalesforceConnected,
+)
+from app.control.salesforce_oauth import Environment
+from app.crypto import SecretBox
+
+router = APIRouter(prefix="/v1/connections", tags=["connections"])
+
+ForceQuery = Annotated[
+    bool, Query(description="disconnect even when the vendor does not confirm the revocation")
+]
+
+
+@router.get("", summary="List connections (never their secrets)", responses=AUTH_RESPONSES)
+async def list_connections(_: Reader, session: SessionDep) -> list[ConnectionRead]:
+    return await connections.list_connections(session)
+
+
+@router.get(
+    "/salesforce/authorize",
+    summary="Start the OAuth web-server flow: redirects to the login host of the environment",
+    description=(
+        "Answers 302 to `<login host>/services/oauth2/authorize` with PKCE (S256) and a one-time "
+        "`state` kept server-side. A browser sends no bearer token, so fetch the redirect with the "
+        "token (`curl -si -H 'Authorization: Bearer ...' .../authorize | grep -i location`) and open "
+        "the URL in the browser of the Salesforce user who authorizes; the callback is then "
+        "authenticated by its state."
+    ),
+    status_code=status.HTTP_302_FOUND,
+    response_class=RedirectResponse,
+    responses={**AUTH_RESPONSES, 302: {"description": "to the login host"}, **error_responses(409)},
+)
+async def authorize(
+    _: Admin,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    environment: Annotated[
+        Environment, Query(description="production: login.salesforce.com; sandbox: test.salesforce.com")
+    ] = "production",
+) -> RedirectResponse:
+    with control_errors():
+        url = await salesforce_connect.start_authorization(
+            session,
+            SecretBox(settings),
+            settings,
+            environment=environment,
+            default_redirect_uri=public_base(settings, request) + CALLBACK_PATH,
+        )
+    return RedirectResponse(url, status_code=status.HTTP_302_FOUND)
+
+
+@router.get(
+    "/salesforce/callback",
+    summary="OAuth callback: exchanges the code, stores the refresh token, shows the inbound endpoints once",
+    description="Reached by the browser coming back from Salesforce; its one-time `state` authenticates it.",
+    responses=error_responses(400, 409, 502),
+)
+async def callback(
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+    code: str | None = None,
+    state: str | None = None,
+    error: str | None = None,
+    error_description: str | None = None,
+) -> SalesforceConnected:
+    with control_errors():
+        return await salesforce_connect.finish_authorization(
+            session,
+            SecretBox(settings),
+            settings,
+            code=code,
+            state=state,
+            error=error,
+            error_description=error_description,
+            public_base=public_base(settings, request),
+        )
+
+
+@router.post(
+    "/salesforce/jwt",
+    summary="Connect with the JWT bearer grant (headless installs); one token is fetched to prove it",
+    status_code=status.HTTP_201_CREATED,
+    responses={**AUTH_RESPONSES, **error_responses(400, 409, 502)},
+)
+async def connect_jwt(
+    _: Admin, body: JwtConnect, request: Request, session: SessionDep, settings: SettingsDep
+) -> SalesforceConnected:
+    with control_errors():
+        return await salesforce_connect.connect_jwt(
+            session, SecretBox(settings), settings, body, public_base=public_base(settings, request)
+        )
+
+
+@router.post(
+    "/salesforce/client-credentials",
+    summary="Connect with the client-credentials grant at the org's My Domain",
+    status_code=status.HTTP_201_CREATED,
+    responses={**AUTH_RESPONSES, **error_responses(400, 409, 502)},
+)
+async def connect_client_credentials(
+    _: Admin, body: ClientCredentialsConnect, request: Request, session: SessionDep, settings: SettingsDep
+) -> SalesforceConnected:
+    with control_errors():
+        return await salesforce_connect.connect_client_credentials(
+            session, SecretBox(settings), body, public_base=public_base(settings, request)
+        )
+
+
+@router.delete(
+    "/salesforce",
+    summary="Disconnect the org: revoke the refresh token, cancel its syncs (links are kept)",
+    responses={**AUTH_RESPONSES, **error_responses(404, 502)},
+)
+async def disconnect_salesforce(
+    _: Admin, session: SessionDep, settings: SettingsDep, force: ForceQuery = False
+) -> Disconnected:
+    with control_errors():
+        return await connections.disconnect(session, SecretBox(settings), kind="salesforce", force=force)
+
+
+@router.post(
+    "/getresponse",
+    summary="Connect the GetResponse account (API key or OAuth token; MAX with api_base_url and domain)",
+    status_code=status.HTTP_201_CREATED,
+    responses={**AUTH_RESPONSES, **error_responses(400, 409, 502)},
+)
+async def connect_getresponse(
+    _: Admin, body: GetResponseConnect, request: Request, session: SessionDep, settings: SettingsDep
+) -> GetResponseConnected:
+    with control_errors():
+        return await getresponse_connect.connect_getresponse(
+            session, SecretBox(settings), body, public_base=public_base(settings, request)
+        )
+
+
+@router.delete(
+    "/getresponse",
+    summary="Disconnect the account and cancel its syncs (links are kept)",
+    responses={**AUTH_RESPONSES, **error_responses(404)},
+)
+async def disconnect_getresponse(
+    _: Admin, session: SessionDep, settings: SettingsDep, force: ForceQuery = False
+) -> Disconnected:
+    with control_errors():
+        return await connections.disconnect(session, SecretBox(settings), kind="getresponse", force=force)

@@ -1,0 +1,263 @@
+"""Connections as the control API shows and changes them: one Salesforce org and one GetResponse
+account at a time (design.md "Connect"), their inbound endpoints, and disconnecting.
+
+Connecting is in `salesforce_connect.py` and `getresponse_connect.py`; both end in `store`, which
+keeps a reconnected org's or account's inbound secrets, so that the Outbound Message, CDC relay
+and webhook settings made in the vendors' UIs keep working.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.clients.errors import Transient, VendorError
+from app.clients.salesforce_auth import RefreshTokenGrant, salesforce_credentials
+from app.clients.transport import new_session
+from app.control import salesforce_oauth
+from app.control.errors import BadRequest, Conflict, ControlError, NotFound, VendorUnavailable
+from app.crypto import SecretBox
+from app.db.connections import GETRESPONSE, SALESFORCE, save_connection
+from app.db.models import Connection, Sync
+from app.inbound.authentication import CHANGE_EVENTS_SECRET, OUTBOUND_KEY, WEBHOOK_SECRET
+
+Kind = Literal["salesforce", "getresponse"]
+VENDOR_TIMEOUT_S = 15.0
+# Connection settings safe to show; credentials and inbound secrets are never shown after a connect.
+_PUBLIC_SETTINGS = ("environment", "login_url", "max_domain", "username", "user_id", "account_id_source")
+
+
+CONNECTION_EXAMPLE: dict[str, Any] = {
+    "id": "5b0c4f8e-3c0e-4a8e-9d55-0d7f3c1f2a10",
+    "kind": "salesforce",
+    "external_id": "00D5g0000SfGrSmEQK",
+    "api_base_url": "https://acme.my.salesforce.com",
+    "auth_kind": "oauth_web_server",
+    "state": "connected",
+    "settings": {"environment": "production", "login_url": "https://login.salesforce.com"},
+    "created_at": "2026-11-26T10:00:00Z",
+    "updated_at": "2026-11-26T10:00:00Z",
+}
+
+
+class ConnectionRead(BaseModel):
+    model_config = {"json_schema_extra": {"examples": [CONNECTION_EXAMPLE]}}
+
+    id: uuid.UUID
+    kind: Kind
+    external_id: str = Field(description="Salesforce org id (18 characters) or GetResponse account id")
+    api_base_url: str = Field(description="Salesforce instance URL, or GetResponse API base URL")
+    auth_kind: str = Field(description="oauth_web_server, jwt_bearer, client_credentials, api_key or oauth")
+    state: Literal["connected", "disconnected"]
+    settings: dict[str, Any]
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, row: Connection) -> ConnectionRead:
+        shown = {k: v for k, v in (row.settings or {}).items() if k in _PUBLIC_SETTINGS}
+        return cls(
+            id=row.id,
+            kind=row.kind,
+            external_id=row.external_id,
+            api_base_url=row.api_base_url,
+            auth_kind=row.auth_kind,
+            state=row.state,
+            settings=shown,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+        )
+
+
+class SalesforceInbound(BaseModel):
+    """Where Salesforce delivers, with the secrets; shown once, in the answer to a connect."""
+
+    outbound_message_url: str = Field(
+        description="Endpoint URL of the Outbound Messages (workflow or flow), with its ?key="
+    )
+    change_events_url: str = Field(description="Where the CDC relay posts change events")
+    change_events_secret: str = Field(description="The relay's HMAC key for X-Sfgr-Signature")
+
+
+class GetResponseInbound(BaseModel):
+    """The webhook URL to enter in GetResponse (Webhooks > Create webhook); shown once."""
+
+    webhook_url: str
+
+
+class Disconnected(BaseModel):
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "connection": CONNECTION_EXAMPLE | {"state": "disconnected"},
+                    "token_revoked": True,
+                    "revocation": "the refresh token was revoked at https://login.salesforce.com",
+                    "cancelled_syncs": ["0f6d2f4c-8d8b-4a53-9a8e-7b1c2d3e4f50"],
+                }
+            ]
+        }
+    }
+
+    connection: ConnectionRead
+    token_revoked: bool
+    revocation: str = Field(description="what happened to the vendor-side credential")
+    cancelled_syncs: list[uuid.UUID] = Field(description="syncs that used it, now cancelled; links are kept")
+
+
+def inbound_secrets_for(kind: Kind, existing: dict[str, str] | None) -> dict[str, str]:
+    """The secrets of a connection: the existing ones when the same org or account connects again."""
+    names = (OUTBOUND_KEY, CHANGE_EVENTS_SECRET) if kind == SALESFORCE else (WEBHOOK_SECRET,)
+    if existing and all(existing.get(n) for n in names):
+        return {n: existing[n] for n in names}
+    return {n: secrets.token_urlsafe(32) for n in names}
+
+
+def salesforce_inbound(public_base: str, secrets_: dict[str, str]) -> SalesforceInbound:
+    base = public_base.rstrip("/")
+    return SalesforceInbound(
+        outbound_message_url=f"{base}/v1/salesforce/outbound-messages?key={secrets_[OUTBOUND_KEY]}",
+        change_events_url=f"{base}/v1/salesforce/change-events",
+        change_events_secret=secrets_[CHANGE_EVENTS_SECRET],
+    )
+
+
+def getresponse_inbound(public_base: str, secrets_: dict[str, str]) -> GetResponseInbound:
+    return GetResponseInbound(
+        webhook_url=f"{public_base.rstrip('/')}/v1/getresponse/webhooks?secret={secrets_[WEBHOOK_SECRET]}"
+    )
+
+
+async def connected_one(session: AsyncSession, kind: Kind) -> Connection | None:
+    return await session.scalar(
+        select(Connection)
+        .where(Connection.kind == kind, Connection.state == "connected")
+        .order_by(Connection.updated_at.desc())
+    )
+
+
+async def store(
+    session: AsyncSession,
+    box: SecretBox,
+    *,
+    kind: Kind,
+    external_id: str,
+    api_base_url: str,
+    auth_kind: str,
+    credentials: dict[str, Any],
+    settings: dict[str, Any],
+) -> tuple[Connection, dict[str, str]]:
+    """Saves the connection (refused while another org or account of `kind` is connected) and
+    commits; returns it with its inbound secrets."""
+    current = await connected_one(session, kind)
+    if current is not None and current.external_id != external_id:
+        label = "Salesforce org" if kind == SALESFORCE else "GetResponse account"
+        raise Conflict(
+            f"{label} {current.external_id} is connected; disconnect it first "
+            f"(DELETE /v1/connections/{kind}) to connect {external_id}"
+        )
+    previous = await session.scalar(
+        select(Connection).where(Connection.kind == kind, Connection.external_id == external_id)
+    )
+    existing = box.open(previous.inbound_secret) if previous is not None and previous.inbound_secret else None
+    inbound = inbound_secrets_for(kind, existing)
+    connection_id = await save_connection(
+        session,
+        box,
+        kind=kind,
+        external_id=external_id,
+        api_base_url=api_base_url,
+        auth_kind=auth_kind,
+        credentials=credentials,
+        inbound_secrets=inbound,
+        settings=settings,
+    )
+    await session.commit()
+    row = await session.get(Connection, connection_id, populate_existing=True)
+    assert row is not None
+    return row, inbound
+
+
+async def list_connections(session: AsyncSession) -> list[ConnectionRead]:
+    rows = await session.scalars(select(Connection).order_by(Connection.kind, Connection.created_at))
+    return [ConnectionRead.of(r) for r in rows]
+
+
+def vendor_refusal(what: str, exc: VendorError) -> ControlError:
+    """A vendor's answer to a connect, as the caller should see it: 502 when it may work next time."""
+    if isinstance(exc, Transient):
+        return VendorUnavailable(f"{what}: {exc.reason}; nothing was stored, try again")
+    return BadRequest(f"{what}: {exc.reason}")
+
+
+async def disconnect(
+    session: AsyncSession, box: SecretBox, *, kind: Kind, force: bool = False
+) -> Disconnected:
+    """Revokes what can be revoked at the vendor, marks the connection disconnected, cancels every
+    sync that uses it and keeps their links (audit). A revocation that fails for want of an answer
+    changes nothing, unless `force`."""
+    row = await connected_one(session, kind)
+    if row is None:
+        raise NotFound(f"no {kind} connection is connected")
+    revoked, revocation = await _revoke(box, row, force=force)
+    row.state = "disconnected"
+    row.updated_at = func.now()
+    if revoked:
+        # The vendor-side credential is dead; keep nothing that looks like one.
+        row.credentials = box.seal({})
+    cancelled = await session.scalars(
+        update(Sync)
+        .where(
+            or_(Sync.salesforce_connection_id == row.id, Sync.getresponse_connection_id == row.id),
+            Sync.state != "cancelled",
+        )
+        .values(state="cancelled", updated_at=func.now())
+        .returning(Sync.id)
+    )
+    cancelled_ids = list(cancelled)
+    await session.commit()
+    await session.refresh(row)
+    return Disconnected(
+        connection=ConnectionRead.of(row),
+        token_revoked=revoked,
+        revocation=revocation,
+        cancelled_syncs=cancelled_ids,
+    )
+
+
+async def _revoke(box: SecretBox, row: Connection, *, force: bool) -> tuple[bool, str]:
+    if row.kind == GETRESPONSE:
+        return False, (
+            "GetResponse API keys and tokens cannot be revoked through the API: delete the key in "
+            "GetResponse (Integrations and API) if it should stop working"
+        )
+    credentials = salesforce_credentials(box.open(row.credentials))
+    if not isinstance(credentials, RefreshTokenGrant):
+        # JWT bearer and client credentials hold no long-lived token (A4, C7): access is granted by
+        # the connected app's pre-authorization, which only the org's admin can withdraw.
+        return False, (
+            f"nothing to revoke for the {credentials.grant} grant; withdraw the connected app's "
+            "pre-authorization in Salesforce to stop it for good"
+        )
+    login = credentials.token_url.removesuffix("/services/oauth2/token")
+    revoke_url = str(row.settings.get("revoke_url") or salesforce_oauth.endpoint(login, "revoke"))
+    refresh_token = credentials.refresh_token.get_secret_value()
+    try:
+        async with new_session(VENDOR_TIMEOUT_S) as http:
+            known = await salesforce_oauth.revoke(http, revoke_url, refresh_token)
+    except VendorError as exc:
+        if not force:
+            raise VendorUnavailable(
+                f"Salesforce did not revoke the refresh token ({exc.reason}); nothing was disconnected: "
+                "try again, or add ?force=true to disconnect without revoking"
+            ) from exc
+        return False, f"revocation failed ({exc.reason}); disconnected anyway (force)"
+    if known:
+        return True, f"the refresh token was revoked at {revoke_url}"
+    return True, f"{revoke_url} no longer knew the refresh token (expired or already revoked)"
