@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from app.api import connections, getresponse_inbound, ops, salesforce_inbound
+from app.api import connections, getresponse_inbound, ops, salesforce_inbound, syncs
 from app.api.deps import Resources
 from app.api.middleware import RequestContextMiddleware
 from app.bus import Bus
@@ -50,6 +50,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(salesforce_inbound.router)
     app.include_router(getresponse_inbound.router)
     app.include_router(connections.router)
+    app.include_router(syncs.router)
     return app
 
 

@@ -42,6 +42,12 @@ class VendorUnavailable(ControlError):
     status = 502
 
 
+class ServiceUnavailable(ControlError):
+    """A dependency of ours (Kafka) did not acknowledge: nothing was changed; try again."""
+
+    status = 503
+
+
 @dataclass(frozen=True)
 class Problem:
     path: str  # dotted: "mapping", "marker_field", "campaign_id"

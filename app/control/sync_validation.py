@@ -1,0 +1,185 @@
+"""A sync configuration checked against both systems as they are now (design.md "Configure a
+sync"): Salesforce describe of each object, GetResponse lists and custom fields, and one SOQL
+query per object when a filter is given. Every problem is reported at once, with the path of the
+request field it is about, and nothing is stored while there is one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from app.clients.errors import Permanent, VendorError
+from app.clients.getresponse import GetResponseClient
+from app.clients.salesforce import SalesforceClient
+from app.control.errors import Conflict, ControlError, Problem, VendorUnavailable
+from app.domain.mapping import SyncMapping
+from app.domain.mapping_validation import CustomFieldInfo, SalesforceFieldInfo, validate_mapping
+from app.domain.sides import ObjectType
+
+# A Salesforce Campaign id: key prefix 701, 15 or 18 characters.
+_CAMPAIGN_ID = re.compile(r"^701[A-Za-z0-9]{12}(?:[A-Za-z0-9]{3})?$")
+OPT_OUT_FIELD = "HasOptedOutOfEmail"
+LEAD_SOURCE_FIELD = "LeadSource"
+
+
+@dataclass(frozen=True)
+class SyncSettings:
+    """What a sync is, as validation needs it (a create, or a stored sync with a patch applied)."""
+
+    campaign_id: str
+    salesforce_objects: Sequence[ObjectType]
+    soql_filter: str | None
+    salesforce_campaign_id: str | None
+    create_as: ObjectType
+    lead_source: str | None
+    marker_field: str | None
+    set_opt_out: bool
+    mapping: SyncMapping
+
+
+@dataclass(frozen=True)
+class LiveMetadata:
+    describes: Mapping[ObjectType, Mapping[str, Mapping[str, Any]]]  # object -> field name -> describe
+    campaigns: Mapping[str, Mapping[str, Any]]  # campaignId -> campaign
+    custom_fields: Mapping[str, CustomFieldInfo]
+
+    def field_infos(self) -> dict[ObjectType, dict[str, SalesforceFieldInfo]]:
+        return {
+            object_type: {
+                name: SalesforceFieldInfo(
+                    name=name,
+                    type=str(field.get("type")),
+                    required=bool(field.get("createable"))
+                    and not field.get("nillable", True)
+                    and not field.get("defaultedOnCreate", False),
+                )
+                for name, field in fields.items()
+            }
+            for object_type, fields in self.describes.items()
+        }
+
+
+def _unavailable(vendor: str, exc: VendorError) -> ControlError:
+    if isinstance(exc, Permanent):
+        return Conflict(
+            f"the {vendor} connection no longer works ({exc.reason}); connect it again, then retry"
+        )
+    return VendorUnavailable(f"{vendor} did not answer ({exc.reason}); nothing was stored, try again")
+
+
+async def read_metadata(
+    salesforce: SalesforceClient, getresponse: GetResponseClient, objects: Sequence[ObjectType]
+) -> LiveMetadata:
+    try:
+        described = await asyncio.gather(*(salesforce.describe(o.value) for o in objects))
+    except VendorError as exc:
+        raise _unavailable("Salesforce", exc) from exc
+    try:
+        campaigns, custom_fields = await asyncio.gather(getresponse.campaigns(), getresponse.custom_fields())
+    except VendorError as exc:
+        raise _unavailable("GetResponse", exc) from exc
+    return LiveMetadata(
+        describes={
+            o: {str(f.get("name")): f for f in d.get("fields") or [] if isinstance(f, dict)}
+            for o, d in zip(objects, described, strict=True)
+        },
+        campaigns={str(c.get("campaignId")): c for c in campaigns},
+        custom_fields={
+            str(f.get("customFieldId")): CustomFieldInfo(
+                custom_field_id=str(f.get("customFieldId")), name=str(f.get("name")), type=str(f.get("type"))
+            )
+            for f in custom_fields
+        },
+    )
+
+
+def configuration_problems(sync: SyncSettings, metadata: LiveMetadata) -> list[Problem]:
+    problems: list[Problem] = []
+    if sync.campaign_id not in metadata.campaigns:
+        known = ", ".join(f"{c.get('name')} ({i})" for i, c in sorted(metadata.campaigns.items())) or "none"
+        message = f"GetResponse list {sync.campaign_id} does not exist; the lists are: {known}"
+        problems.append(Problem("campaign_id", message))
+    if sync.create_as not in sync.salesforce_objects:
+        problems.append(
+            Problem(
+                "create_as",
+                f"people from GetResponse would become {sync.create_as.value}s, which this sync does not "
+                "read back: add it to salesforce_objects or create the other type",
+            )
+        )
+    if sync.soql_filter and sync.salesforce_campaign_id:
+        problems.append(
+            Problem("salesforce_campaign_id", "give a SOQL filter or a Salesforce Campaign, not both")
+        )
+    if sync.salesforce_campaign_id and not _CAMPAIGN_ID.match(sync.salesforce_campaign_id):
+        message = "not a Salesforce Campaign id (15 or 18 characters, prefix 701)"
+        problems.append(Problem("salesforce_campaign_id", message))
+    problems.extend(
+        Problem("mapping", message)
+        for message in validate_mapping(
+            sync.mapping, metadata.field_infos(), metadata.custom_fields, sync.salesforce_objects
+        )
+    )
+    if sync.marker_field:
+        problems.extend(_checkbox_problems("marker_field", sync.marker_field, sync, metadata))
+    if sync.set_opt_out:
+        problems.extend(_checkbox_problems("set_opt_out", OPT_OUT_FIELD, sync, metadata))
+    if sync.lead_source is not None:
+        problems.extend(_lead_source_problems(sync, metadata))
+    return problems
+
+
+def _checkbox_problems(path: str, field: str, sync: SyncSettings, metadata: LiveMetadata) -> list[Problem]:
+    problems = []
+    for object_type in sync.salesforce_objects:
+        found = metadata.describes.get(object_type, {}).get(field)
+        if found is None:
+            problems.append(Problem(path, f"{object_type.value}.{field} does not exist in Salesforce"))
+        elif found.get("type") != "boolean":
+            message = f"{object_type.value}.{field} is of type {found.get('type')}, not a checkbox (boolean)"
+            problems.append(Problem(path, message))
+        elif not found.get("updateable", True):
+            problems.append(Problem(path, f"{object_type.value}.{field} cannot be written"))
+    return problems
+
+
+def _lead_source_problems(sync: SyncSettings, metadata: LiveMetadata) -> list[Problem]:
+    field = metadata.describes.get(sync.create_as, {}).get(LEAD_SOURCE_FIELD)
+    if field is None:
+        return [Problem("lead_source", f"{sync.create_as.value}.{LEAD_SOURCE_FIELD} does not exist")]
+    values = [
+        str(v.get("value"))
+        for v in field.get("picklistValues") or []
+        if isinstance(v, dict) and v.get("active", True)
+    ]
+    if sync.lead_source not in values:
+        return [
+            Problem(
+                "lead_source",
+                f"'{sync.lead_source}' is not an active value of {sync.create_as.value}.{LEAD_SOURCE_FIELD}; "
+                f"the values are: {', '.join(values) or 'none'}",
+            )
+        ]
+    return []
+
+
+async def soql_filter_problems(salesforce: SalesforceClient, sync: SyncSettings) -> list[Problem]:
+    """Runs the filter once per object (LIMIT 1), so that a typo is found now, not by the first sync."""
+    if not sync.soql_filter:
+        return []
+    problems = []
+    for object_type in sync.salesforce_objects:
+        # The admin's own read-only filter, run with the connection's rights: SOQL cannot write.
+        soql = f"SELECT Id FROM {object_type.value} WHERE {sync.soql_filter} LIMIT 1"  # noqa: S608
+        try:
+            async for _ in salesforce.query(soql):
+                break
+        except Permanent as exc:
+            problems.append(Problem("soql_filter", f"{object_type.value}: {exc.reason}"))
+        except VendorError as exc:
+            raise _unavailable("Salesforce", exc) from exc
+    return problems
