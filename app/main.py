@@ -7,7 +7,15 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from app.api import connections, getresponse_inbound, ops, salesforce_inbound, syncs
+from app.api import (
+    connections,
+    contacts,
+    dead_letters,
+    getresponse_inbound,
+    ops,
+    salesforce_inbound,
+    syncs,
+)
 from app.api.deps import Resources
 from app.api.middleware import RequestContextMiddleware
 from app.bus import Bus
@@ -51,6 +59,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(getresponse_inbound.router)
     app.include_router(connections.router)
     app.include_router(syncs.router)
+    app.include_router(dead_letters.router)
+    app.include_router(contacts.router)
     return app
 
 

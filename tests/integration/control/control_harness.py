@@ -16,7 +16,11 @@ import httpx
 from sqlalchemy.engine import make_url
 
 from app.control import tokens
-from app.db.session import create_engine, session_factory
+from app.crypto import SecretBox
+from app.db.connections import GETRESPONSE, SALESFORCE, save_connection
+from app.db.session import create_engine, session_factory, transaction
+from app.db.syncs import insert_sync
+from app.devstack.defaults import DEMO_MAPPING
 from app.main import create_app
 from app.settings import Settings
 from simulators.salesforce import ids
@@ -126,6 +130,38 @@ async def running_api(settings: Settings) -> AsyncIterator[Api]:
 async def configure_sim(url: str, **patch: Any) -> None:
     async with httpx.AsyncClient(timeout=10) as http:
         (await http.post(f"{url}/_sim/config", json=patch)).raise_for_status()
+
+
+@dataclass(frozen=True)
+class StoredSync:
+    id: uuid.UUID
+    salesforce_connection_id: uuid.UUID
+    campaign_id: str
+
+
+async def stored_sync(settings: Settings, campaign_id: str = MAIN_LIST) -> StoredSync:
+    """Connections and a sync written straight to Postgres: for tests of what reads them, which
+    need no vendor behind them."""
+    box = SecretBox(settings)
+    engine = create_engine(settings)
+    try:
+        async with transaction(session_factory(engine)) as session:
+            salesforce = await save_connection(
+                session, box, kind=SALESFORCE, external_id=SF_ORG_ID, api_base_url="https://acme.my.salesforce.com",
+                auth_kind="client_credentials", credentials={},
+            )
+            getresponse = await save_connection(
+                session, box, kind=GETRESPONSE, external_id=GR_ACCOUNT_ID,
+                api_base_url="https://api.getresponse.com/v3", auth_kind="api_key", credentials={},
+            )
+            sync_id = await insert_sync(
+                session, name="stored", salesforce_connection_id=salesforce, getresponse_connection_id=getresponse,
+                campaign_id=campaign_id, salesforce_objects=["Lead", "Contact"], create_as="Lead",
+                preferred_system="salesforce", mapping=DEMO_MAPPING,
+            )
+    finally:
+        await engine.dispose()
+    return StoredSync(sync_id, salesforce, campaign_id)
 
 
 def query_of(url: str) -> dict[str, str]:
