@@ -10,25 +10,33 @@ from __future__ import annotations
 
 import asyncio
 import json
-import secrets
 import shutil
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
+import httpx
 from cryptography.fernet import Fernet
 
+from app.control import getresponse_connect, salesforce_connect, syncs, tokens
+from app.control.getresponse_connect import GetResponseConnect
+from app.control.salesforce_connect import ClientCredentialsConnect
+from app.control.syncs import SyncCreate
+from app.control.tokens import Scope
 from app.crypto import SecretBox
-from app.db import connections, syncs
 from app.db.migrate import upgrade
-from app.db.session import create_engine, session_factory, transaction
+from app.db.session import create_engine, session_factory
 from app.devstack.broker import TansuBroker, wait_for_port
 from app.devstack.defaults import DEMO_MAPPING, MAIN_LIST
 from app.devstack.postgres import PostgresServer, find_bindir
 from app.devstack.processes import Started, alive, kill, spawn, terminate, wait_file, wait_http
+from app.domain.sides import ObjectType, Side
 from app.settings import Settings
+from consumers.vendors import Vendors
 from simulators.common.server import free_port
+from simulators.getresponse.config import GetResponseSimConfig
 from simulators.salesforce.config import DEFAULT_ORG_ID as SALESFORCE_SIM_ORG_ID
 
 STATE_FILE = "stack.json"
@@ -159,9 +167,6 @@ def _start_all(stack: Stack, *, with_consumers: bool, with_poller: bool, env: di
 
     api_port, salesforce_port, getresponse_port = free_port(), free_port(), free_port()
     api = f"http://127.0.0.1:{api_port}"
-    outbound_key = secrets.token_urlsafe(24)
-    change_events_secret = secrets.token_urlsafe(32)
-    webhook_secret = secrets.token_urlsafe(24)
     stack.env = {
         "SFGR_ENVIRONMENT": "development",
         "SFGR_DATABASE_URL": pg.url,
@@ -187,9 +192,6 @@ def _start_all(stack: Stack, *, with_consumers: bool, with_poller: bool, env: di
         "salesforce_client_secret": "sfgr-sim-secret",
         "getresponse": f"http://127.0.0.1:{getresponse_port}/v3",
         "getresponse_api_key": "sfgr-sim-api-key",
-        "getresponse_webhook_secret": webhook_secret,
-        "change_events_secret": change_events_secret,
-        "outbound_message_key": outbound_key,
         "state_dir": str(stack.state_dir),
         "logs": str(stack.logs),
     }
@@ -203,12 +205,6 @@ def _start_all(stack: Stack, *, with_consumers: bool, with_poller: bool, env: di
             str(salesforce_port),
             "--org-id",
             SALESFORCE_SIM_ORG_ID,
-            "--outbound-url",
-            f"{api}/v1/salesforce/outbound-messages?key={outbound_key}",
-            "--cdc-url",
-            f"{api}/v1/salesforce/change-events",
-            # "=" keeps a secret that starts with "-" from reading as an option.
-            f"--cdc-secret={change_events_secret}",
         ),
         ready_url=f"http://127.0.0.1:{salesforce_port}/_sim/idle",
     )
@@ -218,8 +214,6 @@ def _start_all(stack: Stack, *, with_consumers: bool, with_poller: bool, env: di
             "simulators.getresponse",
             "--port",
             str(getresponse_port),
-            "--webhook-url",
-            f"{api}/v1/getresponse/webhooks?secret={webhook_secret}",
         ),
         ready_url=f"http://127.0.0.1:{getresponse_port}/_sim/idle",
     )
@@ -234,60 +228,83 @@ def _start_all(stack: Stack, *, with_consumers: bool, with_poller: bool, env: di
 
 
 async def _connect_simulators(stack: Stack) -> None:
-    """Store the simulated org and account as the connected ones, with their inbound secrets."""
+    """Connect the simulated org and account the way an operator would, through the control API's
+    services (one token, one call, then stored), point the simulators' deliveries at the inbound
+    endpoints with the secrets the connects generated, create the demo sync (validated against the
+    simulators' metadata) and an API token with every scope."""
     info = stack.info
-    settings = Settings(database_url=info["database_url"], encryption_key=stack.env["SFGR_ENCRYPTION_KEY"])
+    settings = Settings(
+        database_url=info["database_url"],
+        encryption_key=stack.env["SFGR_ENCRYPTION_KEY"],
+        public_base_url=info["api"],
+    )
     box = SecretBox(settings)
     engine = create_engine(settings)
+    sessions = session_factory(engine)
+    vendors = Vendors(settings, sessions)
     try:
-        async with transaction(session_factory(engine)) as session:
-            salesforce_id = await connections.save_connection(
+        async with sessions() as session:
+            salesforce = await salesforce_connect.connect_client_credentials(
                 session,
                 box,
-                kind=connections.SALESFORCE,
-                external_id=info["salesforce_org_id"],
-                api_base_url=info["salesforce"],
-                auth_kind="client_credentials",
-                credentials={
-                    "grant": "client_credentials",
-                    "client_id": info["salesforce_client_id"],
-                    "client_secret": info["salesforce_client_secret"],
-                    "token_url": f"{info['salesforce']}/services/oauth2/token",
-                },
-                inbound_secrets={
-                    "outbound_key": info["outbound_message_key"],
-                    "change_events_secret": info["change_events_secret"],
-                },
-                settings={"environment": "production"},
+                ClientCredentialsConnect(
+                    client_id=info["salesforce_client_id"],
+                    client_secret=info["salesforce_client_secret"],
+                    my_domain_url=info["salesforce"],
+                ),
+                public_base=info["api"],
             )
-            getresponse_id = await connections.save_connection(
+            getresponse = await getresponse_connect.connect_getresponse(
                 session,
                 box,
-                kind=connections.GETRESPONSE,
-                external_id="sfgrAcct1",
-                api_base_url=info["getresponse"],
-                auth_kind="api_key",
-                credentials={"api_key": info["getresponse_api_key"]},
-                inbound_secrets={"webhook_secret": info["getresponse_webhook_secret"]},
+                GetResponseConnect(
+                    api_key=info["getresponse_api_key"],
+                    api_base_url=info["getresponse"],
+                    # The simulator has no GET /accounts; its webhooks name this account.
+                    account_id=GetResponseSimConfig().account_id,
+                ),
+                public_base=info["api"],
             )
-            sync_id = await syncs.insert_sync(
+            async with httpx.AsyncClient(timeout=10) as http:
+                sf_config = {
+                    "outbound_url": salesforce.inbound.outbound_message_url,
+                    "cdc_url": salesforce.inbound.change_events_url,
+                    "cdc_secret": salesforce.inbound.change_events_secret,
+                }
+                gr_config = {"webhook_url": getresponse.inbound.webhook_url}
+                (await http.post(f"{info['salesforce']}/_sim/config", json=sf_config)).raise_for_status()
+                gr_control = info["getresponse"].removesuffix("/v3")
+                (await http.post(f"{gr_control}/_sim/config", json=gr_config)).raise_for_status()
+            sync = await syncs.create_sync(
                 session,
-                name="demo: Salesforce Leads and Contacts <-> GetResponse list sfgr_main",
-                salesforce_connection_id=salesforce_id,
-                getresponse_connection_id=getresponse_id,
-                campaign_id=MAIN_LIST,
-                salesforce_objects=["Lead", "Contact"],
-                create_as="Lead",
-                preferred_system="salesforce",
-                mapping=DEMO_MAPPING,
-                lead_source="GetResponse",
-                marker_field="GRdeleted__c",
-                set_opt_out=True,
+                vendors,
+                SyncCreate(
+                    name="demo: Salesforce Leads and Contacts <-> GetResponse list sfgr_main",
+                    campaign_id=MAIN_LIST,
+                    salesforce_objects=[ObjectType.LEAD, ObjectType.CONTACT],
+                    create_as=ObjectType.LEAD,
+                    preferred_system=Side.SALESFORCE,
+                    mapping=DEMO_MAPPING,
+                    lead_source="GetResponse",
+                    marker_field="GRdeleted__c",
+                    set_opt_out=True,
+                ),
             )
-            info["sync_id"] = str(sync_id)
-            info["getresponse_list"] = MAIN_LIST
+            token = await tokens.create_token(session, name="dev stack", scopes=[s.value for s in Scope])
     finally:
+        await vendors.close()
         await engine.dispose()
+    outbound_key = parse_qs(urlsplit(salesforce.inbound.outbound_message_url).query)["key"][0]
+    info.update(
+        salesforce_org_id=salesforce.connection.external_id,
+        outbound_message_key=outbound_key,
+        change_events_secret=salesforce.inbound.change_events_secret,
+        getresponse_webhook_secret=parse_qs(urlsplit(getresponse.inbound.webhook_url).query)["secret"][0],
+        sync_id=str(sync.id),
+        getresponse_list=MAIN_LIST,
+        api_token=token.token,
+    )
+    stack.save()
 
 
 def down(state_dir: Path) -> list[str]:
