@@ -104,6 +104,8 @@ class DeadLetterRead(BaseModel):
 
 
 class DeadLetterPage(BaseModel):
+    model_config = {"json_schema_extra": {"examples": [{"items": [], "next_before_id": None}]}}
+
     items: list[DeadLetterRead]
     next_before_id: int | None = Field(description="pass as before_id for the next (older) page; None: done")
 

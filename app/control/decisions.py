@@ -123,6 +123,12 @@ class DecisionRead(BaseModel):
 
 
 class DecisionPage(BaseModel):
+    model_config = {
+        "json_schema_extra": {
+            "examples": [{"link": {"id": 1187, "...": "..."}, "items": [], "next_before_id": None}]
+        }
+    }
+
     link: ContactLinkRead
     items: list[DecisionRead] = Field(description="newest first")
     next_before_id: int | None = Field(description="pass as before_id for the next (older) page; None: done")

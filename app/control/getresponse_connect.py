@@ -22,6 +22,7 @@ from app.clients.errors import NotFound as VendorNotFound
 from app.clients.errors import VendorError
 from app.clients.getresponse import MAX_BASE_URL, STANDARD_BASE_URL, GetResponseClient
 from app.control.connections import (
+    CONNECTION_EXAMPLE,
     VENDOR_TIMEOUT_S,
     ConnectionRead,
     GetResponseInbound,
@@ -76,6 +77,28 @@ class GetResponseConnect(BaseModel):
 
 class GetResponseConnected(BaseModel):
     """The connection, and (once, here only) the webhook URL with its secret."""
+
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "connection": CONNECTION_EXAMPLE
+                    | {
+                        "kind": "getresponse",
+                        "external_id": "AbC12",
+                        "api_base_url": STANDARD_BASE_URL,
+                        "auth_kind": "api_key",
+                        "settings": {"account_id_source": "api"},
+                    },
+                    "inbound": {"webhook_url": "https://sfgr.example.com/v1/getresponse/webhooks?secret=Kp3..."},
+                    "lists": 4,
+                    "account_id_source": "api",
+                    "warnings": [],
+                    "next_steps": ["In GetResponse, Webhooks > Create webhook: ..."],
+                }
+            ]
+        }
+    }
 
     connection: ConnectionRead
     inbound: GetResponseInbound

@@ -30,6 +30,7 @@ from app.clients.salesforce_auth import (
 from app.clients.transport import new_session
 from app.control import salesforce_oauth
 from app.control.connections import (
+    CONNECTION_EXAMPLE,
     VENDOR_TIMEOUT_S,
     ConnectionRead,
     SalesforceInbound,
@@ -104,6 +105,22 @@ class ClientCredentialsConnect(BaseModel):
 
 class SalesforceConnected(BaseModel):
     """The connection, and (once, here only) where Salesforce must deliver, with the secrets."""
+
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "connection": CONNECTION_EXAMPLE,
+                    "inbound": {
+                        "outbound_message_url": "https://sfgr.example.com/v1/salesforce/outbound-messages?key=Xy7...",
+                        "change_events_url": "https://sfgr.example.com/v1/salesforce/change-events",
+                        "change_events_secret": "q2V...",
+                    },
+                    "next_steps": ["Outbound Messages (Lead, Contact): set the endpoint URL to ..."],
+                }
+            ]
+        }
+    }
 
     connection: ConnectionRead
     inbound: SalesforceInbound

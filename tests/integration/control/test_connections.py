@@ -309,3 +309,10 @@ async def test_disconnecting_a_client_credentials_org_has_nothing_to_revoke(api:
     body = (await api.delete("/v1/connections/salesforce")).json()
     assert body["token_revoked"] is False
     assert body["revocation"].startswith("nothing to revoke for the client_credentials grant")
+
+
+async def test_authorize_without_a_configured_connected_app_is_409_naming_the_settings(api: Api) -> None:
+    api.settings.salesforce_oauth_client_id = None
+    response = await api.get("/v1/connections/salesforce/authorize")
+    assert response.status_code == 409
+    assert "SFGR_SALESFORCE_OAUTH_CLIENT_ID" in response.json()["detail"]
