@@ -199,18 +199,19 @@ def vendor_refusal(what: str, exc: VendorError) -> ControlError:
 async def disconnect(
     session: AsyncSession, box: SecretBox, *, kind: Kind, force: bool = False
 ) -> Disconnected:
-    """Revokes what can be revoked at the vendor, marks the connection disconnected, cancels every
-    sync that uses it and keeps their links (audit). A revocation that fails for want of an answer
-    changes nothing, unless `force`."""
+    """Revokes what can be revoked at the vendor, marks the connection disconnected (dropping its
+    credentials, keeping its inbound secrets for a reconnect), cancels every sync that uses it and
+    keeps their links (audit). A revocation that fails for want of an answer changes nothing,
+    unless `force`."""
     row = await connected_one(session, kind)
     if row is None:
         raise NotFound(f"no {kind} connection is connected")
     revoked, revocation = await _revoke(box, row, force=force)
     row.state = "disconnected"
     row.updated_at = func.now()
-    if revoked:
-        # The vendor-side credential is dead; keep nothing that looks like one.
-        row.credentials = box.seal({})
+    # Nothing uses a disconnected connection's credentials again (a reconnect brings its own), so
+    # none is kept at rest, revoked or not: an API key or private key left here would outlive it.
+    row.credentials = box.seal({})
     cancelled = await session.scalars(
         update(Sync)
         .where(

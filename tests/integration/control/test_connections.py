@@ -309,6 +309,16 @@ async def test_disconnecting_a_client_credentials_org_has_nothing_to_revoke(api:
     body = (await api.delete("/v1/connections/salesforce")).json()
     assert body["token_revoked"] is False
     assert body["revocation"].startswith("nothing to revoke for the client_credentials grant")
+    assert await stored_credentials(api, "salesforce") == {}
+
+
+async def test_disconnecting_getresponse_drops_the_key_and_cancels_its_syncs(api: Api, getresponse_url: str) -> None:
+    await api.connect_getresponse(getresponse_url)
+    body = (await api.delete("/v1/connections/getresponse")).json()
+    assert body["connection"]["state"] == "disconnected" and body["token_revoked"] is False
+    assert await stored_credentials(api, "getresponse") == {}
+    again = await api.connect_getresponse(getresponse_url)
+    assert again["connection"]["state"] == "connected"
 
 
 async def test_authorize_without_a_configured_connected_app_is_409_naming_the_settings(api: Api) -> None:
