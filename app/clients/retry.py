@@ -61,4 +61,10 @@ async def retrying(
         sleep=sleep,
         reraise=True,
     )
-    return await retryer(call)
+
+    # tenacity awaits only coroutine functions; `lambda: client.get(...)` returns an awaitable
+    # from a plain function, so every call goes through a coroutine function of ours.
+    async def attempt() -> T:
+        return await call()
+
+    return await retryer(attempt)

@@ -100,3 +100,21 @@ async def test_a_throttle_longer_than_max_delay_goes_back_to_the_caller_at_once(
 async def test_nonsense_bounds_are_refused() -> None:
     with pytest.raises(ValueError):
         await retrying(Script(), attempts=0, base_delay=0.1, max_delay=1)
+
+
+async def test_a_lambda_returning_a_coroutine_is_awaited_and_retried() -> None:
+    from app.clients.errors import Transient
+
+    calls: list[int] = []
+
+    async def flaky() -> tuple[int, int]:
+        calls.append(1)
+        if len(calls) < 2:
+            raise Transient("503 once", vendor="getresponse", status=503)
+        return (1, 2)
+
+    async def no_sleep(_: float) -> None:
+        return None
+
+    assert await retrying(lambda: flaky(), attempts=3, base_delay=0.1, max_delay=1, sleep=no_sleep) == (1, 2)
+    assert len(calls) == 2
