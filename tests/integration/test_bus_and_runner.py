@@ -181,13 +181,18 @@ async def test_sigterm_finishes_in_flight_work_commits_and_leaves(bus: Bus, sett
         stdout=asyncio.subprocess.PIPE, env={**__import__("os").environ, **env},
     )
     assert process.stdout is not None
-    await _publish(bus, topic, ("k", "m1"))
-    line = await asyncio.wait_for(process.stdout.readline(), 30)
-    assert line.strip() == b"m1"
-    process.send_signal(signal.SIGTERM)
-    rest = (await asyncio.wait_for(process.stdout.read(), 30)).decode().split("\n")
-    assert await process.wait() == 0
-    assert "done m1" in rest and "left the group" in rest
+    try:
+        await _publish(bus, topic, ("k", "m1"))
+        line = await asyncio.wait_for(process.stdout.readline(), 30)
+        assert line.strip() == b"m1"
+        process.send_signal(signal.SIGTERM)
+        rest = (await asyncio.wait_for(process.stdout.read(), 30)).decode().split("\n")
+        assert await process.wait() == 0
+        assert "done m1" in rest and "left the group" in rest
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
 
     seen: list[str] = []
 
