@@ -12,6 +12,7 @@ from app.api import (
     contacts,
     dead_letters,
     getresponse_inbound,
+    jobs,
     ops,
     salesforce_inbound,
     syncs,
@@ -61,6 +62,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(syncs.router)
     app.include_router(dead_letters.router)
     app.include_router(contacts.router)
+    app.include_router(jobs.router)
     return app
 
 

@@ -51,6 +51,7 @@ async def merge_and_write(
     salesforce_modified_at: datetime | None,
     first_sync: bool = False,
     defer: Mapping[str, str] | None = None,
+    preferred: Side | None = None,
 ) -> Resolution:
     """Resolve `incoming` against the base and `other`, write both sides, store the new base.
 
@@ -65,7 +66,7 @@ async def merge_and_write(
     link, sync = person.link, person.sync
     base = base_from_json(link.base)
     for _ in range(MAX_PRECONDITION_ROUNDS):
-        resolution = _resolve(person, base, incoming, other, first_sync=first_sync)
+        resolution = plan_writes(person, base, incoming, other, first_sync=first_sync, preferred=preferred)
         if defer:
             for side in Side:
                 resolution = resolution.without_writes(side, defer, base)
@@ -82,7 +83,7 @@ async def merge_and_write(
                 other = current.snapshot
             continue
         if contact is not None:
-            contact = await _write_getresponse(person, resolution, contact)
+            contact = await write_getresponse(person, resolution, contact)
         break
     else:
         raise PreconditionFailed(
@@ -97,16 +98,23 @@ async def merge_and_write(
         link.salesforce_modified_at = salesforce_modified_at
     if contact is not None and contact.changed_on is not None:
         link.getresponse_changed_on = contact.changed_on
-    _log(person, resolution)
+    log_resolution(person, resolution)
     return resolution
 
 
-def _resolve(
-    person: Person, base: Any, incoming: Snapshot, other: Snapshot | None, *, first_sync: bool
+def plan_writes(
+    person: Person,
+    base: Any,
+    incoming: Snapshot,
+    other: Snapshot | None,
+    *,
+    first_sync: bool,
+    preferred: Side | None = None,
 ) -> Resolution:
+    """The resolution, less what a side cannot take (values its fields refuse): no I/O."""
     sync = person.sync
     resolution = resolve_change(
-        base, incoming, other, preferred=sync.preferred, skew=sync.skew, first_sync=first_sync
+        base, incoming, other, preferred=preferred or sync.preferred, skew=sync.skew, first_sync=first_sync
     )
     gr_write = sync.mapping.canonical_to_getresponse(resolution.writes[Side.GETRESPONSE])
     resolution = resolution.without_writes(Side.GETRESPONSE, gr_write.refused, base)
@@ -132,7 +140,7 @@ async def _write_salesforce(person: Person, resolution: Resolution, modified_at:
     metrics.VENDOR_WRITES.labels("salesforce", "update").inc()
 
 
-async def _write_getresponse(
+async def write_getresponse(
     person: Person, resolution: Resolution, contact: GetResponsePerson
 ) -> GetResponsePerson:
     values = resolution.writes[Side.GETRESPONSE]
@@ -149,7 +157,7 @@ async def _write_getresponse(
     return contact
 
 
-def _log(person: Person, resolution: Resolution) -> None:
+def log_resolution(person: Person, resolution: Resolution) -> None:
     logged = [d for d in resolution.decisions if d.rule is not Rule.UNCHANGED]
     links.log_decisions(person.session, person.link, logged, event_id=person.event_id)
     for decision in logged:

@@ -27,7 +27,11 @@ async def run_role(settings: Settings, role: Role) -> None:
     context = RoleContext(settings=settings, sessions=session_factory(engine), bus=bus)
     handler = await role.build_handler(context)
     runner = ConsumerRunner(
-        settings, topics=role.topics(bus.topics), group_id=role.group_id(settings), handler=handler.handle
+        settings,
+        topics=role.topics(bus.topics),
+        group_id=role.group_id(settings),
+        handler=handler.handle,
+        consumer_options=role.consumer_options,
     )
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -10,13 +10,15 @@ import contextlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.bus import Bus, Topics
 from app.db.syncs import SyncDirectory
 from app.settings import Settings
+from consumers.jobs.worker import ROLE as RESYNC
+from consumers.jobs.worker import JobWorker
 from consumers.pending import PendingLookups
 from consumers.processing import Processor
 from consumers.runner import Record
@@ -74,6 +76,7 @@ class Role:
     description: str
     topics: Callable[[Topics], list[str]]
     build_handler: Callable[[RoleContext], Awaitable[RoleHandler]]
+    consumer_options: dict[str, Any] = field(default_factory=dict)
 
     def group_id(self, settings: Settings) -> str:
         return f"{settings.kafka_topic_prefix}.{self.name}"
@@ -94,6 +97,10 @@ async def _to_salesforce(ctx: RoleContext) -> RoleHandler:
     return RoleRuntime(processor, vendors)
 
 
+async def _resync(ctx: RoleContext) -> RoleHandler:
+    return JobWorker(sessions=ctx.sessions, syncs=ctx.syncs(), vendors=Vendors(ctx.settings, ctx.sessions))
+
+
 ROLES: dict[str, Role] = {
     role.name: role
     for role in (
@@ -108,6 +115,14 @@ ROLES: dict[str, Role] = {
             description="apply GetResponse changes (webhooks, poller) to Salesforce",
             topics=lambda t: [t.getresponse_changes, t.retry],
             build_handler=_to_salesforce,
+        ),
+        Role(
+            name=RESYNC,
+            description="run first syncs and resyncs (jobs requested through the control API)",
+            topics=lambda t: [t.resync_requests],
+            build_handler=_resync,
+            # A job holds its request until it is done, which may take many minutes.
+            consumer_options={"max_poll_interval_ms": 6 * 3600 * 1000},
         ),
     )
 }

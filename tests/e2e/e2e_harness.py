@@ -32,6 +32,8 @@ class Harness:
         self.sf = httpx.Client(base_url=info["salesforce"], timeout=10)
         self.gr = httpx.Client(base_url=info["getresponse"].removesuffix("/v3"), timeout=10)
         self.database_url = info["database_url"].replace("postgresql+asyncpg", "postgresql")
+        self._calls: dict[str, list[dict[str, Any]]] = {"salesforce": [], "getresponse": []}
+        self._read_up_to: dict[str, int] = {"salesforce": 0, "getresponse": 0}
         self.sync_id = info["sync_id"]
         self.list_id = info["getresponse_list"]
 
@@ -145,8 +147,13 @@ class Harness:
         """Vendor-API calls, without the poller's periodic search (it runs whether or not anything
         changed, so it is no sign of a loop)."""
         client = self.sf if vendor == "salesforce" else self.gr
-        calls: list[dict[str, Any]] = client.get("/_sim/calls").json()
-        return [c for c in calls if "changedOn" not in c["query"] and c["path"] != "/services/oauth2/token"]
+        # Only what is new: by the end of a run the logs hold tens of thousands of calls.
+        new: list[dict[str, Any]] = client.get("/_sim/calls", params={"since": self._read_up_to[vendor]}).json()
+        if new:
+            self._read_up_to[vendor] = new[-1]["seq"]
+        known = self._calls[vendor]
+        known.extend(c for c in new if "changedOn" not in c["query"] and c["path"] != "/services/oauth2/token")
+        return known
 
     def writes(self, vendor: str, since: int = 0) -> list[dict[str, Any]]:
         return [c for c in self.calls(vendor) if c["method"] in {"POST", "PATCH", "DELETE"} and c["seq"] > since]
@@ -199,3 +206,21 @@ class Harness:
             if time.monotonic() - started > within:
                 raise AssertionError(f"{what}: not met within {within} s")
             time.sleep(0.05)
+
+
+def issue_token(database_url: str, *scopes: str) -> str:
+    """An API token straight from the tokens service (what `sfgr tokens create` does)."""
+    from app.control.tokens import create_token
+    from app.db.session import create_engine, session_factory
+    from app.settings import Settings
+
+    async def run() -> str:
+        engine = create_engine(Settings(database_url=database_url))  # type: ignore[arg-type]
+        try:
+            async with session_factory(engine)() as session:
+                issued = await create_token(session, name="e2e", scopes=scopes)
+        finally:
+            await engine.dispose()
+        return issued.token
+
+    return asyncio.run(run())

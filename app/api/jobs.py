@@ -1,0 +1,184 @@
+"""First syncs and resyncs: start one, then follow it (the work runs in the `resync` consumer)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Query, Response
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from app.api.auth import AUTH_RESPONSES, Admin, Reader, ResyncWriter
+from app.api.deps import ResourcesDep
+from app.control.jobs import JobRefused, job_view, start_job
+from app.db import jobs
+from app.domain.jobs import JobKind, JobState, ResyncMode, ResyncScope
+
+router = APIRouter(prefix="/v1", tags=["jobs"], responses=AUTH_RESPONSES)
+
+FINISHED = {JobState.DONE.value, JobState.FAILED.value, JobState.CANCELLED.value}
+JOB_EXAMPLE: dict[str, Any] = {
+    "job_id": "9f1c2d3e-4b5a-6789-abcd-ef0123456789",
+    "sync_id": "0ea56b1a-520e-40c1-9f9c-5384675643ac",
+    "kind": "first_sync",
+    "state": "done",
+    "dry_run": True,
+    "counts": {
+        "matches": 1000,
+        "salesforce_only": 500,
+        "getresponse_only": 500,
+        "duplicates": 20,
+        "conflicts": 97,
+    },
+    "report": {
+        "conflicts": [
+            {
+                "email": "pat@example.com",
+                "field": "company",
+                "salesforce": "Acme",
+                "getresponse": "ACME Ltd",
+                "resolved_to": "Acme",
+                "winner": "salesforce",
+            }
+        ]
+    },
+}
+
+
+class Job(BaseModel):
+    model_config = {"json_schema_extra": {"examples": [JOB_EXAMPLE]}}
+
+    job_id: str
+    sync_id: str
+    kind: str
+    state: str = Field(description="queued, running, done, failed or cancelled")
+    dry_run: bool
+    mode: str
+    scope: dict[str, Any]
+    counts: dict[str, Any]
+    report: dict[str, Any]
+    errors: dict[str, Any]
+    created_at: str | None
+    started_at: str | None
+    finished_at: str | None
+
+
+class ResyncRequest(BaseModel):
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "sync_id": "0ea56b1a-520e-40c1-9f9c-5384675643ac",
+                    "scope": {"emails": ["pat@example.com"]},
+                    "mode": "reconcile",
+                    "dry_run": False,
+                },
+                {
+                    "sync_id": "0ea56b1a-520e-40c1-9f9c-5384675643ac",
+                    "scope": {"whole_sync": True},
+                    "mode": "salesforce_wins",
+                    "dry_run": True,
+                },
+            ]
+        }
+    }
+
+    sync_id: uuid.UUID
+    scope: ResyncScope
+    mode: ResyncMode = ResyncMode.RECONCILE
+    dry_run: bool = False
+
+
+async def _job_or_404(resources: Any, job_id: uuid.UUID, kind: JobKind | None = None) -> dict[str, Any]:
+    async with resources.sessions() as session:
+        job = await jobs.get_job(session, job_id)
+    if job is None or (kind is not None and job.kind != kind.value):
+        raise HTTPException(404, f"no such job: {job_id}")
+    return job_view(job)
+
+
+async def _started(resources: Any, job_id: uuid.UUID, location: str, wait: float) -> Response:
+    deadline = time.monotonic() + wait
+    view = await _job_or_404(resources, job_id)
+    while view["state"] not in FINISHED and time.monotonic() < deadline:
+        await asyncio.sleep(0.2)
+        view = await _job_or_404(resources, job_id)
+    status = 200 if view["state"] in FINISHED else 202
+    return JSONResponse(view, status_code=status, headers={"Location": location})
+
+
+def _refused(exc: JobRefused) -> HTTPException:
+    return HTTPException(exc.status, exc.message)
+
+
+@router.post(
+    "/syncs/{sync_id}/first-sync",
+    status_code=202,
+    response_model=Job,
+    summary="Start the first sync (or, with dry_run, only its report)",
+    responses={200: {"description": "finished within `wait` seconds"}, 404: {}, 409: {}},
+)
+async def first_sync(
+    sync_id: uuid.UUID,
+    resources: ResourcesDep,
+    _caller: Admin,
+    dry_run: Annotated[
+        bool, Query(description="report matches, duplicates and conflicts; write nothing")
+    ] = False,
+    wait: Annotated[float, Query(ge=0, le=120, description="seconds to wait for the job to finish")] = 0,
+) -> Response:
+    try:
+        job_id = await start_job(
+            resources.sessions, resources.bus, sync_id=sync_id, kind=JobKind.FIRST_SYNC, dry_run=dry_run
+        )
+    except JobRefused as exc:
+        raise _refused(exc) from exc
+    return await _started(resources, job_id, f"/v1/syncs/{sync_id}/first-sync/{job_id}", wait)
+
+
+@router.get(
+    "/syncs/{sync_id}/first-sync/{job_id}", response_model=Job, summary="A first sync: state, counts, report"
+)
+async def first_sync_job(
+    sync_id: uuid.UUID, job_id: uuid.UUID, resources: ResourcesDep, _caller: Reader
+) -> Any:
+    view = await _job_or_404(resources, job_id, JobKind.FIRST_SYNC)
+    if view["sync_id"] != str(sync_id):
+        raise HTTPException(404, f"no such job: {job_id}")
+    return view
+
+
+@router.post(
+    "/resync",
+    status_code=202,
+    response_model=Job,
+    summary="Resync some people, or a whole sync",
+    responses={200: {"description": "finished within `wait` seconds"}, 404: {}, 409: {}},
+)
+async def resync(
+    body: ResyncRequest,
+    resources: ResourcesDep,
+    _caller: ResyncWriter,
+    wait: Annotated[float, Query(ge=0, le=120, description="seconds to wait for the job to finish")] = 0,
+) -> Response:
+    try:
+        job_id = await start_job(
+            resources.sessions,
+            resources.bus,
+            sync_id=body.sync_id,
+            kind=JobKind.RESYNC,
+            dry_run=body.dry_run,
+            mode=body.mode,
+            scope=body.scope,
+        )
+    except JobRefused as exc:
+        raise _refused(exc) from exc
+    return await _started(resources, job_id, f"/v1/resync/{job_id}", wait)
+
+
+@router.get("/resync/{job_id}", response_model=Job, summary="A resync: state, counts, errors")
+async def resync_job(job_id: uuid.UUID, resources: ResourcesDep, _caller: Reader) -> Any:
+    return await _job_or_404(resources, job_id, JobKind.RESYNC)

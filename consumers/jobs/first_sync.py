@@ -1,0 +1,421 @@
+"""The first sync of a sync (design.md, "What the product does", 3).
+
+Match people by normalised email, link them, resolve every differing field with the preferred
+system, and create what is missing on each side: Salesforce records through sObject Collections
+(200 a call), GetResponse contacts through batch creates (1000 a call, asynchronous: the links
+wait as `pending` and the lookup loop fills their ids). A dry run stops after the report.
+
+Resumable by construction: the plan skips every person who already has a link, and every chunk
+commits its links together with its writes, so a job that crashed is simply run again. A record
+created in Salesforce just before a crash is found by email on the re-run and linked, never
+created twice; GetResponse skips batch entries already on the list.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app import metrics
+from app.clients.getresponse import GetResponseClient
+from app.clients.limits import Priority
+from app.clients.salesforce import SalesforceClient
+from app.db import links
+from app.db.models import ContactLink
+from app.db.session import transaction
+from app.db.syncs import SyncConfig
+from app.domain.coercion import normalize_email
+from app.domain.resolver import FieldState, Rule, base_to_json, resolve_change
+from app.domain.sides import ObjectType, Side
+from consumers import pending
+from consumers.jobs.patience import patiently
+from consumers.merge import Person, log_resolution, plan_writes, write_getresponse
+from consumers.people import (
+    GetResponsePerson,
+    SalesforcePerson,
+    read_getresponse,
+    salesforce_fields,
+    salesforce_person,
+)
+from consumers.vendors import Vendors
+
+CHUNK = 100
+SALESFORCE_BATCH = 200
+GETRESPONSE_BATCH = 1000
+REPORT_LIMIT = 1000  # entries per list in a report; the counts are always complete
+
+Progress = Callable[[dict[str, int]], Awaitable[None]]
+
+
+@dataclass
+class Match:
+    email: str
+    salesforce: SalesforcePerson
+    getresponse: GetResponsePerson
+
+
+@dataclass
+class Plan:
+    matches: list[Match] = field(default_factory=list)
+    salesforce_only: list[SalesforcePerson] = field(default_factory=list)
+    getresponse_only: list[GetResponsePerson] = field(default_factory=list)
+    duplicates: dict[str, list[str]] = field(default_factory=dict)  # email -> Salesforce ids, linked first
+    no_email: list[str] = field(default_factory=list)
+    already_linked: int = 0
+
+
+async def load_salesforce(
+    sf: SalesforceClient, sync: SyncConfig
+) -> tuple[dict[str, list[SalesforcePerson]], list[str]]:
+    """Every record feeding the sync, by normalised email (oldest first), and those without one."""
+    by_email: dict[str, list[SalesforcePerson]] = {}
+    no_email: list[str] = []
+    for object_type in sorted(sync.salesforce_objects):
+        fields = ", ".join(dict.fromkeys(["Id", *salesforce_fields(sync, object_type)]))
+        where = f" WHERE {sync.soql_filter}" if sync.soql_filter else ""
+        soql = f"SELECT {fields} FROM {object_type.value}{where} ORDER BY CreatedDate ASC"  # noqa: S608
+        async for record in sf.query(soql):
+            person = salesforce_person(sync, object_type, record)
+            email = person.email(sync)
+            if email is None:
+                no_email.append(person.id)
+            else:
+                by_email.setdefault(email, []).append(person)
+    return by_email, no_email
+
+
+async def load_getresponse(gr: GetResponseClient, sync: SyncConfig) -> dict[str, GetResponsePerson]:
+    """Every contact on the list, read in full (list elements carry no custom fields: B6)."""
+    found: dict[str, GetResponsePerson] = {}
+    for element in await patiently(lambda: gr.find_contacts(campaign_id=sync.campaign_id)):
+        email = normalize_email(element.get("email"))
+        if email is None or email in found:
+            continue
+        contact_id = str(element["contactId"])
+        person = await patiently(partial(read_getresponse, gr, sync, contact_id))
+        if person is not None:
+            found[email] = person
+    return found
+
+
+def make_plan(
+    by_email: dict[str, list[SalesforcePerson]],
+    no_email: list[str],
+    contacts: dict[str, GetResponsePerson],
+    linked: set[str],
+) -> Plan:
+    plan = Plan(no_email=no_email)
+    for email in sorted(set(by_email) | set(contacts)):
+        if email in linked:
+            plan.already_linked += 1
+            continue
+        records = by_email.get(email, [])
+        if len(records) > 1:
+            plan.duplicates[email] = [r.id for r in records]
+        contact = contacts.get(email)
+        if records and contact:
+            plan.matches.append(Match(email, records[0], contact))
+        elif records:
+            plan.salesforce_only.append(records[0])
+        elif contact:
+            plan.getresponse_only.append(contact)
+    return plan
+
+
+def report(plan: Plan, sync: SyncConfig) -> dict[str, Any]:
+    """What the first sync does (or did): matches, one-sided people, duplicates and conflicts."""
+    conflicts: list[dict[str, Any]] = []
+    filled = 0
+    for match in plan.matches:
+        resolution = resolve_change(
+            {},
+            match.salesforce.snapshot,
+            match.getresponse.snapshot,
+            preferred=sync.preferred,
+            skew=sync.skew,
+            first_sync=True,
+        )
+        for decision in resolution.decisions:
+            if decision.rule is Rule.PREFERRED_FIRST_SYNC:
+                conflicts.append(
+                    {
+                        "email": match.email,
+                        "field": decision.field,
+                        "salesforce": match.salesforce.snapshot.values.get(decision.field),
+                        "getresponse": match.getresponse.snapshot.values.get(decision.field),
+                        "resolved_to": decision.new,
+                        "winner": decision.winner.value if decision.winner else None,
+                    }
+                )
+            elif decision.rule is Rule.FILL_EMPTY:
+                filled += 1
+    return {
+        "counts": {
+            "matches": len(plan.matches),
+            "salesforce_only": len(plan.salesforce_only),
+            "getresponse_only": len(plan.getresponse_only),
+            "duplicates": len(plan.duplicates),
+            "no_email": len(plan.no_email),
+            "conflicts": len(conflicts),
+            "empty_fields_filled": filled,
+            "already_linked": plan.already_linked,
+        },
+        "preferred_system": sync.preferred.value,
+        "conflicts": conflicts[:REPORT_LIMIT],
+        "duplicates": [
+            {"email": email, "salesforce_ids": ids, "linked": ids[0]}
+            for email, ids in list(plan.duplicates.items())[:REPORT_LIMIT]
+        ],
+        "salesforce_only": [p.email(sync) for p in plan.salesforce_only[:REPORT_LIMIT]],
+        "getresponse_only": [p.email for p in plan.getresponse_only[:REPORT_LIMIT]],
+        "no_email": plan.no_email[:REPORT_LIMIT],
+    }
+
+
+class FirstSync:
+    def __init__(self, *, sessions: async_sessionmaker[AsyncSession], vendors: Vendors) -> None:
+        self.sessions = sessions
+        self.vendors = vendors
+
+    async def plan(self, sync: SyncConfig) -> Plan:
+        sf = await self.vendors.salesforce(sync.salesforce_connection_id)
+        gr = (await self.vendors.getresponse(sync.getresponse_connection_id)).with_priority(
+            Priority.BACKGROUND
+        )
+        by_email, no_email = await patiently(lambda: load_salesforce(sf, sync))
+        contacts = await load_getresponse(gr, sync)
+        async with self.sessions() as session:
+            linked = set(
+                await session.scalars(
+                    select(ContactLink.email_normalized).where(
+                        ContactLink.sync_id == sync.id,
+                        (ContactLink.salesforce_id.is_not(None))
+                        | (ContactLink.getresponse_contact_id.is_not(None))
+                        | (ContactLink.state != links.PENDING),
+                    )
+                )
+            )
+        return make_plan(by_email, no_email, contacts, linked)
+
+    async def run(
+        self, sync: SyncConfig, plan: Plan, job_id: uuid.UUID, progress: Progress
+    ) -> dict[str, int]:
+        sf = await self.vendors.salesforce(sync.salesforce_connection_id)
+        gr = (await self.vendors.getresponse(sync.getresponse_connection_id)).with_priority(
+            Priority.BACKGROUND
+        )
+        counts = {
+            "linked": 0,
+            "created_in_getresponse": 0,
+            "created_in_salesforce": 0,
+            "skipped": 0,
+            "failed": 0,
+        }
+        event_id = f"job:{job_id}"
+        # A chunk that fails transiently rolls back and runs again: its writes are idempotent
+        # (values already written compare equal; GetResponse skips batch entries already on the
+        # list; collection creates never raise, so a chunk never re-creates what it created).
+        for start in range(0, len(plan.matches), CHUNK):
+            matches = plan.matches[start : start + CHUNK]
+            await _step(counts, partial(self._link_matches, sync, sf, gr, matches, event_id=event_id))
+            await progress(counts)
+        for start in range(0, len(plan.salesforce_only), GETRESPONSE_BATCH):
+            chunk = plan.salesforce_only[start : start + GETRESPONSE_BATCH]
+            await _step(counts, partial(self._create_in_getresponse, sync, gr, chunk, event_id=event_id))
+            await progress(counts)
+        for start in range(0, len(plan.getresponse_only), SALESFORCE_BATCH):
+            contacts = plan.getresponse_only[start : start + SALESFORCE_BATCH]
+            await _step(counts, partial(self._create_in_salesforce, sync, sf, contacts, event_id=event_id))
+            await progress(counts)
+        return counts
+
+    async def _link_matches(
+        self,
+        sync: SyncConfig,
+        sf: SalesforceClient,
+        gr: GetResponseClient,
+        matches: Sequence[Match],
+        counts: dict[str, int],
+        event_id: str,
+    ) -> None:
+        async with transaction(self.sessions) as session:
+            updates: dict[ObjectType, list[tuple[ContactLink, dict[str, Any]]]] = {}
+            for match in matches:
+                link = await links.claim_email(session, sync.id, match.email)
+                if _taken(link):
+                    counts["skipped"] += 1  # linked meanwhile by a live event
+                    continue
+                link.salesforce_id = match.salesforce.id
+                link.salesforce_object = match.salesforce.object_type.value
+                link.getresponse_contact_id = match.getresponse.id
+                link.state = links.LINKED
+                person = Person(session, sync, link, match.salesforce.object_type, sf, gr, event_id)
+                resolution = plan_writes(
+                    person, {}, match.salesforce.snapshot, match.getresponse.snapshot, first_sync=True
+                )
+                contact = await write_getresponse(person, resolution, match.getresponse)
+                values = resolution.writes[Side.SALESFORCE]
+                if values:
+                    fields = sync.mapping.canonical_to_salesforce(
+                        values, match.salesforce.object_type, creating=False
+                    ).fields
+                    updates.setdefault(match.salesforce.object_type, []).append(
+                        (link, {"Id": link.salesforce_id, **fields})
+                    )
+                    link.salesforce_modified_at = None
+                else:
+                    link.salesforce_modified_at = match.salesforce.modified_at
+                link.getresponse_changed_on = contact.changed_on
+                link.base = base_to_json(resolution.new_base)
+                log_resolution(person, resolution)
+                counts["linked"] += 1
+            for object_type, batch in updates.items():
+                results = await sf.update_many(object_type.value, [record for _, record in batch])
+                metrics.VENDOR_WRITES.labels("salesforce", "update_many").inc()
+                for (link, _), result in zip(batch, results, strict=True):
+                    if not result.ok:
+                        # Salesforce did not take the values: there is no agreement to record, and
+                        # the next change of this person merges as a first sync again.
+                        link.base = {}
+                        counts["failed"] += 1
+                        links.log_note(
+                            session,
+                            link,
+                            field="*",
+                            rule="write_failed",
+                            reason=f"first sync could not update Salesforce: {result.error}",
+                            event_id=event_id,
+                        )
+
+    async def _create_in_getresponse(
+        self,
+        sync: SyncConfig,
+        gr: GetResponseClient,
+        people: Sequence[SalesforcePerson],
+        counts: dict[str, int],
+        event_id: str,
+    ) -> None:
+        async with transaction(self.sessions) as session:
+            bodies: list[dict[str, Any]] = []
+            for person in people:
+                email = person.email(sync)
+                assert email is not None
+                link = await links.claim_email(session, sync.id, email)
+                if _taken(link):
+                    counts["skipped"] += 1
+                    continue
+                write = sync.mapping.canonical_to_getresponse(dict(person.snapshot.values))
+                bodies.append(write.payload)
+                link.salesforce_id = person.id
+                link.salesforce_object = person.object_type.value
+                link.salesforce_modified_at = person.modified_at
+                link.base = base_to_json(
+                    {
+                        name: FieldState(value, person.modified_at, Side.SALESFORCE)
+                        for name, value in person.snapshot.values.items()
+                        if name not in write.refused
+                    }
+                )
+                pending.mark_created(link)
+                links.log_note(
+                    session,
+                    link,
+                    field="*",
+                    rule="created",
+                    winner=Side.SALESFORCE.value,
+                    write_to=Side.GETRESPONSE.value,
+                    reason=f"first sync: only in Salesforce, added to list {sync.campaign_id}",
+                    event_id=event_id,
+                )
+            if bodies:
+                await gr.create_contacts_batch(sync.campaign_id, bodies)
+                metrics.VENDOR_WRITES.labels("getresponse", "create_batch").inc()
+                counts["created_in_getresponse"] += len(bodies)
+
+    async def _create_in_salesforce(
+        self,
+        sync: SyncConfig,
+        sf: SalesforceClient,
+        people: Sequence[GetResponsePerson],
+        counts: dict[str, int],
+        event_id: str,
+    ) -> None:
+        object_type = sync.create_as
+        async with transaction(self.sessions) as session:
+            claimed: list[tuple[ContactLink, GetResponsePerson, Any]] = []
+            for person in people:
+                assert person.email is not None
+                link = await links.claim_email(session, sync.id, person.email)
+                if _taken(link):
+                    counts["skipped"] += 1
+                    continue
+                write = sync.mapping.canonical_to_salesforce(
+                    dict(person.snapshot.values), object_type, creating=True
+                )
+                record = dict(write.fields)
+                if sync.lead_source and object_type is ObjectType.LEAD:
+                    record["LeadSource"] = sync.lead_source
+                claimed.append((link, person, (record, write.refused)))
+            if not claimed:
+                return
+            results = await sf.create_many(object_type.value, [record for _, _, (record, _) in claimed])
+            metrics.VENDOR_WRITES.labels("salesforce", "create_many").inc()
+            for (link, person, (_, refused)), result in zip(claimed, results, strict=True):
+                if not result.ok or result.id is None:
+                    counts["failed"] += 1
+                    links.log_note(
+                        session,
+                        link,
+                        field="*",
+                        rule="write_failed",
+                        reason=f"first sync could not create the Salesforce record: {result.error}",
+                        event_id=event_id,
+                    )
+                    continue
+                link.salesforce_id = result.id
+                link.salesforce_object = object_type.value
+                link.getresponse_contact_id = person.id
+                link.getresponse_changed_on = person.changed_on
+                link.state = links.LINKED
+                link.base = base_to_json(
+                    {
+                        name: FieldState(value, person.changed_on, Side.GETRESPONSE)
+                        for name, value in person.snapshot.values.items()
+                        if name not in refused
+                    }
+                )
+                links.log_note(
+                    session,
+                    link,
+                    field="*",
+                    rule="created",
+                    winner=Side.GETRESPONSE.value,
+                    write_to=Side.SALESFORCE.value,
+                    new=result.id,
+                    reason=f"first sync: only in GetResponse, created Salesforce {object_type} {result.id}",
+                    event_id=event_id,
+                )
+                counts["created_in_salesforce"] += 1
+
+
+async def _step(counts: dict[str, int], chunk: Callable[[dict[str, int]], Awaitable[None]]) -> None:
+    """Run one chunk patiently; its counts are added once, when an attempt has succeeded."""
+
+    async def attempt() -> dict[str, int]:
+        mine: dict[str, int] = dict.fromkeys(counts, 0)
+        await chunk(mine)
+        return mine
+
+    for key, value in (await patiently(attempt)).items():
+        counts[key] = counts.get(key, 0) + value
+
+
+def _taken(link: ContactLink) -> bool:
+    """The link already ties this person (a live event got there first, or an earlier run)."""
+    return bool(link.salesforce_id or link.getresponse_contact_id or link.state != links.PENDING)

@@ -1,0 +1,133 @@
+"""The `resync` role: runs first syncs and resyncs, one job per request on the resync topic.
+
+The request stays uncommitted while its job runs, so a worker that dies mid-job hands it to the
+next one, which resumes (first syncs re-plan and skip who is linked; resyncs skip the people their
+cursor says are done). Transient vendor failures leave the job running and are retried the same
+way; anything permanent fails the job with its reason.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.clients.errors import Permanent, Transient
+from app.db import jobs
+from app.db.models import Sync, SyncJob
+from app.db.session import transaction
+from app.db.syncs import SyncConfig, SyncDirectory
+from app.domain.jobs import JobKind, JobRequest, JobState, ResyncMode, ResyncScope
+from app.domain.sides import DomainError
+from app.logs import get_logger
+from consumers.jobs.first_sync import FirstSync, report
+from consumers.jobs.resync import Resync
+from consumers.runner import Record
+from consumers.vendors import Vendors
+
+log = get_logger(__name__)
+
+ROLE = "resync"
+
+
+class JobWorker:
+    def __init__(
+        self, *, sessions: async_sessionmaker[AsyncSession], syncs: SyncDirectory, vendors: Vendors
+    ) -> None:
+        self.sessions = sessions
+        self.syncs = syncs
+        self.vendors = vendors
+        self.first_sync = FirstSync(sessions=sessions, vendors=vendors)
+        self.resync = Resync(sessions=sessions, vendors=vendors)
+
+    async def handle(self, record: Record) -> None:
+        try:
+            request = JobRequest.model_validate_json(record.value)
+            job_id = uuid.UUID(request.job_id)
+        except (ValidationError, ValueError):
+            log.error("not a job request; dropped", offset=record.offset, value=record.value[:200])
+            return
+        async with self.sessions() as session:
+            job = await jobs.get_job(session, job_id)
+        if job is None or job.state in (JobState.DONE, JobState.FAILED, JobState.CANCELLED):
+            return
+        self.syncs.invalidate()
+        sync = await self.syncs.by_id(job.sync_id)
+        if sync is None:
+            await self._finish(job_id, JobState.FAILED, errors={"reason": "the sync no longer exists"})
+            return
+        await self._save(job_id, state=JobState.RUNNING.value, started_at=job.started_at or jobs.now())
+        try:
+            if job.kind == JobKind.FIRST_SYNC:
+                await self._first_sync(job, sync)
+            else:
+                await self._resync(job, sync)
+        except Transient:
+            raise  # the runner delivers the request again and the job resumes
+        except (Permanent, DomainError, ValueError) as exc:
+            log.error("job failed", job_id=str(job_id), error=str(exc))
+            await self._finish(job_id, JobState.FAILED, errors={"reason": str(exc)})
+            if job.kind == JobKind.FIRST_SYNC and not job.dry_run:
+                await self._sync_state(sync, "failing")
+
+    async def close(self) -> None:
+        await self.vendors.close()
+
+    async def _first_sync(self, job: SyncJob, sync: SyncConfig) -> None:
+        plan = await self.first_sync.plan(sync)
+        summary = report(plan, sync)
+        await self._save(job.id, report=summary, counts=summary["counts"])
+        if job.dry_run:
+            await self._finish(job.id, JobState.DONE)
+            return
+        await self._sync_state(sync, "first_sync")
+
+        async def progress(counts: dict[str, int]) -> None:
+            await self._save(job.id, counts={**summary["counts"], **counts})
+
+        counts = await self.first_sync.run(sync, plan, job.id, progress)
+        await self._save(job.id, counts={**summary["counts"], **counts})
+        await self._sync_state(sync, "active")
+        await self._finish(job.id, JobState.DONE)
+
+    async def _resync(self, job: SyncJob, sync: SyncConfig) -> None:
+        scope = ResyncScope.model_validate(job.scope)
+
+        async def checkpoint(done: int, counts: dict[str, int], changes: list[dict[str, Any]]) -> None:
+            await self._save(job.id, cursor={"done": done}, counts=counts, report={"changes": changes})
+
+        counts, changes, missing = await self.resync.run(
+            sync,
+            mode=ResyncMode(job.mode),
+            scope=scope,
+            dry_run=job.dry_run,
+            done=int(job.cursor.get("done", 0)),
+            checkpoint=checkpoint,
+            event_id=f"job:{job.id}",
+        )
+        counts["not_linked"] = len(missing)
+        await self._save(job.id, counts=counts, report={"changes": changes, "not_linked": missing[:1000]})
+        await self._finish(job.id, JobState.DONE)
+
+    async def _save(self, job_id: uuid.UUID, **values: Any) -> None:
+        async with transaction(self.sessions) as session:
+            await session.execute(update(SyncJob).where(SyncJob.id == job_id).values(**values))
+
+    async def _finish(
+        self, job_id: uuid.UUID, state: JobState, *, errors: dict[str, Any] | None = None
+    ) -> None:
+        values: dict[str, Any] = {"state": state.value, "finished_at": jobs.now()}
+        if errors is not None:
+            values["errors"] = errors
+        await self._save(job_id, **values)
+
+    async def _sync_state(self, sync: SyncConfig, state: str) -> None:
+        async with transaction(self.sessions) as session:
+            # A sync cancelled meanwhile stays cancelled.
+            await session.execute(
+                update(Sync).where(Sync.id == sync.id, Sync.state != "cancelled").values(state=state)
+            )
+        self.syncs.invalidate()
