@@ -59,6 +59,10 @@ class Settings(BaseSettings):
     # far back each ask reaches (changedOn has whole seconds, and creates become visible late).
     poll_interval_s: float = Field(2.0, gt=0)
     poll_overlap_s: float = Field(10.0, ge=0)
+    # Every this many seconds the active poller enqueues a whole-sync reconcile of each sync, so
+    # that what no delivery reported (a lost webhook, a custom-field edit changedOn does not show)
+    # does not stay wrong; 0 turns it off.
+    reconcile_interval_s: float = Field(6 * 3600.0, ge=0)
     # Two edits of one field this close together count as simultaneous: the preferred system wins.
     clock_skew_ms: int = Field(1000, ge=0)
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -23,10 +24,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.bus import Bus, Message
 from app.clients.getresponse_formats import parse_datetime
+from app.control.jobs import JobRefused, start_job
 from app.db.models import PollerWatermark
 from app.db.session import create_engine, session_factory, transaction
 from app.db.syncs import SyncConfig, SyncDirectory
 from app.domain.events import ChangeEvent, Kind, Source, Transport
+from app.domain.jobs import JobKind, ResyncMode, ResyncScope
 from app.logs import get_logger
 from app.settings import Settings
 from consumers.process import announce_ready
@@ -49,6 +52,7 @@ class Poller:
         self.vendors = Vendors(settings, sessions)
         self.overlap = timedelta(seconds=settings.poll_overlap_s)
         self._seen: dict[tuple[str, str], datetime] = {}
+        self._reconciled: dict[uuid.UUID, float] = {}
         self._stopping = asyncio.Event()
         self.active = asyncio.Event()
 
@@ -83,6 +87,7 @@ class Poller:
                 while not self._stopping.is_set():
                     await lock_connection.execute(text("SELECT 1"))  # the lock lives as long as this
                     await self.poll_all()
+                    await self.reconcile_due()
                     await self._sleep(self.settings.poll_interval_s)
             finally:
                 await lock_connection.execute(
@@ -140,6 +145,42 @@ class Poller:
             )
         await self._save_watermark(sync.id, newest)
         return len(events)
+
+    async def reconcile_due(self) -> list[uuid.UUID]:
+        """Enqueue a whole-sync reconcile for each live sync whose interval has passed.
+
+        The resync job reads both sides of every link and writes only what differs, so this is the
+        safety net under the safety net. The first one comes one interval after this poller became
+        active; a job already queued or running for the sync is left to finish.
+        """
+        interval = self.settings.reconcile_interval_s
+        if interval <= 0:
+            return []
+        started: list[uuid.UUID] = []
+        now = time.monotonic()
+        for sync in await self.syncs.all():
+            if not sync.live or sync.state == "first_sync":
+                continue
+            last = self._reconciled.setdefault(sync.id, now)
+            if now - last < interval:
+                continue
+            self._reconciled[sync.id] = now
+            try:
+                job_id = await start_job(
+                    self.sessions,
+                    self.bus,
+                    sync_id=sync.id,
+                    kind=JobKind.RESYNC,
+                    dry_run=False,
+                    mode=ResyncMode.RECONCILE,
+                    scope=ResyncScope(whole_sync=True),
+                )
+            except JobRefused as refused:
+                log.info("reconciliation not started", sync_id=str(sync.id), reason=refused.message)
+                continue
+            log.info("reconciliation enqueued", sync_id=str(sync.id), job_id=str(job_id))
+            started.append(job_id)
+        return started
 
     async def _save_watermark(self, sync_id: uuid.UUID, changed_on: datetime) -> None:
         async with transaction(self.sessions) as session:

@@ -180,6 +180,8 @@ def _start_all(stack: Stack, *, with_consumers: bool, with_poller: bool, env: di
         "SFGR_LOG_FORMAT": "json",
         "SFGR_API_PORT": str(api_port),
         "SFGR_POLL_INTERVAL_S": "0.5",
+        # Reconciliation would resync whole lists behind the tests' backs; `POST /v1/resync` does it.
+        "SFGR_RECONCILE_INTERVAL_S": "0",
         **env,
     }
     stack.info = {
