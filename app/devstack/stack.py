@@ -182,6 +182,11 @@ def _start_all(stack: Stack, *, with_consumers: bool, with_poller: bool, env: di
         "SFGR_POLL_INTERVAL_S": "0.5",
         # Reconciliation would resync whole lists behind the tests' backs; `POST /v1/resync` does it.
         "SFGR_RECONCILE_INTERVAL_S": "0",
+        # The Salesforce simulator is the connected app's login host, production and sandbox alike.
+        "SFGR_SALESFORCE_OAUTH_CLIENT_ID": "sfgr-sim-client",
+        "SFGR_SALESFORCE_OAUTH_CLIENT_SECRET": "sfgr-sim-secret",
+        "SFGR_SALESFORCE_LOGIN_URL": f"http://127.0.0.1:{salesforce_port}",
+        "SFGR_SALESFORCE_SANDBOX_LOGIN_URL": f"http://127.0.0.1:{salesforce_port}",
         **env,
     }
     stack.info = {
