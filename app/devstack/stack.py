@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import shutil
 import sys
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -154,7 +156,12 @@ def up(
 
 
 def _start_all(stack: Stack, *, with_consumers: bool, with_poller: bool, env: dict[str, str]) -> None:
-    pg = PostgresServer(datadir=stack.state_dir / "postgres", port=free_port(), bindir=find_bindir())
+    datadir = stack.state_dir / "postgres"
+    if os.geteuid() == 0:
+        # As root, PostgreSQL runs as an unprivileged user who must reach its data directory; the
+        # state directory may sit inside a private one, so the data lives in a temp dir of its own.
+        datadir = Path(tempfile.mkdtemp(prefix="sfgr-pg-")) / "data"
+    pg = PostgresServer(datadir=datadir, port=free_port(), bindir=find_bindir())
     stack.postgres = {"datadir": str(pg.datadir), "bindir": str(pg.bindir), "port": pg.port}
     stack.save()
     pg.start()
@@ -332,5 +339,7 @@ def down(state_dir: Path) -> list[str]:
             if (pg.datadir / "postmaster.pid").exists():
                 pg.stop()
                 stopped.append("postgres")
+            if not pg.datadir.is_relative_to(state_dir):
+                shutil.rmtree(pg.datadir.parent, ignore_errors=True)
     shutil.rmtree(state_dir, ignore_errors=True)
     return stopped
