@@ -16,13 +16,14 @@ import traceback
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from bench import calls, latency, resolver
+from bench import burst, calls, latency, resolver
 from bench.world import World, running_stack, sigterm_as_interrupt
 
 StackBench = Callable[..., None]
 STACK_BENCHMARKS: dict[str, StackBench] = {
     "latency": latency.run,
     "calls": calls.run,
+    "burst": burst.run,
 }
 NAMES = ["resolver", *STACK_BENCHMARKS]
 
