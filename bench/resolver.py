@@ -145,13 +145,21 @@ def plain_diff(
     )
 
 
-def _best_us(fn: Callable[[], object], number: int) -> float:
-    return min(timeit.repeat(fn, number=number, repeat=1)) / number * 1e6
+def _loops(fn: Callable[[], object], seconds: float) -> int:
+    """How many calls take about `seconds` (calibrated on a short run)."""
+    calibration = 200
+    took = timeit.timeit(fn, number=calibration)
+    return max(1, int(seconds / (took / calibration)))
+
+
+def _us(fn: Callable[[], object], number: int) -> float:
+    return timeit.timeit(fn, number=number) / number * 1e6
 
 
 def run(*, quick: bool) -> None:
-    repeats = 3 if quick else 7
-    title(f"5. Resolver micro-benchmark (resolve_change; best of {repeats} repeats)")
+    repeats, per_repeat = (3, 0.05) if quick else (5, 0.2)
+    title(f"5. Resolver micro-benchmark (resolve_change; best of {repeats} repeats of ~{per_repeat:g} s)")
+    note("runs first, before the stack is started, so that nothing else of ours competes for the CPU")
     started = time.monotonic()
     rows = []
     all_cases = cases()
@@ -169,12 +177,11 @@ def run(*, quick: bool) -> None:
         ) -> object:
             return plain_diff(b, i, o)
 
-        number = max(1, timeit.Timer(resolve).autorange()[0])
-        number_base = max(1, timeit.Timer(baseline).autorange()[0])
+        number, number_base = _loops(resolve, per_repeat), _loops(baseline, per_repeat)
         resolver_us, baseline_us = [], []
         for _ in range(repeats):
-            resolver_us.append(_best_us(resolve, number))
-            baseline_us.append(_best_us(baseline, number_base))
+            resolver_us.append(_us(resolve, number))
+            baseline_us.append(_us(baseline, number_base))
         best, best_base = min(resolver_us), min(baseline_us)
         decisions = case.resolve().decisions
         rows.append(
