@@ -93,7 +93,13 @@ def running_stack() -> Iterator[Stack]:
         print(f"  stack up in {time.monotonic() - started:.1f} s ({state_dir})", flush=True)
         yield stack
     finally:
-        stopped = down(state_dir)
+        # A second Ctrl-C while tearing down would leave processes behind: finish the job first.
+        previous = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            stopped = down(state_dir)
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
         print(f"\n  stack down ({len(stopped)} processes stopped)", flush=True)
 
 
