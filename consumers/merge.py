@@ -21,7 +21,15 @@ from app.clients.salesforce import SalesforceClient
 from app.db import links
 from app.db.models import ContactLink
 from app.db.syncs import SyncConfig
-from app.domain.resolver import Resolution, Rule, Snapshot, base_from_json, base_to_json, resolve_change
+from app.domain.resolver import (
+    FieldState,
+    Resolution,
+    Rule,
+    Snapshot,
+    base_from_json,
+    base_to_json,
+    resolve_change,
+)
 from app.domain.sides import ObjectType, Side
 from consumers.people import GetResponsePerson, getresponse_person, read_salesforce
 
@@ -162,3 +170,15 @@ def log_resolution(person: Person, resolution: Resolution) -> None:
     links.log_decisions(person.session, person.link, logged, event_id=person.event_id)
     for decision in logged:
         metrics.DECISIONS.labels(decision.rule.value).inc()
+
+
+def created_base(snapshot: Snapshot, refused: Mapping[str, str]) -> dict[str, Any]:
+    """The base of a person just created on the other side from `snapshot`: every value the other
+    side took is now agreed, stamped with the source side's time."""
+    return base_to_json(
+        {
+            name: FieldState(value, snapshot.at, snapshot.side)
+            for name, value in snapshot.values.items()
+            if name not in refused
+        }
+    )

@@ -21,10 +21,10 @@ from app.db.models import ContactLink
 from app.db.session import transaction
 from app.db.syncs import SyncConfig, SyncDirectory
 from app.domain.events import ChangeEvent, Kind
-from app.domain.resolver import FieldState, Snapshot, base_to_json
+from app.domain.resolver import Snapshot
 from app.domain.sides import MissingEmail, ObjectType, Side
 from consumers import pending
-from consumers.merge import Person, merge_and_write
+from consumers.merge import Person, created_base, merge_and_write
 from consumers.people import (
     GetResponsePerson,
     email_field,
@@ -269,13 +269,7 @@ async def _create(person: Person, snapshot: Snapshot) -> None:
         )
         return
     refused = write.refused
-    link.base = base_to_json(
-        {
-            name: FieldState(value, snapshot.at, Side.SALESFORCE)
-            for name, value in snapshot.values.items()
-            if name not in refused
-        }
-    )
+    link.base = created_base(snapshot, refused)
     pending.mark_created(link)
     _note_salesforce_time(link, snapshot.at)
     links.log_note(

@@ -17,10 +17,10 @@ from app.db import links
 from app.db.session import transaction
 from app.db.syncs import SyncConfig, SyncDirectory
 from app.domain.events import ChangeEvent, Kind, Transport
-from app.domain.resolver import FieldState, Snapshot, base_to_json
+from app.domain.resolver import Snapshot
 from app.domain.sides import MissingEmail, ObjectType, Side
 from consumers import pending
-from consumers.merge import Person, merge_and_write
+from consumers.merge import Person, created_base, merge_and_write
 from consumers.people import GetResponsePerson, find_salesforce_by_email, read_getresponse, read_salesforce
 from consumers.vendors import Vendors
 
@@ -198,13 +198,7 @@ async def _link_or_create_in_salesforce(person: Person, contact: GetResponsePers
     link.salesforce_id = new_id
     link.salesforce_object = object_type.value
     person.object_type = object_type
-    link.base = base_to_json(
-        {
-            name: FieldState(value, contact.changed_on, Side.GETRESPONSE)
-            for name, value in contact.snapshot.values.items()
-            if name not in write.refused
-        }
-    )
+    link.base = created_base(contact.snapshot, write.refused)
     link.getresponse_changed_on = contact.changed_on
     links.log_note(
         person.session,
@@ -244,8 +238,28 @@ async def _left_list(person: Person, event: ChangeEvent) -> None:
     link = person.link
     if link.state == links.DELETED or link.removed_from_list:
         return  # the echo of our own delete, or a repeat
-    link.removed_from_list = True
-    fields = _marker_fields(person.sync, True)
+    await _mark(
+        person,
+        on=True,
+        rule="left_list",
+        reason=f"{event.kind.value} in GetResponse: marked in Salesforce, never deleted there",
+    )
+
+
+async def _back_on_list(person: Person) -> None:
+    await _mark(
+        person,
+        on=False,
+        rule="back_on_list",
+        reason="subscribed to the GetResponse list again: marker cleared",
+    )
+
+
+async def _mark(person: Person, *, on: bool, rule: str, reason: str) -> None:
+    """Set or clear the sync's marker field (and HasOptedOutOfEmail when configured)."""
+    link = person.link
+    link.removed_from_list = on
+    fields = _marker_fields(person.sync, on)
     if link.salesforce_id and fields:
         try:
             await person.sf.update(person.object_type.value, link.salesforce_id, fields)
@@ -257,35 +271,11 @@ async def _left_list(person: Person, event: ChangeEvent) -> None:
         person.session,
         link,
         field=",".join(fields) or "*",
-        rule="left_list",
-        new=True,
+        rule=rule,
+        new=on,
         winner=Side.GETRESPONSE.value,
         write_to=Side.SALESFORCE.value if fields else None,
-        reason=f"{event.kind.value} in GetResponse: marked in Salesforce, never deleted there",
-        event_id=event.event_id,
-    )
-    links.touch(link)
-
-
-async def _back_on_list(person: Person) -> None:
-    link = person.link
-    link.removed_from_list = False
-    fields = _marker_fields(person.sync, False)
-    if link.salesforce_id and fields:
-        try:
-            await person.sf.update(person.object_type.value, link.salesforce_id, fields)
-            metrics.VENDOR_WRITES.labels("salesforce", "update").inc()
-        except NotFound:
-            pass
-        link.salesforce_modified_at = None
-    links.log_note(
-        person.session,
-        link,
-        field=",".join(fields) or "*",
-        rule="back_on_list",
-        new=False,
-        winner=Side.GETRESPONSE.value,
-        write_to=Side.SALESFORCE.value if fields else None,
-        reason="subscribed to the GetResponse list again: marker cleared",
+        reason=reason,
         event_id=person.event_id,
     )
+    links.touch(link)

@@ -31,11 +31,11 @@ from app.db.models import ContactLink
 from app.db.session import transaction
 from app.db.syncs import SyncConfig
 from app.domain.coercion import normalize_email
-from app.domain.resolver import FieldState, Rule, base_to_json, resolve_change
+from app.domain.resolver import Rule, base_to_json, resolve_change
 from app.domain.sides import ObjectType, Side
 from consumers import pending
 from consumers.jobs.patience import patiently
-from consumers.merge import Person, log_resolution, plan_writes, write_getresponse
+from consumers.merge import Person, created_base, log_resolution, plan_writes, write_getresponse
 from consumers.people import (
     GetResponsePerson,
     SalesforcePerson,
@@ -315,13 +315,7 @@ class FirstSync:
                 link.salesforce_id = person.id
                 link.salesforce_object = person.object_type.value
                 link.salesforce_modified_at = person.modified_at
-                link.base = base_to_json(
-                    {
-                        name: FieldState(value, person.modified_at, Side.SALESFORCE)
-                        for name, value in person.snapshot.values.items()
-                        if name not in write.refused
-                    }
-                )
+                link.base = created_base(person.snapshot, write.refused)
                 pending.mark_created(link)
                 links.log_note(
                     session,
@@ -383,13 +377,7 @@ class FirstSync:
                 link.getresponse_contact_id = person.id
                 link.getresponse_changed_on = person.changed_on
                 link.state = links.LINKED
-                link.base = base_to_json(
-                    {
-                        name: FieldState(value, person.changed_on, Side.GETRESPONSE)
-                        for name, value in person.snapshot.values.items()
-                        if name not in refused
-                    }
-                )
+                link.base = created_base(person.snapshot, refused)
                 links.log_note(
                     session,
                     link,

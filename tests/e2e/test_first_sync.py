@@ -43,6 +43,8 @@ def _create_sync(e2e: Harness) -> str:
                     getresponse_connection_id=gr_id, campaign_id=SECOND_LIST, salesforce_objects=["Lead"],
                     create_as="Lead", preferred_system="salesforce", mapping=DEMO_MAPPING,
                     lead_source="GetResponse", marker_field="GRdeleted__c", state="draft",
+                    # Only the people seeded here: other tests leave Leads of their own in the org.
+                    soql_filter="LeadSource = 'Purchased List'",
                 )
         finally:
             await engine.dispose()
@@ -77,7 +79,7 @@ def _seed(e2e: Harness) -> dict[str, dict[str, Any]]:
         person: dict[str, Any] = {"kind": kind, "company": f"Company {i}", "phone": None}
         if kind != "getresponse_only":
             fields = {"FirstName": "First", "LastName": f"Last{i}", "Email": email.upper() if i % 7 == 0 else email,
-                      "Company": person["company"]}
+                      "Company": person["company"], "LeadSource": "Purchased List"}
             if kind == "matched" and i >= CONFLICTS + FILLS and i % 3 == 0:
                 fields["Phone"] = "+48 600 100 200"
                 person["phone"] = "+48600100200"
@@ -98,7 +100,8 @@ def _seed(e2e: Harness) -> dict[str, dict[str, Any]]:
     for i in rng.sample(range(MATCHED), DUPLICATES):  # younger duplicates of matched people
         email = f"fs{tag}.{i}@example.com"
         people[email]["duplicate"] = e2e.sf_create(
-            "Lead", FirstName="Dup", LastName=f"Licate{i}", Email=email, Company="Duplicate Co"
+            "Lead", FirstName="Dup", LastName=f"Licate{i}", Email=email, Company="Duplicate Co",
+            LeadSource="Purchased List",
         )
     return people
 
