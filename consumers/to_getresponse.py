@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app import metrics
 from app.clients.errors import Conflict, NotFound
+from app.clients.salesforce import SalesforceClient
 from app.db import links
 from app.db.models import ContactLink
 from app.db.session import transaction
@@ -32,6 +33,7 @@ from consumers.people import (
     read_getresponse,
     read_salesforce,
     salesforce_snapshot,
+    soql_literal,
 )
 from consumers.vendors import Vendors
 
@@ -85,6 +87,11 @@ class SalesforceToGetResponse:
                 return
             link = await links.lock_by_salesforce_id(session, sync.id, event.record_id)
             person = Person(session, sync, link, object_type, sf, gr, event.event_id) if link else None
+            if event.kind is not Kind.DELETED and not await _in_group(sf, sync, object_type, event.record_id):
+                # Outside the sync's SOQL filter: a person who was linked stays on the list as they
+                # are (leaving the group is not leaving the list); nothing more goes there.
+                await links.mark_processed(session, ROLE, key)
+                return
             if event.kind is Kind.DELETED:
                 if person is not None:
                     await _remove_from_list(person)
@@ -159,6 +166,17 @@ class SalesforceToGetResponse:
         return salesforce_snapshot(
             sync, object_type, record, event.source_timestamp, complete=event.kind in _COMPLETE_KINDS
         )
+
+
+async def _in_group(sf: SalesforceClient, sync: SyncConfig, object_type: ObjectType, record_id: str) -> bool:
+    """Whether the record is one the sync's SOQL filter selects (always, without a filter)."""
+    if not sync.soql_filter:
+        return True
+    soql = (
+        f"SELECT Id FROM {object_type.value} "  # noqa: S608 - the filter is the admin's, validated live
+        f"WHERE Id = {soql_literal(record_id)} AND ({sync.soql_filter})"
+    )
+    return any([record async for record in sf.query(soql)])
 
 
 async def _push(person: Person, snapshot: Snapshot, event: ChangeEvent) -> None:

@@ -116,8 +116,13 @@ class Harness:
         assert response.status_code < 300, response.text
 
     def gr_contacts(self, email: str) -> list[dict[str, Any]]:
+        """The contacts with this email on the stack's own list."""
+        return [c for c in self.gr_contacts_any(email) if c["campaign"]["campaignId"] == self.list_id]
+
+    def gr_contacts_any(self, email: str) -> list[dict[str, Any]]:
+        """The contacts with this email on any list."""
         found: list[dict[str, Any]] = self.gr.get("/_sim/contacts", params={"email": email}).json()
-        return [c for c in found if c["campaign"]["campaignId"] == self.list_id]
+        return found
 
     def gr_active(self, email: str) -> dict[str, Any] | None:
         return next((c for c in self.gr_contacts(email) if c["state"] == "active"), None)

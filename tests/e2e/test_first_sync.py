@@ -10,7 +10,7 @@ import asyncio
 import random
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
@@ -54,15 +54,20 @@ def _create_sync(e2e: Harness) -> str:
 
 
 @pytest.fixture
-def quiet_world(e2e: Harness) -> Iterator[None]:
-    """Deliveries off and the stack's own sync paused while people are seeded."""
+def quiet_world(e2e: Harness) -> Iterator[Callable[[], None]]:
+    """The stack's own sync paused while people are seeded with deliveries off; yields what turns
+    the deliveries back on."""
     sf_config, gr_config = e2e.sf.get("/_sim/config").json(), e2e.gr.get("/_sim/config").json()
     e2e.query("UPDATE syncs SET state = 'cancelled' WHERE campaign_id = $1", e2e.list_id)
-    try:
-        yield
-    finally:
+
+    def deliveries_on() -> None:
         e2e.sf.post("/_sim/config", json={"outbound_url": sf_config["outbound_url"], "cdc_url": sf_config["cdc_url"]})
         e2e.gr.post("/_sim/config", json={"webhook_url": gr_config["webhook_url"]})
+
+    try:
+        yield deliveries_on
+    finally:
+        deliveries_on()
         e2e.query("UPDATE syncs SET state = 'active' WHERE campaign_id = $1", e2e.list_id)
 
 
@@ -116,7 +121,9 @@ def _follow(api: httpx.Client, location: str, within: float) -> dict[str, Any]:
         time.sleep(2)
 
 
-def test_dry_run_then_first_sync_over_a_few_thousand_people(e2e: Harness, quiet_world: None) -> None:
+def test_dry_run_then_first_sync_over_a_few_thousand_people(
+    e2e: Harness, quiet_world: Callable[[], None]
+) -> None:
     started = time.monotonic()
     people = _seed(e2e)
     seeded = time.monotonic() - started
@@ -171,3 +178,19 @@ def test_dry_run_then_first_sync_over_a_few_thousand_people(e2e: Harness, quiet_
     again = api.post(f"/v1/syncs/{sync_id}/first-sync", params={"dry_run": "true", "wait": 120}).json()
     assert again["counts"]["already_linked"] == len(people)
     assert again["counts"]["matches"] == again["counts"]["salesforce_only"] == 0
+
+    # Live changes afterwards: the synced people keep syncing; a Lead outside the filter does not.
+    quiet_world()
+    email, person = next((e, p) for e, p in people.items() if p["kind"] == "matched" and "duplicate" not in p)
+    e2e.sf_update(person["lead_id"], Company="Changed after the first sync")
+    e2e.until(lambda: e2e.custom(contacts_of(e2e, email), COMPANY_FIELD) == "Changed after the first sync",
+              within=10, what="a live change after the first sync")
+    outsider = f"outside.{uuid.uuid4().hex[:8]}@example.com"
+    e2e.sf_create("Lead", FirstName="Out", LastName="Side", Email=outsider, Company="Web Co", LeadSource="Web")
+    e2e.wait_quiet()
+    assert [c for c in e2e.gr_contacts_any(outsider) if c["campaign"]["campaignId"] == SECOND_LIST] == []
+
+
+def contacts_of(e2e: Harness, email: str) -> dict[str, Any]:
+    found = [c for c in e2e.gr_contacts_any(email) if c["campaign"]["campaignId"] == SECOND_LIST and c["state"] == "active"]
+    return found[0] if found else {}
