@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml app/devstack/requirements-broker.txt
 	touch $(STAMP)
 
 test: setup
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --durations=15
 
 lint: setup
 	$(BIN)/ruff check app consumers simulators migrations tests bench
