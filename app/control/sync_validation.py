@@ -7,7 +7,6 @@ request field it is about, and nothing is stored while there is one.
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -21,7 +20,6 @@ from app.domain.mapping_validation import CustomFieldInfo, SalesforceFieldInfo, 
 from app.domain.sides import ObjectType
 
 # A Salesforce Campaign id: key prefix 701, 15 or 18 characters.
-_CAMPAIGN_ID = re.compile(r"^701[A-Za-z0-9]{12}(?:[A-Za-z0-9]{3})?$")
 OPT_OUT_FIELD = "HasOptedOutOfEmail"
 LEAD_SOURCE_FIELD = "LeadSource"
 
@@ -111,13 +109,15 @@ def configuration_problems(sync: SyncSettings, metadata: LiveMetadata) -> list[P
                 "read back: add it to salesforce_objects or create the other type",
             )
         )
-    if sync.soql_filter and sync.salesforce_campaign_id:
+    if sync.salesforce_campaign_id:
+        # Accepting a group the consumers would not apply would sync people outside it silently.
         problems.append(
-            Problem("salesforce_campaign_id", "give a SOQL filter or a Salesforce Campaign, not both")
+            Problem(
+                "salesforce_campaign_id",
+                "groups defined by a Salesforce Campaign are not supported yet: select the people with "
+                "soql_filter instead (applied to the first sync and to every live change)",
+            )
         )
-    if sync.salesforce_campaign_id and not _CAMPAIGN_ID.match(sync.salesforce_campaign_id):
-        message = "not a Salesforce Campaign id (15 or 18 characters, prefix 701)"
-        problems.append(Problem("salesforce_campaign_id", message))
     problems.extend(
         Problem("mapping", message)
         for message in validate_mapping(

@@ -80,7 +80,8 @@ class _SyncFields(BaseModel):
         description="a SOQL WHERE condition that defines who belongs to the sync, e.g. `LeadSource = 'Web'`",
     )
     salesforce_campaign_id: str | None = Field(
-        None, description="a Salesforce Campaign whose members define the sync (instead of a filter)"
+        None,
+        description="reserved: a Salesforce Campaign as the group is refused until supported; use soql_filter",
     )
     create_as: ObjectType = Field(ObjectType.LEAD, description="what people created in GetResponse become")
     lead_source: str | None = Field(None, description="LeadSource value of records created from GetResponse")
