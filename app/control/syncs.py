@@ -81,7 +81,7 @@ class _SyncFields(BaseModel):
     )
     salesforce_campaign_id: str | None = Field(
         None,
-        description="reserved: a Salesforce Campaign as the group is refused until supported; use soql_filter",
+        description="reserved: a Salesforce Campaign as the group is refused until supported (soql_filter)",
     )
     create_as: ObjectType = Field(ObjectType.LEAD, description="what people created in GetResponse become")
     lead_source: str | None = Field(None, description="LeadSource value of records created from GetResponse")
