@@ -63,11 +63,6 @@ class Vendors:
                 self._getresponse[connection_id] = client
             return client
 
-    def forget(self, connection_id: uuid.UUID) -> None:
-        """Credentials changed or the connection went: the next use builds a new client."""
-        self._salesforce.pop(connection_id, None)
-        self._getresponse.pop(connection_id, None)
-
     async def close(self) -> None:
         for sf in self._salesforce.values():
             await sf.close()

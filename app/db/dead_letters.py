@@ -1,12 +1,11 @@
-"""Dead letters: events that failed for good, with the reason; listable, replayable, discardable."""
+"""Storing a dead letter: an event that failed for good, with the reason (listing, replay and
+discard are the control API's: app/control/dead_letters.py)."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import DeadLetter
@@ -41,21 +40,3 @@ async def add(
     session.add(letter)
     await session.flush()
     return letter
-
-
-async def open_letters(
-    session: AsyncSession, *, limit: int = 100, before_id: int | None = None
-) -> list[DeadLetter]:
-    statement = (
-        select(DeadLetter)
-        .where(DeadLetter.replayed_at.is_(None), DeadLetter.discarded_at.is_(None))
-        .order_by(DeadLetter.id.desc())
-        .limit(limit)
-    )
-    if before_id is not None:
-        statement = statement.where(DeadLetter.id < before_id)
-    return list(await session.scalars(statement))
-
-
-def now() -> datetime:
-    return datetime.now(UTC)

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -160,7 +160,3 @@ def log_note(
             reason=reason,
         )
     )
-
-
-async def set_state(session: AsyncSession, link_id: int, state: str) -> None:
-    await session.execute(update(ContactLink).where(ContactLink.id == link_id).values(state=state))

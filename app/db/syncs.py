@@ -105,10 +105,6 @@ class SyncDirectory:
         return next((s for s in await self.all() if s.id == sync_id), None)
 
 
-async def get_sync(session: AsyncSession, sync_id: uuid.UUID) -> Sync | None:
-    return await session.get(Sync, sync_id)
-
-
 async def insert_sync(
     session: AsyncSession,
     *,
