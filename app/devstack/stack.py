@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-import httpx
+import aiohttp
 from cryptography.fernet import Fernet
 
 from app.control import getresponse_connect, salesforce_connect, syncs, tokens
@@ -279,16 +279,20 @@ async def _connect_simulators(stack: Stack) -> None:
                 ),
                 public_base=info["api"],
             )
-            async with httpx.AsyncClient(timeout=10) as http:
+            async with aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=10), raise_for_status=True
+            ) as http:
                 sf_config = {
                     "outbound_url": salesforce.inbound.outbound_message_url,
                     "cdc_url": salesforce.inbound.change_events_url,
                     "cdc_secret": salesforce.inbound.change_events_secret,
                 }
                 gr_config = {"webhook_url": getresponse.inbound.webhook_url}
-                (await http.post(f"{info['salesforce']}/_sim/config", json=sf_config)).raise_for_status()
+                async with http.post(f"{info['salesforce']}/_sim/config", json=sf_config):
+                    pass
                 gr_control = info["getresponse"].removesuffix("/v3")
-                (await http.post(f"{gr_control}/_sim/config", json=gr_config)).raise_for_status()
+                async with http.post(f"{gr_control}/_sim/config", json=gr_config):
+                    pass
             sync = await syncs.create_sync(
                 session,
                 vendors,
