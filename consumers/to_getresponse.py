@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app import metrics
 from app.clients.errors import Conflict, NotFound
+from app.clients.getresponse import GetResponseClient
 from app.clients.salesforce import SalesforceClient
 from app.db import links
 from app.db.models import ContactLink
@@ -96,7 +97,7 @@ class SalesforceToGetResponse:
                 if person is not None:
                     await _remove_from_list(person)
             else:
-                await self._changed(session, sync, object_type, person, event)
+                await self._changed(session, sync, object_type, person, event, sf, gr)
             await links.mark_processed(session, ROLE, key)
 
     async def _changed(
@@ -106,8 +107,10 @@ class SalesforceToGetResponse:
         object_type: ObjectType,
         person: Person | None,
         event: ChangeEvent,
+        sf: SalesforceClient,
+        gr: GetResponseClient,
     ) -> None:
-        snapshot = await self._salesforce_snapshot(sync, object_type, person, event)
+        snapshot = await self._salesforce_snapshot(sync, object_type, person, event, sf)
         if snapshot is None:  # the record is gone: a later DELETE event says so too
             if person is not None:
                 await _remove_from_list(person)
@@ -121,15 +124,7 @@ class SalesforceToGetResponse:
                     f"GetResponse list {sync.campaign_id}"
                 )
             link = await links.claim_email(session, sync.id, email)
-            person = Person(
-                session,
-                sync,
-                link,
-                object_type,
-                await self.vendors.salesforce(sync.salesforce_connection_id),
-                await self.vendors.getresponse(sync.getresponse_connection_id),
-                event.event_id,
-            )
+            person = Person(session, sync, link, object_type, sf, gr, event.event_id)
             if link.salesforce_id not in (None, event.record_id):
                 links.log_note(
                     session,
@@ -148,10 +143,14 @@ class SalesforceToGetResponse:
         links.touch(person.link)
 
     async def _salesforce_snapshot(
-        self, sync: SyncConfig, object_type: ObjectType, person: Person | None, event: ChangeEvent
+        self,
+        sync: SyncConfig,
+        object_type: ObjectType,
+        person: Person | None,
+        event: ChangeEvent,
+        sf: SalesforceClient,
     ) -> Snapshot | None:
         """The Salesforce side as the event tells it, completed by a read when it is not enough."""
-        sf = await self.vendors.salesforce(sync.salesforce_connection_id)
         if event.kind is Kind.REREAD or (person is None and event.kind not in _COMPLETE_KINDS):
             # A gap event carries no data, and a new person needs every mapped field.
             current = await read_salesforce(sf, sync, object_type, event.record_id)

@@ -13,6 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app import metrics
 from app.clients.errors import NotFound
+from app.clients.getresponse import GetResponseClient
+from app.clients.salesforce import SalesforceClient
 from app.db import links
 from app.db.session import transaction
 from app.db.syncs import SyncConfig, SyncDirectory
@@ -57,7 +59,7 @@ class GetResponseToSalesforce:
                 if person is not None:
                     await _left_list(person, event)
             else:
-                await self._changed(session, sync, object_type, person, event)
+                await self._changed(session, sync, object_type, person, event, sf, gr)
             await links.mark_processed(session, ROLE, key)
 
     async def _sync_of(self, event: ChangeEvent) -> SyncConfig | None:
@@ -84,6 +86,8 @@ class GetResponseToSalesforce:
         object_type: ObjectType,
         person: Person | None,
         event: ChangeEvent,
+        sf: SalesforceClient,
+        gr: GetResponseClient,
     ) -> None:
         link = person.link if person else None
         if (
@@ -94,7 +98,6 @@ class GetResponseToSalesforce:
             and event.source_timestamp < link.getresponse_changed_on
         ):
             return  # the poll reports nothing newer than what this link already holds
-        gr = await self.vendors.getresponse(sync.getresponse_connection_id)
         contact = await read_getresponse(gr, sync, event.record_id)
         if contact is None:
             return  # gone again: its unsubscribe or removal event is handled on its own
@@ -105,15 +108,7 @@ class GetResponseToSalesforce:
         if person is None:
             link = await links.claim_email(session, sync.id, email)
             object_type = ObjectType(link.salesforce_object) if link.salesforce_object else sync.create_as
-            person = Person(
-                session,
-                sync,
-                link,
-                object_type,
-                await self.vendors.salesforce(sync.salesforce_connection_id),
-                gr,
-                event.event_id,
-            )
+            person = Person(session, sync, link, object_type, sf, gr, event.event_id)
         link = person.link
         if link.state == links.PENDING and link.pending_since is not None:
             await pending.attach(person, contact)  # our own create has shown up
