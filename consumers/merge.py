@@ -29,6 +29,7 @@ from app.domain.resolver import (
     base_from_json,
     base_to_json,
     resolve_change,
+    written_to_salesforce,
 )
 from app.domain.sides import ObjectType, Side
 from consumers.people import GetResponsePerson, getresponse_person, read_salesforce
@@ -97,7 +98,10 @@ async def merge_and_write(
         raise PreconditionFailed(
             "the Salesforce record kept changing under our writes", vendor="salesforce", status=412
         )
-    link.base = base_to_json(resolution.new_base)
+    new_base = resolution.new_base
+    if resolution.writes[Side.SALESFORCE]:
+        new_base = written_to_salesforce(new_base, resolution.writes[Side.SALESFORCE], salesforce_modified_at)
+    link.base = base_to_json(new_base)
     if resolution.writes[Side.SALESFORCE]:
         # Our own PATCH moved LastModifiedDate to an instant we do not know; the next conditional
         # write reads the record first rather than guess.

@@ -10,7 +10,7 @@ same base instead of being mistaken for agreement.
 from __future__ import annotations
 
 from collections.abc import Container, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import Enum, StrEnum
 from typing import Any
@@ -20,29 +20,43 @@ from app.domain.sides import Side, Value
 
 @dataclass(frozen=True, slots=True)
 class FieldState:
-    """One field of the base: the agreed value, the source timestamp it carried, and where it came from."""
+    """One field of the base: the agreed value, the source timestamp it carried, and where it came from.
+
+    `salesforce_before` is set when we wrote the value to Salesforce with a PATCH conditional on that
+    LastModifiedDate: every Salesforce state stamped at or before it predates our write. An Outbound
+    Message rendered before our PATCH but handled after it carries such a state (A1: delivery is
+    unordered), and its old value for the field must not look like a fresh Salesforce change, however
+    the base's own timestamp (often GetResponse's whole seconds) compares with it.
+    """
 
     value: Value
     at: datetime | None
     source: Side
+    salesforce_before: datetime | None = None
 
     def __post_init__(self) -> None:
         _require_aware(self.at)
+        _require_aware(self.salesforce_before)
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        data = {
             "value": self.value,
             "at": self.at.isoformat() if self.at is not None else None,
             "source": self.source.value,
         }
+        if self.salesforce_before is not None:
+            data["salesforce_before"] = self.salesforce_before.isoformat()
+        return data
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> FieldState:
         at = data.get("at")
+        before = data.get("salesforce_before")
         return cls(
             value=data["value"],
             at=datetime.fromisoformat(at) if at is not None else None,
             source=Side(data["source"]),
+            salesforce_before=datetime.fromisoformat(before) if before is not None else None,
         )
 
 
@@ -55,6 +69,19 @@ def base_to_json(base: Base) -> dict[str, dict[str, Any]]:
 
 def base_from_json(data: Mapping[str, Mapping[str, Any]]) -> dict[str, FieldState]:
     return {name: FieldState.from_json(state) for name, state in data.items()}
+
+
+def written_to_salesforce(
+    base: Mapping[str, FieldState], names: Container[str], unmodified_since: datetime | None
+) -> dict[str, FieldState]:
+    """The base once the fields `names` were written to Salesforce by a PATCH conditional on
+    `unmodified_since`: Salesforce states stamped no later than that predate those values."""
+    if unmodified_since is None:
+        return dict(base)
+    return {
+        name: replace(state, salesforce_before=unmodified_since) if name in names else state
+        for name, state in base.items()
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -336,6 +363,8 @@ def _is_stale_change(view: _View, base: FieldState) -> bool:
     """A value differing from the base but stamped before it: superseded, whatever brought it here."""
     if view.seen is not _Seen.OBSERVED or view.value == base.value:
         return False
+    if view.side is Side.SALESFORCE and _predates(view.at, base.salesforce_before):
+        return True  # a Salesforce state from before we wrote this value there
     if view.at is None or base.at is None:
         return False
     if view.side is base.source:
@@ -343,6 +372,10 @@ def _is_stale_change(view: _View, base: FieldState) -> bool:
     # GetResponse stamps whole seconds and Salesforce milliseconds; comparing at the coarser precision
     # keeps a change made in the same second as the base from being thrown away as stale.
     return view.at.replace(microsecond=0) < base.at.replace(microsecond=0)
+
+
+def _predates(at: datetime | None, bound: datetime | None) -> bool:
+    return at is not None and bound is not None and at <= bound
 
 
 def _held(view: _View, base: FieldState, stale: Container[Side]) -> object:

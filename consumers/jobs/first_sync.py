@@ -31,7 +31,7 @@ from app.db.models import ContactLink
 from app.db.session import transaction
 from app.db.syncs import SyncConfig
 from app.domain.coercion import normalize_email
-from app.domain.resolver import Rule, base_to_json, resolve_change
+from app.domain.resolver import Rule, base_to_json, resolve_change, written_to_salesforce
 from app.domain.sides import ObjectType, Side
 from consumers import pending
 from consumers.jobs.patience import patiently
@@ -272,7 +272,10 @@ class FirstSync:
                 else:
                     link.salesforce_modified_at = match.salesforce.modified_at
                 link.getresponse_changed_on = contact.changed_on
-                link.base = base_to_json(resolution.new_base)
+                # The record as queried predates the update sent below.
+                link.base = base_to_json(
+                    written_to_salesforce(resolution.new_base, values, match.salesforce.modified_at)
+                )
                 log_resolution(person, resolution)
                 counts["linked"] += 1
             for object_type, batch in updates.items():

@@ -15,6 +15,7 @@ from app.domain.resolver import (
     base_from_json,
     base_to_json,
     resolve_change,
+    written_to_salesforce,
 )
 from app.domain.sides import Side, Value
 
@@ -353,3 +354,31 @@ def test_naive_timestamps_are_refused() -> None:
 def test_both_snapshots_from_one_side_are_refused() -> None:
     with pytest.raises(ValueError, match="different sides"):
         resolve(BASE, sf_event(at(1)), sf_read(at(1)))
+
+
+def test_salesforce_state_from_before_our_write_there_is_stale_whatever_the_base_time() -> None:
+    # GetResponse's edit (whole seconds) was written to Salesforce by a PATCH conditional on the
+    # record's LastModifiedDate of 10.4; an Outbound Message rendered before that PATCH arrives after.
+    base = written_to_salesforce(agreed(GR, at(10), company="Loop Free Inc"), {"company"}, at(10.4))
+
+    result = resolve(base, sf_event(at(10.4), company="Acme"))
+
+    assert rule_of(result, "company") is Rule.STALE
+    assert not result.has_writes
+
+
+def test_salesforce_change_after_our_write_there_is_a_change() -> None:
+    base = written_to_salesforce(agreed(GR, at(10), company="Loop Free Inc"), {"company"}, at(10.4))
+
+    result = resolve(base, sf_event(at(10.5), company="Acme"))
+
+    assert rule_of(result, "company") is Rule.ONE_SIDE_CHANGED
+    assert result.writes[GR] == {"company": "Acme"}
+
+
+def test_only_the_fields_written_to_salesforce_get_the_bound() -> None:
+    base = written_to_salesforce(agreed(GR, at(10), company="Loop Free Inc", phone="+1"), {"company"}, at(10.4))
+
+    assert base["company"].salesforce_before == at(10.4)
+    assert base["phone"].salesforce_before is None
+    assert base_from_json(base_to_json(base)) == base
