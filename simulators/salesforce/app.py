@@ -12,10 +12,15 @@ UNCONFIRMED it takes the stricter behaviour, noted in the module that implements
 - 412 PRECONDITION_FAILED / 400 INVALID_HEADER_VALUE bodies for `If-Unmodified-Since` (rest.py);
 - `Sforce-Query-Options: batchSize` clamped to 200..2000 (query.py);
 - Lead `Status` defaulted to "Open - Not Contacted"; Contact address is `MailingCountry` (schema.py);
-- wrongly typed JSON values are refused, not coerced (validation.py).
+- wrongly typed JSON values are refused, not coerced (validation.py);
+- a CampaignMember without a person is REQUIRED_FIELD_MISSING, with both keeps ContactId only
+  (membership.py); its delete is a hard delete, and members of a deleted Lead, Contact or
+  Campaign count as deleted without change events of their own (store.py);
+- semi-join refusals beyond the documented ones, and no ORDER BY / LIMIT in a subquery (soql.py).
 
-Modules: ids, timefmt, schema, validation, store (records and transactions), sessions + oauth,
-quota + gateway (auth, quota, faults, Sforce-Limit-Info), rest (rows, describe), soql + query +
+Modules: ids, timefmt, schema, validation, store (records and transactions) + membership
+(CampaignMember rules), sessions + oauth, quota + gateway (auth, quota, faults,
+Sforce-Limit-Info), rest (rows, describe), soql (+ soql_tokens, soql_plan: semi-joins) + query +
 cursors, composite (sObject Collections), outbound (SOAP) and cdc (change events) on the shared
 `simulators.common.deliveries` engine, control (`/_sim/...`), state (one org), app (this wiring).
 """

@@ -16,6 +16,10 @@ DEFAULT_ORG_ID = "00D5g0000SfGrSmEQK"
 DEFAULT_USER_ID = "0055g00000SfGrIAAV"  # the integration user the OAuth grants log in as
 DEFAULT_UI_USER_ID = "0055g00000SfGrUAAV"  # the person whose edits arrive through /_sim/records
 
+OUTBOUND_OBJECTS = ("Lead", "Contact")  # the objects with an outbound-message action (outbound.py)
+# CDC selects any modelled object: Lead, Contact, Campaign, CampaignMember.
+DEFAULT_CDC_ENTITIES = ["Lead", "Contact"]
+
 DEFAULT_OUTBOUND_FIELDS: dict[str, list[str]] = {
     "Lead": [
         "Id",
@@ -81,7 +85,10 @@ class SalesforceSimConfig(BaseModel):
     outbound_fields: dict[str, list[str]] = Field(default_factory=lambda: dict(DEFAULT_OUTBOUND_FIELDS))
     cdc_url: str | None = Field(None, description="CDC relay endpoint")
     cdc_secret: str = Field("sfgr-sim-cdc-secret", min_length=1, description="key of X-Sfgr-Signature")
-    cdc_entities: list[str] = Field(default_factory=lambda: ["Lead", "Contact"])
+    cdc_entities: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_CDC_ENTITIES),
+        description="entities selected for CDC: Lead, Contact, Campaign, CampaignMember",
+    )
     delivery_time_scale: float = Field(
         0.001, gt=0, description="multiplies every retry delay, timeout and max age of deliveries"
     )
@@ -106,6 +113,8 @@ class SalesforceSimConfig(BaseModel):
             sobject = schema.sobject(name)
             if sobject is None:
                 raise ValueError(f"unknown sObject {name!r}")
+            if sobject.name not in OUTBOUND_OBJECTS:
+                raise ValueError(f"{sobject.name} has no Outbound Message rule in the simulator")
             canonical = ["Id"]
             for raw in fields:
                 definition = sobject.field(raw)

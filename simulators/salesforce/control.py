@@ -19,7 +19,7 @@ from simulators.salesforce.cdc import GAP_TYPES
 from simulators.salesforce.deps import json_body, sobject_named, ui_actor
 from simulators.salesforce.errors import ApiError, SalesforceError, entity_is_deleted
 from simulators.salesforce.state import SimDep, Simulator
-from simulators.salesforce.store import Record
+from simulators.salesforce.store import Record, Transaction
 
 router = APIRouter(prefix="/_sim")
 
@@ -166,10 +166,12 @@ async def update_record(name: str, record_id: str, request: Request, sim: SimDep
 
 @router.delete("/records/{name}/{record_id}")
 async def delete_record(name: str, record_id: str, request: Request, sim: SimDep) -> dict[str, str]:
+    """To the Recycle Bin; a CampaignMember is gone for good (it has no Recycle Bin)."""
     sobject = sobject_named(name)
+    found = sim.store.find(sobject, record_id)
     with sim.store.transaction(ui_actor(request, sim.config.ui_user_id)) as tx:
         tx.delete(sobject, record_id)
-    return {"id": sim.store.find(sobject, record_id).id}
+    return {"id": found.id}
 
 
 @router.post("/records/{name}/{record_id}/undelete")
@@ -188,7 +190,8 @@ class Conversion(BaseModel):
 async def convert_lead(record_id: str, request: Request, sim: SimDep) -> dict[str, str]:
     """Lead conversion as the UI does it: a Contact is created from the Lead (or an existing one is
     used), and the Lead becomes read-only (IsConverted, ConvertedContactId, ConvertedDate,
-    Status "Closed - Converted"). Conversion fires no Outbound Message for the Lead."""
+    Status "Closed - Converted"). Conversion fires no Outbound Message for the Lead. The Lead's
+    campaign memberships gain the Contact (see `_carry_memberships`)."""
     raw = await request.body()
     conversion = Conversion.model_validate_json(raw) if raw.strip() else Conversion()
     lead_def, contact_def = schema.LEAD, schema.CONTACT
@@ -236,4 +239,20 @@ async def convert_lead(record_id: str, request: Request, sim: SimDep) -> dict[st
                 "Status": "Closed - Converted",
             },
         )
+        _carry_memberships(tx, lead.id, contact_id)
     return {"id": lead.id, "convertedContactId": contact_id}
+
+
+def _carry_memberships(tx: Transaction, lead_id: str, contact_id: str) -> None:
+    """A converted Lead's CampaignMember rows keep their LeadId and gain the Contact's id, so the
+    person stays in the Campaign as a Contact (Object Reference: members of converted leads carry
+    both ids). Where the Contact is already a member of that Campaign, the Lead's row is left as
+    it is (UNCONFIRMED). An UPDATE of the member, with no workflow rules run."""
+    members = tx.records(schema.CAMPAIGN_MEMBER)
+    joined = {m.values["CampaignId"] for m in members if m.values["ContactId"] == contact_id}
+    for member in members:
+        values = member.values
+        if values["LeadId"] == lead_id and not values["ContactId"] and values["CampaignId"] not in joined:
+            tx.update(
+                schema.CAMPAIGN_MEMBER, member.id, {}, fires_rules=False, system={"ContactId": contact_id}
+            )

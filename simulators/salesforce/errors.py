@@ -5,6 +5,9 @@ Three shapes, easy to confuse, so they live in one place:
 - single-record REST: a JSON **array** of `{"message", "errorCode", "fields"?}`;
 - inside sObject Collections (SaveResult): `{"statusCode", "message", "fields"}` per error;
 - OAuth endpoints: an object `{"error", "error_description"}`.
+
+The DUPLICATES_DETECTED body of a duplicate rule, with its misspelled `duplicateResut`, is here
+too (A3 "DUPLICATES_DETECTED gotcha", C5).
 """
 
 from __future__ import annotations
@@ -81,6 +84,49 @@ def malformed_id(sobject: str, raw: str) -> ApiError:
 
 def no_such_column(sobject: str, name: str) -> ApiError:
     return ApiError("INVALID_FIELD", f"No such column '{name}' on sobject of type {sobject}", [name])
+
+
+def duplicates_detected(sobject: str, match_ids: list[str]) -> ApiError:
+    rule = f"Standard_{sobject}_Duplicate_Rule"
+    message = "You're creating a duplicate record. We recommend you use an existing record instead."
+    return ApiError(
+        "DUPLICATES_DETECTED",
+        "Use one of these records?",
+        None,
+        extra={
+            "duplicateResut": {  # sic: Salesforce's own spelling (api-contracts C5)
+                "allowSave": True,
+                "duplicateRule": rule,
+                "duplicateRuleEntityType": sobject,
+                "errorMessage": message,
+                "matchResults": [
+                    {
+                        "entityType": sobject,
+                        "errors": [],
+                        "matchEngine": "ExactMatchEngine",
+                        "matchRecords": [
+                            {
+                                "additionalInformation": [],
+                                "fieldDiffs": [],
+                                "matchConfidence": 100.0,
+                                "record": {
+                                    "attributes": {
+                                        "type": sobject,
+                                        "url": f"/services/data/v62.0/sobjects/{sobject}/{i}",
+                                    },
+                                    "Id": i,
+                                },
+                            }
+                            for i in match_ids
+                        ],
+                        "rule": f"Standard_Rule_for_{sobject}s_with_Duplicate_{sobject}s",
+                        "size": len(match_ids),
+                        "success": True,
+                    }
+                ],
+            }
+        },
+    )
 
 
 def json_parser_error(message: str) -> SalesforceError:

@@ -1,10 +1,10 @@
 """Salesforce record ids (api-contracts A3 "IDs", A1 WSDL `ID` type).
 
 An id is 15 case-sensitive characters: a 3-character key prefix naming the object type
-(`00Q` Lead, `003` Contact, `00D` organization, `005` user, `04l` outbound notification,
-`04k` outbound-message action, `01g` query locator), then instance and record digits. The API
-always answers with the 18-character form, whose last 3 characters are a checksum of the case of
-the first 15, so that case-insensitive systems can tell ids apart.
+(`00Q` Lead, `003` Contact, `701` Campaign, `00v` CampaignMember, `00D` organization, `005` user,
+`04l` outbound notification, `04k` outbound-message action, `01g` query locator), then instance
+and record digits. The API always answers with the 18-character form, whose last 3 characters are
+a checksum of the case of the first 15, so that case-insensitive systems can tell ids apart.
 """
 
 from __future__ import annotations
@@ -17,6 +17,8 @@ from threading import Lock
 
 LEAD_PREFIX = "00Q"
 CONTACT_PREFIX = "003"
+CAMPAIGN_PREFIX = "701"
+CAMPAIGN_MEMBER_PREFIX = "00v"
 ORG_PREFIX = "00D"
 USER_PREFIX = "005"
 NOTIFICATION_PREFIX = "04l"

@@ -7,7 +7,8 @@
   header is ignored;
 - `{"totalSize", "done", "records"}` plus `nextRecordsUrl` (`/services/data/vXX.X/query/01g...-2000`)
   while `done` is false; each next page is one more API call;
-- `SELECT COUNT() FROM ...` answers `totalSize` with no records.
+- `SELECT COUNT() FROM ...` answers `totalSize` with no records;
+- a semi-join subquery runs over the non-deleted records of its object, under `/queryAll` too.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from fastapi import APIRouter, Request
 from simulators.salesforce import render, soql
 from simulators.salesforce.errors import ApiError, SalesforceError
 from simulators.salesforce.rest import BASE
+from simulators.salesforce.schema import SObjectDef
 from simulators.salesforce.state import SimDep, Simulator
 
 router = APIRouter()
@@ -42,15 +44,21 @@ def _run(sim: Simulator, request: Request, version: str, *, include_deleted: boo
         raise SalesforceError(400, ApiError("MALFORMED_QUERY", "A query string has to be specified"))
     query = soql.parse(text)
     sobject = query.sobject
-    rows = [
-        render.with_computed(sobject, r.values)
-        for r in sim.store.all(sobject.name, include_deleted=include_deleted)
-    ]
-    matched = query.run(rows)
+    matched = query.run(
+        _rows(sim, sobject, include_deleted=include_deleted),
+        lambda related: _rows(sim, related, include_deleted=False),
+    )
     if query.count_only:
         return {"totalSize": len(matched), "done": True, "records": []}
     records = [render.record(sobject, row, query.fields, version) for row in matched]
     return _page(sim, records, batch_size(request.headers.get("sforce-query-options")), 0, version, None)
+
+
+def _rows(sim: Simulator, sobject: SObjectDef, *, include_deleted: bool) -> list[dict[str, Any]]:
+    return [
+        render.with_computed(sobject, r.values)
+        for r in sim.store.all(sobject.name, include_deleted=include_deleted)
+    ]
 
 
 def _page(

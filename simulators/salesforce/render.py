@@ -13,11 +13,13 @@ from simulators.salesforce.schema import SObjectDef
 
 def value_of(sobject: SObjectDef, values: dict[str, Any], name: str) -> Any:
     """A field's value, computing the compound `Name` and address fields."""
+    definition = sobject.field(name)
+    if definition is None or not definition.calculated:
+        return values.get(name)
     if name == "Name":
         parts = [values.get("FirstName"), values.get("LastName")]
         return " ".join(p for p in parts if p) or None
-    definition = sobject.field(name)
-    if definition is not None and definition.type == "address":
+    if definition.type == "address":
         components = {f.component: values.get(f.name) for f in sobject.components(name) if f.component}
         if all(v is None for v in components.values()):
             return None

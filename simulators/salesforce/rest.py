@@ -1,4 +1,5 @@
-"""REST resources for Lead and Contact rows, describe, versions and limits (api-contracts A3, C4).
+"""REST resources for sObject rows (Lead, Contact, Campaign, CampaignMember), describe, versions
+and limits (api-contracts A3, C4).
 
 - create: 201 `{"id", "success": true, "errors": []}`; update: 204 with no body; delete: 204;
 - read: the record with `attributes`, all fields or `?fields=A,B` (Id always comes back);
@@ -8,7 +9,8 @@
   those two bodies (PRECONDITION_FAILED, INVALID_HEADER_VALUE) are UNCONFIRMED choices;
 - a deleted record is 404 ENTITY_IS_DELETED, an unknown one 404 NOT_FOUND, an id that is not an id
   400 MALFORMED_ID; a well-formed id of another object type is NOT_FOUND, as Salesforce reads
-  the path as an external-id lookup.
+  the path as an external-id lookup;
+- a CampaignMember has no Recycle Bin: after its DELETE it is NOT_FOUND, not ENTITY_IS_DELETED.
 """
 
 from __future__ import annotations
@@ -148,6 +150,6 @@ async def delete(name: str, record_id: str, version: str, request: Request, sim:
 
 @router.api_route(BASE + "/sobjects/{name}/{field}/{value}", methods=["GET", "PATCH", "DELETE", "POST"])
 async def by_external_id(name: str, field: str) -> None:
-    """Upsert and lookup by external id: neither object has an external-id field here."""
+    """Upsert and lookup by external id: no object has an external-id field here."""
     sobject_named(name)
     raise not_found(f"Provided external ID field does not exist or is not accessible: {field}")

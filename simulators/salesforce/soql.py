@@ -1,11 +1,13 @@
-"""The SOQL subset the sync needs, parsed and evaluated strictly (api-contracts A3 "SOQL").
+"""The SOQL subset the sync needs, parsed strictly into a `Query` (api-contracts A3 "SOQL"); how a
+query runs over rows is in soql_plan.py, the tokens and located errors in soql_tokens.py.
 
-    SELECT f1, f2 | COUNT() FROM Lead|Contact
+    SELECT f1, f2 | COUNT() FROM Lead|Contact|Campaign|CampaignMember
       [WHERE cond {AND|OR} cond ...] [ORDER BY f [ASC|DESC] [NULLS FIRST|LAST], ...]
       [LIMIT n] [OFFSET n]
 
     cond := [NOT] field (= | != | <> | < | <= | > | >=) literal
           | field [NOT] IN (literal, ...) | field LIKE 'pattern' | ( cond ... )
+          | field [NOT] IN (SELECT field FROM object [WHERE cond ...])     semi-join / anti-join
 
 Salesforce's rules that trip clients, all enforced:
 
@@ -16,153 +18,66 @@ Salesforce's rules that trip clients, all enforced:
   the wrong type for its field, is 400 INVALID_FIELD; `+` in a literal must be URL-encoded;
 - AND and OR cannot be mixed without parentheses (MALFORMED_QUERY);
 - `!=` matches records whose value is null; ordering puts nulls first ascending, last descending.
+
+Semi-joins (`IN`) and anti-joins (`NOT IN`) with a subquery, and the SOQL rules on them (SOQL and
+SOSL Reference, "Comparison Operators", semi-join and anti-join restrictions), all MALFORMED_QUERY:
+
+- the subquery selects one field, an Id or a reference (a lookup), else "semi join sub selects can
+  only query id fields, cannot use: '<field>'"; the left operand is an Id or reference field too,
+  and both point at the same object type; the subquery is on another object than the query;
+- at most two per WHERE; none inside a subquery ("Nesting of semi join sub-selects is not
+  supported"); never under OR ("... not allowed with the 'OR' operator" at the top level, "...
+  only allowed at the top level WHERE expressions ..." inside parentheses) nor under NOT;
+- no ORDER BY, LIMIT or OFFSET in the subquery (refused as an unexpected token; UNCONFIRMED).
+
+The subquery sees non-deleted records only, also under queryAll (UNCONFIRMED), and null values
+never match, so `LeadId NOT IN (SELECT ...)` keeps the records whose LeadId is null.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import date, datetime
-from operator import ge, gt, le, lt
 from typing import Any
 
 from simulators.salesforce import ids, schema, timefmt
-from simulators.salesforce.errors import ApiError, SalesforceError
+from simulators.salesforce.errors import SalesforceError
 from simulators.salesforce.schema import FieldDef, SObjectDef
-
-Values = dict[str, Any]
-Predicate = Callable[[Values], bool]
-
-_TOKEN = re.compile(
-    r"""(?P<ws>\s+)
-      | (?P<string>'(?:[^'\\]|\\.)*')
-      | (?P<datetime>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,3})?(?:Z|[+-]\d{2}:?\d{2}))
-      | (?P<date>\d{4}-\d{2}-\d{2}(?![\w:]))
-      | (?P<number>-?\d+(?:\.\d+)?(?![\w.]))
-      | (?P<ident>[A-Za-z_][A-Za-z0-9_.]*)
-      | (?P<op>!=|<>|<=|>=|=|<|>)
-      | (?P<punct>[(),])""",
-    re.VERBOSE,
+from simulators.salesforce.soql_plan import (
+    TEXT_TYPES,
+    Predicate,
+    Query,
+    SemiJoin,
+    comparison,
+    like,
+    normalize,
 )
-_ESCAPES = {"n": "\n", "r": "\r", "t": "\t", "b": "\b", "f": "\f", "'": "'", '"': '"', "\\": "\\"}
-_TEXT = {"string", "email", "phone", "picklist", "textarea"}
+from simulators.salesforce.soql_tokens import Token, TokenStream
+
 _KEYWORDS = frozenset(
     "SELECT FROM WHERE AND OR NOT IN LIKE ORDER BY ASC DESC NULLS FIRST LAST LIMIT OFFSET".split()
     + "TRUE FALSE NULL COUNT".split()
 )
-
-
-@dataclass(frozen=True)
-class Token:
-    kind: str
-    text: str
-    pos: int
-
-    def keyword(self, *words: str) -> bool:
-        return self.kind == "ident" and self.text.upper() in words
-
-
-@dataclass
-class Query:
-    sobject: SObjectDef
-    fields: list[str]
-    count_only: bool
-    where: Predicate = field(default=lambda values: True)
-    order: list[tuple[str, bool, bool]] = field(default_factory=list)  # field, descending, nulls first
-    limit: int | None = None
-    offset: int = 0
-
-    def run(self, rows: list[Values]) -> list[Values]:
-        matched = [row for row in rows if self.where(row)]
-        for name, descending, nulls_first in reversed(self.order):
-            present = [r for r in matched if r.get(name) is not None]
-            absent = [r for r in matched if r.get(name) is None]
-            present.sort(key=_sort_key(name), reverse=descending)
-            matched = absent + present if nulls_first else present + absent
-        matched = matched[self.offset :]
-        return matched if self.limit is None else matched[: self.limit]
+_ID_TYPES = {"id", "reference"}
+MAX_SEMI_JOINS = 2
 
 
 def parse(text: str) -> Query:
     return _Parser(text).query()
 
 
-def _sort_key(name: str) -> Callable[[Values], Any]:
-    def key(row: Values) -> Any:
-        value = row[name]
-        return value.lower() if isinstance(value, str) else value
-
-    return key
-
-
-class _Parser:
+class _Parser(TokenStream):
     def __init__(self, text: str) -> None:
-        self.text = text
-        self.tokens = self._tokenize(text)
-        self.at = 0
-
-    def _tokenize(self, text: str) -> list[Token]:
-        tokens, pos = [], 0
-        while pos < len(text):
-            match = _TOKEN.match(text, pos)
-            if not match:
-                raise self.error_at(pos, f"unexpected token: '{text[pos]}'")
-            if match.lastgroup != "ws":
-                tokens.append(Token(str(match.lastgroup), match.group(), pos))
-            pos = match.end()
-        return tokens
-
-    def error_at(self, pos: int, message: str, code: str = "MALFORMED_QUERY") -> SalesforceError:
-        located = f"\n{self.text}\n{' ' * pos}^\nERROR at Row:1:Column:{pos + 1}\n{message}"
-        return SalesforceError(400, ApiError(code, located))
-
-    def peek(self) -> Token | None:
-        return self.tokens[self.at] if self.at < len(self.tokens) else None
-
-    def next(self, what: str = "") -> Token:
-        token = self.peek()
-        if token is None:
-            raise self.error_at(len(self.text), f"unexpected token: <EOF>{what}")
-        self.at += 1
-        return token
-
-    def unexpected(self, token: Token) -> SalesforceError:
-        return self.error_at(token.pos, f"unexpected token: '{token.text}'")
-
-    def accept(self, *words: str) -> Token | None:
-        token = self.peek()
-        if token is not None and token.keyword(*words):
-            self.at += 1
-            return token
-        return None
-
-    def expect_keyword(self, word: str) -> Token:
-        token = self.next()
-        if not token.keyword(word):
-            raise self.unexpected(token)
-        return token
-
-    def expect(self, text: str) -> None:
-        token = self.next()
-        if token.text != text:
-            raise self.unexpected(token)
+        super().__init__(text)
+        self.depth = 0  # parentheses around the expression being parsed
+        self.semi_joins: list[SemiJoin] = []
+        self.join_sites: list[tuple[Token, int]] = []  # each semi-join's field token and depth
+        self.in_subquery = False
 
     def query(self) -> Query:
         self.expect_keyword("SELECT")
         count_only, names = self.select_list()
         self.expect_keyword("FROM")
-        entity = self.next()
-        sobject = schema.sobject(entity.text) if entity.kind == "ident" else None
-        if sobject is None:
-            raise self.error_at(
-                entity.pos,
-                f"sObject type '{entity.text}' is not supported. If you are attempting to use a custom "
-                "object, be sure to append the '__c' after the entity name. Please reference your WSDL "
-                "or the describe call for the appropriate names.",
-                "INVALID_TYPE",
-            )
-        query = Query(sobject, [], count_only)
+        sobject = self.sobject(self.next())
+        query = Query(sobject, [], count_only, semi_joins=self.semi_joins)
         for name, token in names:
             canonical = self.field(sobject, name, token).name
             if canonical in query.fields:
@@ -185,6 +100,18 @@ class _Parser:
         if leftover is not None:
             raise self.unexpected(leftover)
         return query
+
+    def sobject(self, entity: Token) -> SObjectDef:
+        sobject = schema.sobject(entity.text) if entity.kind == "ident" else None
+        if sobject is None:
+            raise self.error_at(
+                entity.pos,
+                f"sObject type '{entity.text}' is not supported. If you are attempting to use a custom "
+                "object, be sure to append the '__c' after the entity name. Please reference your WSDL "
+                "or the describe call for the appropriate names.",
+                "INVALID_TYPE",
+            )
+        return sobject
 
     def select_list(self) -> tuple[bool, list[tuple[str, Token]]]:
         token = self.peek()
@@ -261,6 +188,7 @@ class _Parser:
             self.at += 1
 
     def expression(self, sobject: SObjectDef) -> Predicate:
+        joins_before = len(self.join_sites)
         terms = [self.term(sobject)]
         joiner: str | None = None
         while (token := self.peek()) is not None and token.keyword("AND", "OR"):
@@ -270,6 +198,8 @@ class _Parser:
             joiner = word
             self.at += 1
             terms.append(self.term(sobject))
+        if joiner == "OR" and len(self.join_sites) > joins_before:
+            raise self.semi_join_under_or(self.join_sites[joins_before:])
         if len(terms) == 1:
             return terms[0]
         if joiner == "AND":
@@ -279,10 +209,18 @@ class _Parser:
     def term(self, sobject: SObjectDef) -> Predicate:
         token = self.next()
         if token.keyword("NOT"):
+            joins_before = len(self.join_sites)
             inner = self.term(sobject)
+            if len(self.join_sites) > joins_before:
+                raise self.error_at(
+                    self.join_sites[joins_before][0].pos,
+                    "Semi join sub-selects are not allowed with the 'NOT' operator",
+                )
             return lambda values: not inner(values)
         if token.text == "(":
+            self.depth += 1
             inner = self.expression(sobject)
+            self.depth -= 1
             self.expect(")")
             return inner
         if token.kind != "ident" or token.text.upper() in _KEYWORDS:
@@ -295,23 +233,94 @@ class _Parser:
         operator = self.next()
         if operator.keyword("NOT"):
             self.expect_keyword("IN")
+            if self.subquery_follows():
+                return self.semi_join(sobject, definition, token, anti=True)
             members = self.literal_list(definition)
-            return lambda values: _normalize(definition, values.get(definition.name)) not in members
+            return lambda values: normalize(definition, values.get(definition.name)) not in members
         if operator.keyword("IN"):
+            if self.subquery_follows():
+                return self.semi_join(sobject, definition, token, anti=False)
             members = self.literal_list(definition)
-            return lambda values: _normalize(definition, values.get(definition.name)) in members
+            return lambda values: normalize(definition, values.get(definition.name)) in members
         if operator.keyword("LIKE"):
             pattern = self.next()
-            if pattern.kind != "string" or definition.type not in _TEXT:
+            if pattern.kind != "string" or definition.type not in TEXT_TYPES:
                 raise self.error_at(
                     pattern.pos, f"invalid operator on field: {definition.name}", "INVALID_FIELD"
                 )
-            regex = _like(self.unquote(pattern))
+            regex = like(self.unquote(pattern))
             return lambda values: bool(regex.fullmatch(str(values.get(definition.name) or "")))
         if operator.kind != "op":
             raise self.unexpected(operator)
         literal = self.literal(definition, self.next())
-        return _comparison(definition, operator.text, literal)
+        return comparison(definition, operator.text, literal)
+
+    def subquery_follows(self) -> bool:
+        ahead = self.tokens[self.at : self.at + 2]
+        return len(ahead) == 2 and ahead[0].text == "(" and ahead[1].keyword("SELECT")
+
+    def semi_join(self, outer: SObjectDef, left: FieldDef, left_token: Token, *, anti: bool) -> Predicate:
+        """`left [NOT] IN (SELECT field FROM object [WHERE ...])`, with Salesforce's restrictions."""
+        self.expect("(")
+        select = self.expect_keyword("SELECT")
+        if self.in_subquery:
+            raise self.error_at(select.pos, "Nesting of semi join sub-selects is not supported")
+        if left.type not in _ID_TYPES:
+            raise self.error_at(
+                left_token.pos,
+                f"semi join sub selects are only supported on id or reference fields, cannot use: "
+                f"'{left.name}'",
+            )
+        if len(self.semi_joins) == MAX_SEMI_JOINS:
+            raise self.error_at(
+                left_token.pos, f"Maximum of {MAX_SEMI_JOINS} semi join sub-selects are allowed"
+            )
+        selected = self.next()
+        if selected.kind != "ident" or selected.text.upper() in _KEYWORDS:
+            raise self.unexpected(selected)
+        self.expect_keyword("FROM")
+        entity = self.next()
+        inner = self.sobject(entity)
+        right = self.field(inner, selected.text, selected)
+        if right.type not in _ID_TYPES:
+            raise self.error_at(
+                selected.pos, f"semi join sub selects can only query id fields, cannot use: '{right.name}'"
+            )
+        if inner.name == outer.name:
+            raise self.error_at(
+                entity.pos, "The inner and outer selects should not be on the same object type"
+            )
+        if _points_at(inner, right) != _points_at(outer, left):
+            raise self.error_at(
+                selected.pos,
+                f"The selected field '{right.name}' in the subquery and the left operand field "
+                f"'{left.name}' in the where expression in the outer query must point to the same "
+                "object type",
+            )
+        join = SemiJoin(inner, right.name, lambda values: True)
+        if self.accept("WHERE"):
+            self.in_subquery, depth, self.depth = True, self.depth, 0
+            join.where = self.expression(inner)
+            self.in_subquery, self.depth = False, depth
+        self.expect(")")
+        self.semi_joins.append(join)
+        self.join_sites.append((left_token, self.depth))
+        name = left.name
+        if anti:
+            return lambda values: values.get(name) not in join.matched
+        return lambda values: values.get(name) in join.matched
+
+    def semi_join_under_or(self, sites: list[tuple[Token, int]]) -> SalesforceError:
+        top_level = [token for token, depth in sites if depth == 0 == self.depth]
+        if top_level:
+            return self.error_at(
+                top_level[0].pos, "Semi join sub-selects are not allowed with the 'OR' operator"
+            )
+        return self.error_at(
+            sites[0][0].pos,
+            "Semi join sub-selects are only allowed at the top level WHERE expressions and not in "
+            "nested WHERE expressions.",
+        )
 
     def literal_list(self, definition: FieldDef) -> set[Any]:
         self.expect("(")
@@ -322,19 +331,15 @@ class _Parser:
             raise self.unexpected(token)
         return members
 
-    def unquote(self, token: Token) -> str:
-        body = token.text[1:-1]
-        return re.sub(r"\\(.)", lambda m: _ESCAPES.get(m.group(1), "\\" + m.group(1)), body)
-
     def literal(self, definition: FieldDef, token: Token) -> Any:
         if token.keyword("NULL"):
             return None
         kind = definition.type
         if kind == "boolean" and token.keyword("TRUE", "FALSE"):
             return token.text.upper() == "TRUE"
-        if kind in _TEXT and token.kind == "string":
+        if kind in TEXT_TYPES and token.kind == "string":
             return self.unquote(token).lower()
-        if kind in {"id", "reference"} and token.kind == "string":
+        if kind in _ID_TYPES and token.kind == "string":
             normalized = ids.normalize(self.unquote(token))
             if normalized is None:
                 raise self.error_at(
@@ -349,7 +354,7 @@ class _Parser:
             raise self.unexpected(token)
         quoted = " and should not be enclosed in quotes" if kind in {"datetime", "date", "boolean"} else ""
         soap = {"datetime": "dateTime", "id": "id", "reference": "reference"}.get(kind, kind)
-        if kind in _TEXT:
+        if kind in TEXT_TYPES:
             soap, quoted = "string", " and should be enclosed in quotes"
         raise self.error_at(
             token.pos,
@@ -358,34 +363,6 @@ class _Parser:
         )
 
 
-def _normalize(definition: FieldDef, value: Any) -> Any:
-    return value.lower() if isinstance(value, str) and definition.type in _TEXT else value
-
-
-def _like(pattern: str) -> re.Pattern[str]:
-    parts = [".*" if c == "%" else "." if c == "_" else re.escape(c) for c in pattern]
-    return re.compile("".join(parts), re.IGNORECASE | re.DOTALL)
-
-
-def _comparison(definition: FieldDef, operator: str, literal: Any) -> Predicate:
-    name = definition.name
-    if literal is None or definition.type == "boolean":
-        if operator not in {"=", "!=", "<>"}:
-            raise SalesforceError(
-                400, ApiError("INVALID_QUERY_FILTER_OPERATOR", f"invalid operator on field: {name}")
-            )
-    if operator == "=":
-        return lambda values: _normalize(definition, values.get(name)) == literal
-    if operator in {"!=", "<>"}:
-        return lambda values: _normalize(definition, values.get(name)) != literal
-    check: Callable[[Any, Any], bool] = {"<": lt, "<=": le, ">": gt, ">=": ge}[operator]
-
-    def ordered(values: Values) -> bool:
-        value = _normalize(definition, values.get(name))
-        return (
-            value is not None
-            and isinstance(value, (str, datetime, date, int, float))
-            and check(value, literal)
-        )
-
-    return ordered
+def _points_at(sobject: SObjectDef, definition: FieldDef) -> str:
+    """The object an Id or reference field names records of."""
+    return sobject.name if definition.type == "id" else definition.reference_to[0]

@@ -9,7 +9,20 @@ dropping the transaction is the `allOrNone=true` rollback.
 Rules that Salesforce enforces at save time live here: ENTITY_IS_DELETED (A3 error table),
 CANNOT_UPDATE_CONVERTED_LEAD, the optional duplicate rule on Email with its misspelled
 `duplicateResut` body (A3 "DUPLICATES_DETECTED gotcha", C5), and `If-Unmodified-Since` (A3
-"Conditional writes": whole seconds against LastModifiedDate, 412 when modified after).
+"Conditional writes": whole seconds against LastModifiedDate, 412 when modified after);
+CampaignMember's own rules are in membership.py.
+
+References to records (CampaignMember's CampaignId, LeadId, ContactId) must name a record of
+their type (an id of another type is FIELD_INTEGRITY_EXCEPTION "<label>: id value of incorrect
+type"), that exists (INVALID_CROSS_REFERENCE_KEY) and is not in the Recycle Bin
+(ENTITY_IS_DELETED; the code is UNCONFIRMED).
+
+Deletes go to the Recycle Bin (IsDeleted, restorable) unless the object has none
+(`recycle_bin=False`: CampaignMember), whose delete removes the record for good. A record whose
+`cascade_delete` reference points at a deleted record counts as deleted itself, everywhere the
+store shows it (queries, reads, writes), and comes back when that record is undeleted: a deleted
+Lead's campaign memberships stop matching, without change events of their own (the stricter
+reading: a listener must act on the Lead's DELETE; UNCONFIRMED).
 """
 
 from __future__ import annotations
@@ -23,8 +36,15 @@ from itertools import count
 from threading import RLock
 from typing import Any, Literal
 
-from simulators.salesforce import ids, schema, timefmt, validation
-from simulators.salesforce.errors import ApiError, SalesforceError, entity_is_deleted, malformed_id, not_found
+from simulators.salesforce import ids, membership, schema, timefmt, validation
+from simulators.salesforce.errors import (
+    ApiError,
+    SalesforceError,
+    duplicates_detected,
+    entity_is_deleted,
+    malformed_id,
+    not_found,
+)
 from simulators.salesforce.schema import SObjectDef
 
 ChangeKind = Literal["CREATE", "UPDATE", "DELETE", "UNDELETE"]
@@ -71,11 +91,24 @@ class Commit:
 
 
 Listener = Callable[[Commit], None]
+Lookup = Callable[[str, str], "Record | None"]  # (sObject, id) -> the record, deleted or not
 
 
 def _copy(record: Record) -> Record:
     """Values are immutable (str, bool, datetime, date, None): a shallow copy isolates a record."""
     return Record(record.sobject, record.id, dict(record.values))
+
+
+def _shown(record: Record, lookup: Lookup) -> Record:
+    """A copy of the record, deleted too when a record it cascades from is deleted or gone."""
+    shown = _copy(record)
+    if not shown.deleted:
+        for definition in schema.SOBJECTS[record.sobject].cascades:
+            parent_id = record.values.get(definition.name)
+            parent = lookup(definition.reference_to[0], parent_id) if parent_id else None
+            if parent_id and (parent is None or parent.deleted):
+                shown.values["IsDeleted"] = True
+    return shown
 
 
 class Store:
@@ -107,7 +140,7 @@ class Store:
     def get(self, sobject: str, record_id: str) -> Record | None:
         with self._lock:
             record = self._records[sobject].get(record_id)
-            return _copy(record) if record else None
+            return _shown(record, self._stored) if record else None
 
     def find(self, sobject: SObjectDef, raw_id: str) -> Record:
         """The record (deleted or not) behind an id from a URL: MALFORMED_ID or NOT_FOUND otherwise."""
@@ -121,7 +154,11 @@ class Store:
 
     def all(self, sobject: str, *, include_deleted: bool = True) -> list[Record]:
         with self._lock:
-            return [_copy(r) for r in self._records[sobject].values() if include_deleted or not r.deleted]
+            shown = [_shown(r, self._stored) for r in self._records[sobject].values()]
+        return [r for r in shown if include_deleted or not r.deleted]
+
+    def _stored(self, sobject: str, record_id: str) -> Record | None:
+        return self._records[sobject].get(record_id)
 
     @contextmanager
     def transaction(self, actor: Actor) -> Iterator[Transaction]:
@@ -138,7 +175,10 @@ class Store:
         self, staged: dict[str, Record], changes: list[Change], actor: Actor, when: datetime
     ) -> Commit:
         for record in staged.values():
-            self._records[record.sobject][record.id] = record
+            if record.deleted and not schema.SOBJECTS[record.sobject].recycle_bin:
+                self._records[record.sobject].pop(record.id, None)
+            else:
+                self._records[record.sobject][record.id] = record
         return Commit(
             changes=tuple(changes),
             transaction_key=str(uuid.uuid4()),
@@ -180,9 +220,15 @@ class Transaction:
             LastModifiedById=self._actor.user_id,
             SystemModstamp=self._when,
         )
-        record_values["OwnerId"] = record_values.get("OwnerId") or self._actor.user_id
+        if sobject.field("OwnerId") is not None:
+            record_values["OwnerId"] = record_values.get("OwnerId") or self._actor.user_id
+        if sobject is schema.CAMPAIGN_MEMBER:
+            membership.prepare(record_values, creating=True, today=self._when.date())
         validation.check_record(sobject, record_values)
+        self._check_references(sobject, record_values, list(record_values))
         self._check_duplicates(sobject, record_id, record_values)
+        if sobject is schema.CAMPAIGN_MEMBER:
+            membership.check_unique(record_values, (r.values for r in self.records(sobject)))
         record = Record(sobject.name, record_id, record_values)
         self._stage(record, Change("CREATE", sobject.name, record_id, (), dict(record_values)))
         return record_id
@@ -219,7 +265,10 @@ class Transaction:
         after.update(
             LastModifiedDate=self._when, LastModifiedById=self._actor.user_id, SystemModstamp=self._when
         )
+        if sobject is schema.CAMPAIGN_MEMBER:
+            membership.prepare(after, creating=False, today=self._when.date())
         validation.check_record(sobject, after)
+        self._check_references(sobject, after, list(values))
         if "Email" in values:
             self._check_duplicates(sobject, record.id, after)
         changed = tuple(name for name, value in after.items() if record.values.get(name) != value)
@@ -260,6 +309,12 @@ class Transaction:
         """The record as this transaction sees it (staged or committed), deleted or not."""
         return self._find(sobject, raw_id)
 
+    def records(self, sobject: SObjectDef) -> list[Record]:
+        """The live records of a type as this transaction sees them."""
+        merged = {**self._store._records[sobject.name], **self._staged}
+        visible = [_shown(r, self._seen) for r in merged.values() if r.sobject == sobject.name]
+        return [r for r in visible if not r.deleted]
+
     def _live(self, sobject: SObjectDef, raw_id: str) -> Record:
         record = self._find(sobject, raw_id)
         if record.deleted:
@@ -270,14 +325,45 @@ class Transaction:
         record_id = ids.normalize(raw_id)
         if record_id is None:
             raise SalesforceError(400, malformed_id(sobject.name, raw_id))
-        record = self._staged.get(record_id) or self._store._records[sobject.name].get(record_id)
+        record = self._seen(sobject.name, record_id)
         if record is None:
             raise not_found()
-        return record
+        return _shown(record, self._seen)
+
+    def _seen(self, sobject: str, record_id: str) -> Record | None:
+        staged = self._staged.get(record_id)
+        return staged if staged is not None else self._store._records[sobject].get(record_id)
 
     def _stage(self, record: Record, change: Change) -> None:
         self._staged[record.id] = record
         self._changes.append(change)
+
+    def _check_references(self, sobject: SObjectDef, values: dict[str, Any], names: list[str]) -> None:
+        for name in names:
+            definition = sobject.field(name)
+            target = schema.referenced(definition) if definition else None
+            record_id = values.get(name)
+            if definition is None or target is None or not record_id:
+                continue
+            if not record_id.startswith(target.key_prefix):
+                raise SalesforceError(
+                    400,
+                    ApiError(
+                        "FIELD_INTEGRITY_EXCEPTION",
+                        f"{definition.label}: id value of incorrect type: {record_id}",
+                        [definition.name],
+                    ),
+                )
+            referenced = self._seen(target.name, record_id)
+            if referenced is None:
+                raise SalesforceError(
+                    400,
+                    ApiError("INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id", [definition.name]),
+                )
+            if _shown(referenced, self._seen).deleted:
+                raise SalesforceError(
+                    400, ApiError("ENTITY_IS_DELETED", "entity is deleted", [definition.name])
+                )
 
     def _check_duplicates(self, sobject: SObjectDef, record_id: str, values: dict[str, Any]) -> None:
         email = values.get("Email")
@@ -296,46 +382,3 @@ class Transaction:
         ]
         if matches:
             raise SalesforceError(400, duplicates_detected(sobject.name, [r.id for r in matches]))
-
-
-def duplicates_detected(sobject: str, match_ids: list[str]) -> ApiError:
-    rule = f"Standard_{sobject}_Duplicate_Rule"
-    message = "You're creating a duplicate record. We recommend you use an existing record instead."
-    return ApiError(
-        "DUPLICATES_DETECTED",
-        "Use one of these records?",
-        None,
-        extra={
-            "duplicateResut": {  # sic: Salesforce's own spelling (api-contracts C5)
-                "allowSave": True,
-                "duplicateRule": rule,
-                "duplicateRuleEntityType": sobject,
-                "errorMessage": message,
-                "matchResults": [
-                    {
-                        "entityType": sobject,
-                        "errors": [],
-                        "matchEngine": "ExactMatchEngine",
-                        "matchRecords": [
-                            {
-                                "additionalInformation": [],
-                                "fieldDiffs": [],
-                                "matchConfidence": 100.0,
-                                "record": {
-                                    "attributes": {
-                                        "type": sobject,
-                                        "url": f"/services/data/v62.0/sobjects/{sobject}/{i}",
-                                    },
-                                    "Id": i,
-                                },
-                            }
-                            for i in match_ids
-                        ],
-                        "rule": f"Standard_Rule_for_{sobject}s_with_Duplicate_{sobject}s",
-                        "size": len(match_ids),
-                        "success": True,
-                    }
-                ],
-            }
-        },
-    )

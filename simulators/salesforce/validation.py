@@ -9,7 +9,10 @@ Salesforce does:
 - a JSON null on a checkbox stores `false`;
 - read-only fields in a body give INVALID_FIELD_FOR_INSERT_UPDATE;
 - a value of the wrong JSON type gives JSON_PARSER_ERROR (Salesforce is sometimes lenient and
-  coerces numbers to text; the simulator refuses, the stricter choice).
+  coerces numbers to text; the simulator refuses, the stricter choice);
+- a user reference (OwnerId) must name a known user (INVALID_CROSS_REFERENCE_KEY); references to
+  records (CampaignMember's CampaignId, LeadId, ContactId) are checked by the store, which sees
+  the records.
 """
 
 from __future__ import annotations
@@ -120,7 +123,7 @@ def _coerce(sobject: SObjectDef, definition: FieldDef, value: Any, users: set[st
             normalized = ids.normalize(value)
             if normalized is None:
                 raise SalesforceError(400, malformed_reference(definition, value))
-            if normalized not in users:
+            if definition.reference_to == ("User",) and normalized not in users:
                 raise SalesforceError(
                     400,
                     ApiError("INVALID_CROSS_REFERENCE_KEY", "invalid cross reference id", [definition.name]),

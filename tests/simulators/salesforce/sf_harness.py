@@ -24,6 +24,12 @@ ACK = (
     "</notificationsResponse></soapenv:Body></soapenv:Envelope>"
 )
 
+REQUIRED: dict[str, dict[str, Any]] = {
+    "Lead": {"LastName": "Lee", "Company": "Acme"},
+    "Contact": {"LastName": "Lee"},
+    "Campaign": {"Name": "Spring Webinar"},
+}
+
 T = TypeVar("T")
 
 
@@ -114,11 +120,8 @@ class Sim:
         eventually(lambda: self.http.get("/_sim/idle").json()["idle"], timeout=timeout)
 
     def create(self, sobject: str = "Lead", **values: Any) -> str:
-        body = (
-            {"LastName": "Lee", "Company": "Acme", **values}
-            if sobject == "Lead"
-            else {"LastName": "Lee", **values}
-        )
+        """Creates through the REST API, filling in what the object requires."""
+        body = {**REQUIRED.get(sobject, {}), **values}
         response = self.api.post(f"/sobjects/{sobject}/", json=body)
         assert response.status_code == 201, response.text
         record_id: str = response.json()["id"]

@@ -208,3 +208,57 @@ def test_a_save_that_changes_nothing_still_reports_last_modified_date(sim: Sim, 
     [event] = _wait_events(sim, receiver, 1)
     assert _header(event)["changedFields"] == ["LastModifiedDate"]
     assert set(_fields(event)) == {"LastModifiedDate"}
+
+
+def test_campaign_member_events_are_off_until_the_entity_is_selected(sim: Sim, receiver: Receiver) -> None:
+    assert sim.http.get("/_sim/config").json()["cdc_entities"] == ["Lead", "Contact"]
+    campaign_id = sim.create("Campaign")
+    _cdc(sim, receiver)
+    sim.create("CampaignMember", CampaignId=campaign_id, LeadId=sim.create())
+    [event] = _wait_events(sim, receiver, 1)
+    assert _header(event)["entityName"] == "Lead"
+    selected = sim.configure(cdc_entities=["lead", "campaign", "campaignmember"])
+    assert selected["cdc_entities"] == ["Lead", "Campaign", "CampaignMember"]
+    assert sim.http.post("/_sim/config", json={"cdc_entities": ["Opportunity"]}).status_code == 422
+
+
+def test_a_campaign_member_create_carries_its_campaign_person_and_status(
+    sim: Sim, receiver: Receiver
+) -> None:
+    campaign_id, lead_id = sim.create("Campaign"), sim.create()
+    _cdc(sim, receiver, cdc_entities=["CampaignMember"])
+    member_id = sim.create("CampaignMember", CampaignId=campaign_id, LeadId=lead_id)
+    [event] = _wait_events(sim, receiver, 1)
+    header = _header(event)
+    assert header["entityName"] == "CampaignMember" and header["changeType"] == "CREATE"
+    assert header["recordIds"] == [member_id] and header["changedFields"] == []
+    assert header["changeOrigin"] == "com/salesforce/api/rest/62.0"
+    fields = _fields(event)
+    assert fields["CampaignId"] == campaign_id and fields["LeadId"] == lead_id
+    assert fields["Status"] == "Sent" and fields["HasResponded"] is False
+    assert fields["CreatedDate"].endswith("Z") and fields["CreatedById"].startswith("005")
+    for absent in ("Id", "IsDeleted", "SystemModstamp", "ContactId", "OwnerId", "FirstRespondedDate"):
+        assert absent not in fields
+
+
+def test_a_campaign_member_status_change_and_delete(sim: Sim, receiver: Receiver) -> None:
+    campaign_id, contact_id = sim.create("Campaign"), sim.create("Contact")
+    member_id = sim.create("CampaignMember", CampaignId=campaign_id, ContactId=contact_id)
+    _cdc(sim, receiver, cdc_entities=["CampaignMember"])
+    sim.http.patch(f"/_sim/records/CampaignMember/{member_id}", json={"Status": "Responded"})
+    assert sim.api.delete(f"/sobjects/CampaignMember/{member_id}").status_code == 204
+    updated, deleted = _wait_events(sim, receiver, 2)
+    assert _header(updated)["changeType"] == "UPDATE" and _header(updated)["changeOrigin"] == ""
+    assert set(_header(updated)["changedFields"]) >= {"Status", "HasResponded", "FirstRespondedDate"}
+    assert _fields(updated)["Status"] == "Responded" and _fields(updated)["HasResponded"] is True
+    assert _header(deleted)["changeType"] == "DELETE" and _header(deleted)["recordIds"] == [member_id]
+    assert _fields(deleted) == {}
+
+
+def test_a_deleted_lead_hides_its_memberships_without_member_events(sim: Sim, receiver: Receiver) -> None:
+    campaign_id, lead_id = sim.create("Campaign"), sim.create()
+    sim.create("CampaignMember", CampaignId=campaign_id, LeadId=lead_id)
+    _cdc(sim, receiver, cdc_entities=["Lead", "CampaignMember"])
+    sim.api.delete(f"/sobjects/Lead/{lead_id}")
+    [event] = _wait_events(sim, receiver, 1)
+    assert _header(event)["entityName"] == "Lead" and _header(event)["changeType"] == "DELETE"

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from simulators.salesforce import ids, soql, timefmt
+from simulators.salesforce import ids, schema, soql, timefmt
 from simulators.salesforce.config import SalesforceSimConfig
 from simulators.salesforce.errors import SalesforceError
 
@@ -135,3 +135,24 @@ def test_soql_where_order_and_limit_follow_salesforce_semantics() -> None:
     ).run(rows)
     assert [r["Id"] for r in grouped] == ["a", "c"]
     assert soql.parse("SELECT COUNT() FROM Lead").count_only
+
+
+def test_a_semi_join_runs_its_subquery_over_the_rows_given_for_its_object() -> None:
+    campaign, other = ids.to18("7015g0000000001"), ids.to18("7015g0000000002")
+    first, second, third = (ids.to18(f"00Q5g000000000{n}") for n in (1, 2, 3))
+    leads: list[dict[str, object]] = [{"Id": first}, {"Id": second}, {"Id": third}]
+    members: list[dict[str, object]] = [
+        {"CampaignId": campaign, "LeadId": first, "ContactId": None},
+        {"CampaignId": other, "LeadId": second, "ContactId": None},
+        {"CampaignId": campaign, "LeadId": None, "ContactId": ids.to18("0035g0000000001")},
+    ]
+    rows_of = {"CampaignMember": members}
+
+    def related(sobject: schema.SObjectDef) -> list[dict[str, object]]:
+        return list(rows_of[sobject.name])
+
+    subquery = f"(SELECT LeadId FROM CampaignMember WHERE CampaignId = '{campaign[:15]}')"  # noqa: S608
+    semi = soql.parse(f"SELECT Id FROM Lead WHERE Id IN {subquery}")  # noqa: S608 - SOQL
+    anti = soql.parse(f"SELECT Id FROM Lead WHERE Id NOT IN {subquery}")  # noqa: S608 - SOQL
+    assert [r["Id"] for r in semi.run(leads, related)] == [first]
+    assert [r["Id"] for r in anti.run(leads, related)] == [second, third]
