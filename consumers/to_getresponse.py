@@ -22,7 +22,8 @@ from app.db import links
 from app.db.models import ContactLink
 from app.db.session import transaction
 from app.db.syncs import SyncConfig, SyncDirectory
-from app.domain.events import ChangeEvent, Kind
+from app.domain.events import CAMPAIGN_DETAIL, ChangeEvent, Kind
+from app.domain.groups import same_salesforce_id
 from app.domain.resolver import Snapshot
 from app.domain.sides import MissingEmail, ObjectType, Side
 from consumers import pending
@@ -88,9 +89,12 @@ class SalesforceToGetResponse:
                 return
             link = await links.lock_by_salesforce_id(session, sync.id, event.record_id)
             person = Person(session, sync, link, object_type, sf, gr, event.event_id) if link else None
-            if event.kind is not Kind.DELETED and not await _in_group(sf, sync, object_type, event.record_id):
-                # Outside the sync's SOQL filter: a person who was linked stays on the list as they
-                # are (leaving the group is not leaving the list); nothing more goes there.
+            if _about_another_campaign(sync, event) or (
+                event.kind is not Kind.DELETED and not await _in_group(sf, sync, object_type, event.record_id)
+            ):
+                # Outside the sync's group (its SOQL filter, its Campaign): a person who was linked
+                # stays on the list as they are (leaving the group is not leaving the list); nothing
+                # more goes there.
                 await links.mark_processed(session, ROLE, key)
                 return
             if event.kind is Kind.DELETED:
@@ -168,14 +172,24 @@ class SalesforceToGetResponse:
 
 
 async def _in_group(sf: SalesforceClient, sync: SyncConfig, object_type: ObjectType, record_id: str) -> bool:
-    """Whether the record is one the sync's SOQL filter selects (always, without a filter)."""
-    if not sync.soql_filter:
+    """Whether the record is one the sync's group selects: its SOQL filter and its Campaign
+    (always, without either)."""
+    condition = sync.group_condition(object_type)
+    if condition is None:
         return True
     soql = (
         f"SELECT Id FROM {object_type.value} "  # noqa: S608 - the filter is the admin's, validated live
-        f"WHERE Id = {soql_literal(record_id)} AND ({sync.soql_filter})"
+        f"WHERE Id = {soql_literal(record_id)} AND {condition}"
     )
     return any([record async for record in sf.query(soql)])
+
+
+def _about_another_campaign(sync: SyncConfig, event: ChangeEvent) -> bool:
+    """A person joined a Campaign that is not this sync's group: nothing changed for this sync."""
+    joined = event.detail.get(CAMPAIGN_DETAIL)
+    if not isinstance(joined, str):
+        return False
+    return sync.salesforce_campaign_id is None or not same_salesforce_id(joined, sync.salesforce_campaign_id)
 
 
 async def _push(person: Person, snapshot: Snapshot, event: ChangeEvent) -> None:

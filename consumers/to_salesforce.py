@@ -22,6 +22,7 @@ from app.domain.events import ChangeEvent, Kind, Transport
 from app.domain.resolver import Snapshot
 from app.domain.sides import MissingEmail, ObjectType, Side
 from consumers import pending
+from consumers.campaigns import join_campaign
 from consumers.merge import Person, created_base, merge_and_write
 from consumers.people import GetResponsePerson, find_salesforce_by_email, read_getresponse, read_salesforce
 from consumers.vendors import Vendors
@@ -182,6 +183,7 @@ async def _link_or_create_in_salesforce(person: Person, contact: GetResponsePers
             salesforce_modified_at=record.modified_at,
             first_sync=not link.base,
         )
+        await join_campaign(person)
         return
     object_type = sync.create_as
     write = sync.mapping.canonical_to_salesforce(dict(contact.snapshot.values), object_type, creating=True)
@@ -206,6 +208,7 @@ async def _link_or_create_in_salesforce(person: Person, contact: GetResponsePers
         reason=f"new person on the GetResponse list: created Salesforce {object_type} {new_id}",
         event_id=person.event_id,
     )
+    await join_campaign(person)
 
 
 def _stamped(contact: GetResponsePerson, event: ChangeEvent) -> GetResponsePerson:

@@ -21,6 +21,7 @@ from app.inbound.authentication import (
     verify_change_event_signature,
 )
 from app.inbound.body import JSON_MEDIA_TYPES, SOAP_MEDIA_TYPES, read_body
+from app.inbound.campaign_members import as_member_rereads
 from app.inbound.change_events import parse_change_events
 from app.inbound.errors import InboundRejected, note_rejection, rejection_body
 from app.inbound.outbound_messages import outbound_change_events, parse_outbound_message
@@ -75,7 +76,9 @@ async def receive_outbound_message(
         message = parse_outbound_message(body)
         connection = connection_for_org(await secrets.of_kind(SALESFORCE), message.organization_id)
         check_outbound_key(connection, key)
-        events = outbound_change_events(message, connection_id=str(connection.connection_id))
+        events, ignored = as_member_rereads(
+            outbound_change_events(message, connection_id=str(connection.connection_id))
+        )
         await publish_events(
             resources.bus, resources.bus.topics.salesforce_changes, events,
             context=PublishContext.of_request(OUTBOUND_ENDPOINT, request.headers.get("traceparent")),
@@ -85,6 +88,8 @@ async def receive_outbound_message(
         note_rejection(OUTBOUND_ENDPOINT, rejected)
         fault = fault_envelope(server_fault=rejected.retryable, faultstring=rejected.message)
         return _soap_reply(fault, rejected.status)
+    if ignored:
+        INBOUND_IGNORED.labels(OUTBOUND_ENDPOINT, "campaign_member").inc(ignored)
     log.info("outbound message acknowledged", notifications=len(events), action_id=message.action_id)
     return _soap_reply(ack_envelope())
 
@@ -114,8 +119,9 @@ async def receive_change_events(
         parsed = parse_change_events(
             body, connection_id=str(connection.connection_id), client_id=settings.salesforce_client_id
         )
+        events, ignored = as_member_rereads(parsed.events)
         await publish_events(
-            resources.bus, resources.bus.topics.salesforce_changes, parsed.events,
+            resources.bus, resources.bus.topics.salesforce_changes, events,
             context=PublishContext.of_request(CHANGE_EVENTS_ENDPOINT, request.headers.get("traceparent")),
             within=_publish_budget(settings, OUTBOUND_PUBLISH_LIMIT_S),
         )
@@ -125,5 +131,7 @@ async def receive_change_events(
     if parsed.echoes:
         INBOUND_IGNORED.labels(CHANGE_EVENTS_ENDPOINT, "echo").inc(parsed.echoes)
         log.info("echoes of our own writes ignored", records=parsed.echoes)
-    log.info("change events accepted", published=len(parsed.events), echoes=parsed.echoes)
-    return JSONResponse({"status": "OK", "published": len(parsed.events), "ignored": parsed.echoes})
+    if ignored:
+        INBOUND_IGNORED.labels(CHANGE_EVENTS_ENDPOINT, "campaign_member").inc(ignored)
+    log.info("change events accepted", published=len(events), echoes=parsed.echoes, ignored=ignored)
+    return JSONResponse({"status": "OK", "published": len(events), "ignored": parsed.echoes + ignored})

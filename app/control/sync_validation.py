@@ -15,11 +15,11 @@ from app.clients.errors import Permanent, VendorError
 from app.clients.getresponse import GetResponseClient
 from app.clients.salesforce import SalesforceClient
 from app.control.errors import Conflict, ControlError, Problem, VendorUnavailable
+from app.domain.groups import group_condition
 from app.domain.mapping import SyncMapping
 from app.domain.mapping_validation import CustomFieldInfo, SalesforceFieldInfo, validate_mapping
 from app.domain.sides import ObjectType
 
-# A Salesforce Campaign id: key prefix 701, 15 or 18 characters.
 OPT_OUT_FIELD = "HasOptedOutOfEmail"
 LEAD_SOURCE_FIELD = "LeadSource"
 
@@ -109,15 +109,6 @@ def configuration_problems(sync: SyncSettings, metadata: LiveMetadata) -> list[P
                 "read back: add it to salesforce_objects or create the other type",
             )
         )
-    if sync.salesforce_campaign_id:
-        # Accepting a group the consumers would not apply would sync people outside it silently.
-        problems.append(
-            Problem(
-                "salesforce_campaign_id",
-                "groups defined by a Salesforce Campaign are not supported yet: select the people with "
-                "soql_filter instead (applied to the first sync and to every live change)",
-            )
-        )
     problems.extend(
         Problem("mapping", message)
         for message in validate_mapping(
@@ -167,14 +158,23 @@ def _lead_source_problems(sync: SyncSettings, metadata: LiveMetadata) -> list[Pr
     return []
 
 
-async def soql_filter_problems(salesforce: SalesforceClient, sync: SyncSettings) -> list[Problem]:
-    """Runs the filter once per object (LIMIT 1), so that a typo is found now, not by the first sync."""
-    if not sync.soql_filter:
-        return []
+async def group_problems(salesforce: SalesforceClient, sync: SyncSettings) -> list[Problem]:
+    """The group checked live: the Campaign exists in the connected org, and the whole condition
+    (filter and Campaign) runs once per object (LIMIT 1), so that a typo is found now, not by the
+    first sync."""
     problems = []
+    if sync.salesforce_campaign_id:
+        problem = await _campaign_problem(salesforce, sync.salesforce_campaign_id)
+        if problem is not None:
+            return [problem]  # the condition would only fail again, naming the same id
     for object_type in sync.salesforce_objects:
+        condition = group_condition(
+            object_type, soql_filter=sync.soql_filter, campaign_id=sync.salesforce_campaign_id
+        )
+        if condition is None:
+            continue
         # The admin's own read-only filter, run with the connection's rights: SOQL cannot write.
-        soql = f"SELECT Id FROM {object_type.value} WHERE {sync.soql_filter} LIMIT 1"  # noqa: S608
+        soql = f"SELECT Id FROM {object_type.value} WHERE {condition} LIMIT 1"  # noqa: S608
         try:
             async for _ in salesforce.query(soql):
                 break
@@ -183,3 +183,16 @@ async def soql_filter_problems(salesforce: SalesforceClient, sync: SyncSettings)
         except VendorError as exc:
             raise _unavailable("Salesforce", exc) from exc
     return problems
+
+
+async def _campaign_problem(salesforce: SalesforceClient, campaign_id: str) -> Problem | None:
+    soql = f"SELECT Id, Name FROM Campaign WHERE Id = '{campaign_id}'"  # noqa: S608 - a checked id
+    try:
+        found = [record async for record in salesforce.query(soql)]
+    except Permanent as exc:
+        return Problem("salesforce_campaign_id", f"Salesforce refused to read Campaigns: {exc.reason}")
+    except VendorError as exc:
+        raise _unavailable("Salesforce", exc) from exc
+    if not found:
+        return Problem("salesforce_campaign_id", f"no Campaign {campaign_id} in the connected Salesforce org")
+    return None

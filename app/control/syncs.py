@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,10 +23,11 @@ from app.control.errors import Conflict, Invalid, NotFound, Problem
 from app.control.sync_validation import (
     SyncSettings,
     configuration_problems,
+    group_problems,
     read_metadata,
-    soql_filter_problems,
 )
 from app.db.models import Sync
+from app.domain.groups import CAMPAIGN_ID
 from app.domain.mapping import SalesforceFieldName, SyncMapping
 from app.domain.sides import ObjectType, Side
 from consumers.vendors import Vendors
@@ -51,6 +52,9 @@ MAPPING_EXAMPLE: dict[str, Any] = {
     ],
     "skipped": ["Title"],
 }
+# A Campaign id as Salesforce shows it: 15 or 18 letters and digits, starting with 701.
+SalesforceCampaignId = Annotated[str, StringConstraints(pattern=f"^{CAMPAIGN_ID.pattern}$")]
+
 CREATE_EXAMPLE: dict[str, Any] = {
     "name": "Newsletter <-> Leads and Contacts",
     "campaign_id": "Gr7Mn",
@@ -79,9 +83,10 @@ class _SyncFields(BaseModel):
         max_length=4000,
         description="a SOQL WHERE condition that defines who belongs to the sync, e.g. `LeadSource = 'Web'`",
     )
-    salesforce_campaign_id: str | None = Field(
+    salesforce_campaign_id: SalesforceCampaignId | None = Field(
         None,
-        description="reserved: a Salesforce Campaign as the group is refused until supported (soql_filter)",
+        description="a Salesforce Campaign whose members feed the list (with soql_filter, both apply); "
+        "people who come from GetResponse join it",
     )
     create_as: ObjectType = Field(ObjectType.LEAD, description="what people created in GetResponse become")
     lead_source: str | None = Field(None, description="LeadSource value of records created from GetResponse")
@@ -118,7 +123,7 @@ class SyncUpdate(BaseModel):
     name: str | None = Field(None, min_length=1, max_length=200)
     salesforce_objects: list[ObjectType] | None = Field(None, min_length=1)
     soql_filter: str | None = Field(None, max_length=4000)
-    salesforce_campaign_id: str | None = None
+    salesforce_campaign_id: SalesforceCampaignId | None = None
     create_as: ObjectType | None = None
     lead_source: str | None = None
     preferred_system: Side | None = None
@@ -196,7 +201,7 @@ async def _validated(vendors: Vendors, sync: Sync, settings: SyncSettings) -> No
     getresponse = await vendors.getresponse(sync.getresponse_connection_id)
     metadata = await read_metadata(salesforce, getresponse, settings.salesforce_objects)
     problems = configuration_problems(settings, metadata)
-    problems += await soql_filter_problems(salesforce, settings)
+    problems += await group_problems(salesforce, settings)
     if problems:
         raise Invalid(problems)
 

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db.models import Sync
+from app.domain.groups import group_condition
 from app.domain.mapping import SyncMapping
 from app.domain.sides import ObjectType, Side
 
@@ -27,6 +28,7 @@ class SyncConfig:
     campaign_id: str
     salesforce_objects: frozenset[ObjectType]
     soql_filter: str | None
+    salesforce_campaign_id: str | None
     create_as: ObjectType
     lead_source: str | None
     preferred: Side
@@ -40,6 +42,12 @@ class SyncConfig:
     def live(self) -> bool:
         return self.state in LIVE_STATES
 
+    def group_condition(self, object_type: ObjectType) -> str | None:
+        """The SOQL condition selecting the records of `object_type` that feed the list."""
+        return group_condition(
+            object_type, soql_filter=self.soql_filter, campaign_id=self.salesforce_campaign_id
+        )
+
     @classmethod
     def from_row(cls, row: Sync, *, skew: timedelta = timedelta(seconds=1)) -> SyncConfig:
         return cls(
@@ -50,6 +58,7 @@ class SyncConfig:
             campaign_id=row.campaign_id,
             salesforce_objects=frozenset(ObjectType(o) for o in row.salesforce_objects),
             soql_filter=row.soql_filter,
+            salesforce_campaign_id=row.salesforce_campaign_id,
             create_as=ObjectType(row.create_as),
             lead_source=row.lead_source,
             preferred=Side(row.preferred_system),

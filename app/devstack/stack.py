@@ -286,6 +286,8 @@ async def _connect_simulators(stack: Stack) -> None:
                     "outbound_url": salesforce.inbound.outbound_message_url,
                     "cdc_url": salesforce.inbound.change_events_url,
                     "cdc_secret": salesforce.inbound.change_events_secret,
+                    # Joining a sync's Campaign is a CampaignMember created (app/inbound/campaign_members.py).
+                    "cdc_entities": ["Lead", "Contact", "CampaignMember"],
                 }
                 gr_config = {"webhook_url": getresponse.inbound.webhook_url}
                 async with http.post(f"{info['salesforce']}/_sim/config", json=sf_config):

@@ -16,6 +16,10 @@ from app.domain.sides import Side
 
 SCHEMA_VERSION: Literal[1] = 1
 
+# `detail` key of a `reread` event saying that the record joined this Salesforce Campaign (a
+# CampaignMember was created): only a sync whose group is that Campaign has anything to do.
+CAMPAIGN_DETAIL = "joined_campaign"
+
 # The system an event comes from is one of the two sides of a sync.
 Source = Side
 

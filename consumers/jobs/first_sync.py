@@ -34,6 +34,7 @@ from app.domain.coercion import normalize_email
 from app.domain.resolver import Rule, base_to_json, resolve_change, written_to_salesforce
 from app.domain.sides import ObjectType, Side
 from consumers import pending
+from consumers.campaigns import join_campaign_many
 from consumers.jobs.patience import patiently
 from consumers.merge import Person, created_base, log_resolution, plan_writes, write_getresponse
 from consumers.people import (
@@ -78,7 +79,8 @@ async def load_salesforce(
     no_email: list[str] = []
     for object_type in sorted(sync.salesforce_objects):
         fields = ", ".join(dict.fromkeys(["Id", *salesforce_fields(sync, object_type)]))
-        where = f" WHERE {sync.soql_filter}" if sync.soql_filter else ""
+        condition = sync.group_condition(object_type)
+        where = f" WHERE {condition}" if condition else ""
         soql = f"SELECT {fields} FROM {object_type.value}{where} ORDER BY CreatedDate ASC"  # noqa: S608
         async for record in sf.query(soql):
             person = salesforce_person(sync, object_type, record)
@@ -393,6 +395,8 @@ class FirstSync:
                     event_id=event_id,
                 )
                 counts["created_in_salesforce"] += 1
+            created = [link for link, _, _ in claimed if link.state == links.LINKED]
+            await join_campaign_many(session, sync, sf, object_type, created, event_id)
 
 
 async def _step(counts: dict[str, int], chunk: Callable[[dict[str, int]], Awaitable[None]]) -> None:

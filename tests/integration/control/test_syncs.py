@@ -8,6 +8,7 @@ import copy
 import uuid
 from typing import Any
 
+import httpx
 import pytest
 from control_harness import MAIN_LIST, SECOND_LIST, Api, sql
 
@@ -89,9 +90,10 @@ CASES = [
                  "salesforce_objects or create the other type", id="create_as not synced"),
     pytest.param({**VALID, "soql_filter": "LeadSource = "}, "soql_filter", "Lead: salesforce 400 MALFORMED_QUERY",
                  id="malformed soql filter"),
-    pytest.param({**VALID, "salesforce_campaign_id": "701000000000001"},
-                 "salesforce_campaign_id", "groups defined by a Salesforce Campaign are not supported yet",
-                 id="campaign groups not supported yet"),
+    pytest.param({**VALID, "salesforce_campaign_id": "701000000000001"}, "salesforce_campaign_id",
+                 "no Campaign 701000000000001 in the connected Salesforce org", id="campaign missing"),
+    pytest.param({**VALID, "salesforce_campaign_id": "701000000000001", "soql_filter": "LeadSource = "},
+                 "salesforce_campaign_id", "no Campaign 701000000000001", id="campaign missing, filter too"),
 ]
 
 
@@ -190,3 +192,24 @@ async def test_a_sync_needs_both_connections(api: Api) -> None:
     assert response.json()["detail"] == (
         "connect the Salesforce org and the GetResponse account first (/v1/connections)"
     )
+
+
+async def test_a_sync_whose_group_is_a_campaign_and_a_filter_is_stored_with_both(
+    connected: Api, salesforce_url: str
+) -> None:
+    async with httpx.AsyncClient(base_url=salesforce_url) as sf:
+        created = await sf.post("/_sim/records/Campaign", json={"Name": "Spring webinar", "IsActive": True})
+        assert created.status_code < 300, created.text
+    campaign_id = created.json()["id"]
+    body = {**VALID, "salesforce_campaign_id": campaign_id, "soql_filter": "LeadSource = 'Web'"}
+    response = await connected.post("/v1/syncs", json=body)
+    assert response.status_code == 201, response.text
+    assert (response.json()["salesforce_campaign_id"], response.json()["soql_filter"]) == (
+        campaign_id, "LeadSource = 'Web'"
+    )
+
+
+async def test_a_campaign_id_that_is_not_one_is_422_from_the_schema(connected: Api) -> None:
+    response = await connected.post("/v1/syncs", json={**VALID, "salesforce_campaign_id": "00Q000000000001"})
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"][:2] == ["body", "salesforce_campaign_id"]
