@@ -20,16 +20,15 @@ from app.clients.salesforce import SalesforceClient
 from app.db import links
 from app.db.models import ContactLink
 from app.db.syncs import SyncConfig
-from app.domain.groups import MEMBER_FIELD
+from app.domain.groups import CAMPAIGN_FIELD, CAMPAIGN_MEMBER, MEMBER_FIELD
 from app.domain.sides import ObjectType, Side
 from consumers.merge import Person
 
-CAMPAIGN_MEMBER = "CampaignMember"
 ALREADY_A_MEMBER = "DUPLICATE_VALUE"
 
 
 def _member(campaign_id: str, object_type: ObjectType, record_id: str) -> dict[str, str]:
-    return {"CampaignId": campaign_id, MEMBER_FIELD[object_type]: record_id}
+    return {CAMPAIGN_FIELD: campaign_id, MEMBER_FIELD[object_type]: record_id}
 
 
 async def join_campaign(person: Person) -> None:
@@ -54,15 +53,16 @@ async def join_campaign_many(
     people: Sequence[ContactLink],
     event_id: str,
 ) -> None:
-    """The batch form, for the first sync: one sObject Collections call per 200 people."""
+    """The batch form, for the first sync: the people with a Salesforce record join, in sObject
+    Collections calls of 200."""
     campaign_id = sync.salesforce_campaign_id
-    joining = [link for link in people if link.salesforce_id]
+    joining = {link.salesforce_id: link for link in people if link.salesforce_id}
     if not campaign_id or not joining:
         return
-    members = [_member(campaign_id, object_type, link.salesforce_id or "") for link in joining]
+    members = [_member(campaign_id, object_type, record_id) for record_id in joining]
     results = await sf.create_many(CAMPAIGN_MEMBER, members)
     metrics.VENDOR_WRITES.labels("salesforce", "create_many").inc()
-    for link, result in zip(joining, results, strict=True):
+    for link, result in zip(joining.values(), results, strict=True):
         if result.error is None or result.error.code != ALREADY_A_MEMBER:
             _note(session, link, campaign_id, event_id, result.error)
 
@@ -82,7 +82,7 @@ def _note(
     links.log_note(
         session,
         link,
-        field="CampaignMember",
+        field=CAMPAIGN_MEMBER,
         rule=rule,
         new=campaign_id,
         winner=Side.GETRESPONSE.value,

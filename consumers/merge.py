@@ -98,11 +98,9 @@ async def merge_and_write(
         raise PreconditionFailed(
             "the Salesforce record kept changing under our writes", vendor="salesforce", status=412
         )
-    new_base = resolution.new_base
-    if resolution.writes[Side.SALESFORCE]:
-        new_base = written_to_salesforce(new_base, resolution.writes[Side.SALESFORCE], salesforce_modified_at)
-    link.base = base_to_json(new_base)
-    if resolution.writes[Side.SALESFORCE]:
+    written = resolution.writes[Side.SALESFORCE]
+    link.base = base_to_json(written_to_salesforce(resolution.new_base, written, salesforce_modified_at))
+    if written:
         # Our own PATCH moved LastModifiedDate to an instant we do not know; the next conditional
         # write reads the record first rather than guess.
         link.salesforce_modified_at = None

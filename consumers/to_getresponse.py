@@ -58,6 +58,8 @@ class SalesforceToGetResponse:
 
     async def apply(self, event: ChangeEvent) -> None:
         for sync in await self.syncs.for_salesforce(event.connection_id, event.object_type):
+            if _about_another_campaign(sync, event):
+                continue  # nothing changed for this sync: no read, no lock, no processed-event row
             if event.kind is Kind.REREAD and event.detail.get("reread") == "entity":
                 await self._reread_entity(sync, event)
             else:
@@ -89,9 +91,7 @@ class SalesforceToGetResponse:
                 return
             link = await links.lock_by_salesforce_id(session, sync.id, event.record_id)
             person = Person(session, sync, link, object_type, sf, gr, event.event_id) if link else None
-            if _about_another_campaign(sync, event) or (
-                event.kind is not Kind.DELETED and not await _in_group(sf, sync, object_type, event.record_id)
-            ):
+            if event.kind is not Kind.DELETED and not await _in_group(sf, sync, object_type, event.record_id):
                 # Outside the sync's group (its SOQL filter, its Campaign): a person who was linked
                 # stays on the list as they are (leaving the group is not leaving the list); nothing
                 # more goes there.

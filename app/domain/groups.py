@@ -16,7 +16,9 @@ from app.domain.sides import ObjectType
 # case-safe suffix. Both name the same record (15-character ids are case-sensitive).
 CAMPAIGN_ID = re.compile(r"701[A-Za-z0-9]{12}(?:[A-Za-z0-9]{3})?")
 
-# The CampaignMember field that points at a member of each object type.
+# The membership object, its field naming the Campaign, and the one naming each object type's member.
+CAMPAIGN_MEMBER = "CampaignMember"
+CAMPAIGN_FIELD = "CampaignId"
 MEMBER_FIELD = {ObjectType.LEAD: "LeadId", ObjectType.CONTACT: "ContactId"}
 
 
@@ -32,7 +34,9 @@ def group_condition(
             raise ValueError(f"{campaign_id!r} is not a Salesforce Campaign id")
         member = MEMBER_FIELD[object_type]
         # The id was checked above to be letters and digits only.
-        parts.append(f"Id IN (SELECT {member} FROM CampaignMember WHERE CampaignId = '{campaign_id}')")  # noqa: S608
+        parts.append(
+            f"Id IN (SELECT {member} FROM {CAMPAIGN_MEMBER} WHERE {CAMPAIGN_FIELD} = '{campaign_id}')"  # noqa: S608
+        )
     return " AND ".join(parts) or None
 
 

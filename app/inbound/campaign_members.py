@@ -17,9 +17,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from app.domain.events import CAMPAIGN_DETAIL, ChangeEvent, Kind
-from app.domain.groups import MEMBER_FIELD
+from app.domain.groups import CAMPAIGN_FIELD, CAMPAIGN_MEMBER, MEMBER_FIELD
 
-CAMPAIGN_MEMBER = "CampaignMember"
 _JOINED = frozenset({Kind.CREATED, Kind.UNDELETED, Kind.CHANGED})
 
 
@@ -39,7 +38,7 @@ def as_member_rereads(events: Iterable[ChangeEvent]) -> tuple[list[ChangeEvent],
 
 
 def _member_rereads(event: ChangeEvent) -> list[ChangeEvent]:
-    campaign_id = event.fields.get("CampaignId")
+    campaign_id = event.fields.get(CAMPAIGN_FIELD)
     if event.kind not in _JOINED or not isinstance(campaign_id, str) or not campaign_id:
         return []
     rereads = []

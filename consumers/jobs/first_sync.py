@@ -395,8 +395,8 @@ class FirstSync:
                     event_id=event_id,
                 )
                 counts["created_in_salesforce"] += 1
-            created = [link for link, _, _ in claimed if link.state == links.LINKED]
-            await join_campaign_many(session, sync, sf, object_type, created, event_id)
+            claimed_links = [link for link, _, _ in claimed]
+            await join_campaign_many(session, sync, sf, object_type, claimed_links, event_id)
 
 
 async def _step(counts: dict[str, int], chunk: Callable[[dict[str, int]], Awaitable[None]]) -> None:
