@@ -6,6 +6,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from e2e_harness import Harness
 
@@ -30,3 +31,13 @@ def e2e(stack: Stack) -> Iterator[Harness]:
     finally:
         harness.clear_faults()
         harness.close()
+
+
+@pytest.fixture
+def api(e2e: Harness) -> Iterator[httpx.Client]:
+    """The control API of the stack, with the token `sfgr dev up` created (every scope)."""
+    token = e2e.stack.info["api_token"]
+    with httpx.Client(
+        base_url=e2e.stack.info["api"], headers={"Authorization": f"Bearer {token}"}, timeout=90
+    ) as client:
+        yield client

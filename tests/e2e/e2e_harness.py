@@ -115,17 +115,18 @@ class Harness:
         response = self.gr.delete(f"/_sim/contacts/{contact_id}")
         assert response.status_code < 300, response.text
 
-    def gr_contacts(self, email: str) -> list[dict[str, Any]]:
-        """The contacts with this email on the stack's own list."""
-        return [c for c in self.gr_contacts_any(email) if c["campaign"]["campaignId"] == self.list_id]
+    def gr_contacts(self, email: str, list_id: str | None = None) -> list[dict[str, Any]]:
+        """The contacts with this email on the stack's own list (or on `list_id`)."""
+        wanted = list_id or self.list_id
+        return [c for c in self.gr_contacts_any(email) if c["campaign"]["campaignId"] == wanted]
 
     def gr_contacts_any(self, email: str) -> list[dict[str, Any]]:
         """The contacts with this email on any list."""
         found: list[dict[str, Any]] = self.gr.get("/_sim/contacts", params={"email": email}).json()
         return found
 
-    def gr_active(self, email: str) -> dict[str, Any] | None:
-        return next((c for c in self.gr_contacts(email) if c["state"] == "active"), None)
+    def gr_active(self, email: str, list_id: str | None = None) -> dict[str, Any] | None:
+        return next((c for c in self.gr_contacts(email, list_id) if c["state"] == "active"), None)
 
     @staticmethod
     def custom(contact: dict[str, Any], field_id: str) -> str | None:

@@ -15,6 +15,7 @@ import pytest
 from e2e_harness import Harness, unique_email
 
 from app.devstack.defaults import COMPANY_FIELD, DEMO_MAPPING
+from app.domain.groups import same_salesforce_id
 
 
 @dataclass(frozen=True)
@@ -22,12 +23,6 @@ class CampaignSync:
     sync_id: str
     list_id: str
     campaign_id: str
-
-
-@pytest.fixture
-def api(e2e: Harness) -> httpx.Client:
-    token = e2e.stack.info["api_token"]
-    return httpx.Client(base_url=e2e.stack.info["api"], headers={"Authorization": f"Bearer {token}"}, timeout=90)
 
 
 def _new_list(e2e: Harness) -> str:
@@ -62,13 +57,6 @@ def campaign_sync(e2e: Harness, api: httpx.Client) -> Iterator[CampaignSync]:
         api.post(f"/v1/syncs/{sync_id}/cancel")
 
 
-def _on_list(e2e: Harness, email: str, list_id: str) -> dict[str, Any] | None:
-    return next(
-        (c for c in e2e.gr_contacts_any(email) if c["campaign"]["campaignId"] == list_id and c["state"] == "active"),
-        None,
-    )
-
-
 def _lead(e2e: Harness, tag: str) -> tuple[str, str]:
     email = unique_email(tag)
     return email, e2e.sf_create("Lead", FirstName="Cam", LastName="Paign", Email=email, Company="Before")
@@ -77,7 +65,7 @@ def _lead(e2e: Harness, tag: str) -> tuple[str, str]:
 def _members(e2e: Harness, campaign_id: str) -> set[str]:
     return {
         m["LeadId"] for m in e2e.sf_records("CampaignMember")
-        if m.get("LeadId") and m["CampaignId"][:15] == campaign_id[:15]
+        if m.get("LeadId") and same_salesforce_id(m["CampaignId"], campaign_id)
     }
 
 
@@ -105,18 +93,18 @@ def test_a_campaign_group_syncs_its_members_and_whoever_joins_it(
     assert first.status_code == 200, first.text
     assert first.json()["state"] == "done", first.json()
     for email, _ in members:
-        e2e.until(lambda email=email: _on_list(e2e, email, sync.list_id), within=20, what=f"{email} on the list")
-    assert _on_list(e2e, outsider_email, sync.list_id) is None
+        e2e.until(lambda email=email: e2e.gr_active(email, sync.list_id), within=20, what=f"{email} on the list")
+    assert e2e.gr_active(outsider_email, sync.list_id) is None
 
     # Joining the Campaign is a CampaignMember created: its change event puts the person on the list.
     e2e.sf_create("CampaignMember", CampaignId=sync.campaign_id, LeadId=outsider_id)
-    e2e.until(lambda: _on_list(e2e, outsider_email, sync.list_id), within=10, what="new member on the list")
+    e2e.until(lambda: e2e.gr_active(outsider_email, sync.list_id), within=10, what="new member on the list")
 
     # Someone outside the Campaign: edits stay out of the list.
     stranger_email, stranger_id = _lead(e2e, "stranger")
     e2e.sf_update(stranger_id, Company="Still outside")
     e2e.wait_quiet()
-    assert _on_list(e2e, stranger_email, sync.list_id) is None
+    assert e2e.gr_active(stranger_email, sync.list_id) is None
 
     # A signup on the list becomes a Lead that joins the Campaign, so its Salesforce edits come back.
     signup = unique_email("signup")
@@ -129,6 +117,31 @@ def test_a_campaign_group_syncs_its_members_and_whoever_joins_it(
     e2e.wait_quiet()
     e2e.sf_update(lead["Id"], Company="Edited in Salesforce")
     e2e.until(
-        lambda: e2e.custom(_on_list(e2e, signup, sync.list_id) or {}, COMPANY_FIELD) == "Edited in Salesforce",
+        lambda: e2e.custom(e2e.gr_active(signup, sync.list_id) or {}, COMPANY_FIELD) == "Edited in Salesforce",
         within=10, what="the member's edit on the list",
     )
+
+
+def test_without_member_events_a_new_member_arrives_with_their_next_edit_and_one_who_leaves_stays(
+    e2e: Harness, api: httpx.Client, campaign_sync: CampaignSync
+) -> None:
+    sync = campaign_sync
+    first = api.post(f"/v1/syncs/{sync.sync_id}/first-sync", params={"wait": 60})
+    assert first.status_code == 200 and first.json()["state"] == "done", first.text
+    email, lead_id = _lead(e2e, "quiet")
+    e2e.sf.post("/_sim/config", json={"cdc_entities": ["Lead", "Contact"]}).raise_for_status()
+    try:
+        member_id = e2e.sf_create("CampaignMember", CampaignId=sync.campaign_id, LeadId=lead_id)
+        e2e.wait_quiet()
+        assert e2e.gr_active(email, sync.list_id) is None  # nothing told the sync
+        e2e.sf_update(lead_id, Company="Edited after joining")
+        contact, _ = e2e.until(lambda: e2e.gr_active(email, sync.list_id), within=10, what="member on the list")
+        assert e2e.custom(contact, COMPANY_FIELD) == "Edited after joining"
+        e2e.wait_quiet()
+        # Leaving the Campaign keeps the person on the list as they are; their edits stop coming.
+        e2e.sf_delete(member_id, "CampaignMember")
+        e2e.sf_update(lead_id, Company="Edited after leaving")
+        e2e.wait_quiet()
+        assert e2e.custom(e2e.gr_active(email, sync.list_id) or {}, COMPANY_FIELD) == "Edited after joining"
+    finally:
+        e2e.sf.post("/_sim/config", json={"cdc_entities": ["Lead", "Contact", "CampaignMember"]})

@@ -25,12 +25,6 @@ def stack() -> Iterator[Stack]:
         down(state_dir)
 
 
-@pytest.fixture
-def api(e2e: Harness) -> httpx.Client:
-    token = e2e.stack.info["api_token"]
-    return httpx.Client(base_url=e2e.stack.info["api"], headers={"Authorization": f"Bearer {token}"}, timeout=60)
-
-
 def test_a_cancelled_sync_stops_syncing_and_disconnect_revokes_and_keeps_the_links(
     e2e: Harness, api: httpx.Client
 ) -> None:

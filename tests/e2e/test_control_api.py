@@ -8,16 +8,9 @@ import uuid
 from typing import Any
 
 import httpx
-import pytest
 from e2e_harness import Harness, issue_token, unique_email
 
 from app.devstack.defaults import COMPANY_FIELD
-
-
-@pytest.fixture
-def api(e2e: Harness) -> httpx.Client:
-    token = e2e.stack.info["api_token"]
-    return httpx.Client(base_url=e2e.stack.info["api"], headers={"Authorization": f"Bearer {token}"}, timeout=60)
 
 
 def _linked(e2e: Harness, tag: str) -> tuple[str, str, str]:
