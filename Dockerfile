@@ -5,7 +5,7 @@
 #   docker build -t sfgr-sync:0.1.0 .
 #
 # Production talks to a real Kafka, so neither the `dev` extra nor the Tansu broker wheel
-# (app/devstack/requirements-broker.txt, tests and demo only) goes into the image. No secret goes
+# (devstack/requirements-broker.txt, tests and demo only) goes into the image. No secret goes
 # into it either: every setting is an SFGR_* environment variable given at run time.
 # To pin the base image by digest: --build-arg PYTHON_IMAGE=python:3.11-slim@sha256:...
 
@@ -32,7 +32,6 @@ COPY README.md ./
 COPY app ./app
 COPY consumers ./consumers
 COPY migrations ./migrations
-COPY simulators ./simulators
 # The import check runs with -P (no current directory on sys.path), so it proves the installed
 # package, migrations included, and not the sources beside it.
 RUN pip install --no-cache-dir --no-deps . \

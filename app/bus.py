@@ -1,7 +1,10 @@
-"""Kafka: topic names, the one producer of a process, and topic creation at start-up.
+"""Kafka: topic names, the consumer groups that read them, the one message factory, the one
+producer of a process, and topic creation at start-up.
 
 Messages are keyed by the source record id so that every change to one record stays in order
-within its topic (design.md, "Kafka topics").
+within its topic (design.md, "Kafka topics"). The consumer-group topology lives here, beside the
+topics, so that the control API (lag per direction) and the processes (`consumers/roles.py`,
+which attaches a handler to each group) read the same names.
 """
 
 from __future__ import annotations
@@ -10,8 +13,9 @@ import asyncio
 import contextlib
 import ssl
 import time
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
@@ -51,6 +55,52 @@ class Topics:
             self.retry,
             self.dead_letters,
         ]
+
+
+class ConsumerRole(StrEnum):
+    """What `sfgr consume <role>` runs; also the consumer name of processed-event rows."""
+
+    SALESFORCE_TO_GETRESPONSE = "salesforce-to-getresponse"
+    GETRESPONSE_TO_SALESFORCE = "getresponse-to-salesforce"
+    RESYNC = "resync"
+
+
+@dataclass(frozen=True)
+class ConsumerGroup:
+    """One consumer role's place on the bus: the topics it reads and its group's options."""
+
+    role: ConsumerRole
+    description: str
+    topics: Callable[[Topics], list[str]]
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def group_id(self, settings: Settings) -> str:
+        return f"{settings.kafka_topic_prefix}.{self.role.value}"
+
+
+# Each change role also reads the shared retry topic and takes only the messages addressed to it.
+CONSUMER_GROUPS: dict[ConsumerRole, ConsumerGroup] = {
+    group.role: group
+    for group in (
+        ConsumerGroup(
+            role=ConsumerRole.SALESFORCE_TO_GETRESPONSE,
+            description="apply Salesforce changes to GetResponse lists; look up pending creates",
+            topics=lambda t: [t.salesforce_changes, t.retry],
+        ),
+        ConsumerGroup(
+            role=ConsumerRole.GETRESPONSE_TO_SALESFORCE,
+            description="apply GetResponse changes (webhooks, poller) to Salesforce",
+            topics=lambda t: [t.getresponse_changes, t.retry],
+        ),
+        ConsumerGroup(
+            role=ConsumerRole.RESYNC,
+            description="run first syncs and resyncs (jobs requested through the control API)",
+            topics=lambda t: [t.resync_requests],
+            # A job holds its request until it is done, which may take many minutes.
+            options={"max_poll_interval_ms": 6 * 3600 * 1000},
+        ),
+    )
+}
 
 
 def client_options(settings: Settings) -> dict[str, Any]:

@@ -76,7 +76,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def cmd_dev_up(args: argparse.Namespace) -> int:
-    from app.devstack.stack import up
+    from devstack.stack import up
 
     configure_logging("WARNING", "console")
     stack = up(_state_dir(args))
@@ -85,7 +85,7 @@ def cmd_dev_up(args: argparse.Namespace) -> int:
 
 
 def cmd_dev_down(args: argparse.Namespace) -> int:
-    from app.devstack.stack import down
+    from devstack.stack import down
 
     stopped = down(_state_dir(args))
     print(f"stopped: {', '.join(stopped) if stopped else 'nothing was running'}", file=sys.stderr)
@@ -105,7 +105,7 @@ def cmd_sim(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from app.devstack.demo import run_demo
+    from devstack.demo import run_demo
 
     return run_demo(_state_dir(args), keep_running=not args.once)
 

@@ -20,7 +20,9 @@ from app.api import (
 from app.api.deps import Resources
 from app.api.middleware import RequestContextMiddleware
 from app.bus import Bus
+from app.crypto import SecretBox
 from app.db.session import create_engine, session_factory
+from app.inbound.secrets import InboundSecretsCache
 from app.logs import configure_logging, get_logger
 from app.settings import Settings, get_settings
 
@@ -39,8 +41,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         except Exception as exc:
             # Start anyway: /readyz reports Kafka, and publishing reconnects on its own.
             log.warning("kafka not reachable at start-up", error=str(exc))
+        sessions = session_factory(engine)
         app.state.resources = Resources(
-            settings=settings, engine=engine, sessions=session_factory(engine), bus=bus
+            settings=settings,
+            engine=engine,
+            sessions=sessions,
+            bus=bus,
+            inbound_secrets=InboundSecretsCache(sessions, SecretBox(settings)),
         )
         try:
             yield

@@ -14,9 +14,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from app.devstack.defaults import COMPANY_FIELD, PHONE_FIELD
 from bench.report import fmt, note, table, title
 from bench.world import CallCount, Mark, World, unique_tag, until
+from devstack.defaults import COMPANY_FIELD, PHONE_FIELD
 
 QUIET_S = 5.0
 SETTLE_S = 1.5

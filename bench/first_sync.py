@@ -25,9 +25,9 @@ from typing import Any
 
 import httpx
 
-from app.devstack.defaults import COMPANY_FIELD, DEMO_MAPPING, PHONE_FIELD
 from bench.report import fmt, note, table, title
 from bench.world import Timeout, World, classify, unique_tag
+from devstack.defaults import COMPANY_FIELD, DEMO_MAPPING, PHONE_FIELD
 
 SECOND_LIST = "Gr7Sc"
 SEED_CONCURRENCY = 8

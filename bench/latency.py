@@ -13,9 +13,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from app.devstack.defaults import COMPANY_FIELD, PHONE_FIELD
 from bench.report import fmt, note, percentile, table, title
 from bench.world import Timeout, World, unique_tag, until
+from devstack.defaults import COMPANY_FIELD, PHONE_FIELD
 
 PATHS = (
     ("sf_create", "Salesforce Lead create -> GetResponse"),

@@ -25,10 +25,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from app.devstack.defaults import COMPANY_FIELD, COUNTRY_FIELD, DEMO_MAPPING, PHONE_FIELD
 from app.domain.resolver import Base, FieldState, Resolution, Snapshot, resolve_change
 from app.domain.sides import ObjectType, Side, Value
 from bench.report import fmt, note, table, title
+from devstack.defaults import COMPANY_FIELD, COUNTRY_FIELD, DEMO_MAPPING, PHONE_FIELD
 
 SKEW = timedelta(seconds=1)
 T0 = datetime(2026, 3, 2, 9, 30, 0, 125000, tzinfo=UTC)

@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 import asyncpg
 import httpx
 
-from app.devstack.stack import Stack, down, up
+from devstack.stack import Stack, down, up
 
 T = TypeVar("T")
 VENDORS = ("salesforce", "getresponse")

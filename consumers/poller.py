@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.bus import Bus, Message
 from app.clients.getresponse_formats import parse_datetime
+from app.clients.vendors import Vendors
 from app.control.jobs import JobRefused, start_job
 from app.db.models import PollerWatermark
 from app.db.session import create_engine, session_factory, transaction
@@ -33,7 +34,6 @@ from app.domain.jobs import JobKind, ResyncMode, ResyncScope
 from app.logs import get_logger
 from app.settings import Settings
 from consumers.process import announce_ready
-from consumers.vendors import Vendors
 
 log = get_logger(__name__)
 

@@ -28,10 +28,10 @@ async def run_role(settings: Settings, role: Role) -> None:
     handler = await role.build_handler(context)
     runner = ConsumerRunner(
         settings,
-        topics=role.topics(bus.topics),
-        group_id=role.group_id(settings),
+        topics=role.group.topics(bus.topics),
+        group_id=role.group.group_id(settings),
         handler=handler.handle,
-        consumer_options=role.consumer_options,
+        consumer_options=role.group.options,
     )
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

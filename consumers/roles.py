@@ -1,7 +1,5 @@
-"""The consumer processes `sfgr consume <role>` can run: which topics, which group, which handler.
-
-Each role also consumes the shared retry topic and takes only the messages addressed to it.
-"""
+"""The handler of each consumer role: what `sfgr consume <role>` runs on the group `app/bus.py`
+declares (topics, group id, options)."""
 
 from __future__ import annotations
 
@@ -10,23 +8,20 @@ import contextlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any, Protocol
+from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.bus import Bus, Topics
+from app.bus import CONSUMER_GROUPS, Bus, ConsumerGroup, ConsumerRole
+from app.clients.vendors import Vendors
 from app.db.syncs import SyncDirectory
 from app.settings import Settings
-from consumers.jobs.worker import ROLE as RESYNC
+from consumers.engine.pending import PendingLookups
+from consumers.engine.to_getresponse import SalesforceToGetResponse
+from consumers.engine.to_salesforce import GetResponseToSalesforce
 from consumers.jobs.worker import JobWorker
-from consumers.pending import PendingLookups
 from consumers.processing import Processor
 from consumers.runner import Record
-from consumers.to_getresponse import ROLE as TO_GETRESPONSE
-from consumers.to_getresponse import SalesforceToGetResponse
-from consumers.to_salesforce import ROLE as TO_SALESFORCE
-from consumers.to_salesforce import GetResponseToSalesforce
-from consumers.vendors import Vendors
 
 
 @dataclass(frozen=True)
@@ -72,20 +67,18 @@ class RoleRuntime:
 
 @dataclass(frozen=True)
 class Role:
-    name: str
-    description: str
-    topics: Callable[[Topics], list[str]]
-    build_handler: Callable[[RoleContext], Awaitable[RoleHandler]]
-    consumer_options: dict[str, Any] = field(default_factory=dict)
+    """A consumer group of the bus with the handler that applies its records."""
 
-    def group_id(self, settings: Settings) -> str:
-        return f"{settings.kafka_topic_prefix}.{self.name}"
+    group: ConsumerGroup
+    build_handler: Callable[[RoleContext], Awaitable[RoleHandler]]
 
 
 async def _to_getresponse(ctx: RoleContext) -> RoleHandler:
     syncs, vendors = ctx.syncs(), Vendors(ctx.settings, ctx.sessions)
     apply = SalesforceToGetResponse(sessions=ctx.sessions, syncs=syncs, vendors=vendors)
-    processor = Processor(role=TO_GETRESPONSE, apply=apply.apply, bus=ctx.bus, sessions=ctx.sessions)
+    processor = Processor(
+        role=ConsumerRole.SALESFORCE_TO_GETRESPONSE, apply=apply.apply, bus=ctx.bus, sessions=ctx.sessions
+    )
     lookups = PendingLookups(sessions=ctx.sessions, syncs=syncs, vendors=vendors)
     return RoleRuntime(processor, vendors, [lookups])
 
@@ -93,7 +86,9 @@ async def _to_getresponse(ctx: RoleContext) -> RoleHandler:
 async def _to_salesforce(ctx: RoleContext) -> RoleHandler:
     syncs, vendors = ctx.syncs(), Vendors(ctx.settings, ctx.sessions)
     apply = GetResponseToSalesforce(sessions=ctx.sessions, syncs=syncs, vendors=vendors)
-    processor = Processor(role=TO_SALESFORCE, apply=apply.apply, bus=ctx.bus, sessions=ctx.sessions)
+    processor = Processor(
+        role=ConsumerRole.GETRESPONSE_TO_SALESFORCE, apply=apply.apply, bus=ctx.bus, sessions=ctx.sessions
+    )
     return RoleRuntime(processor, vendors)
 
 
@@ -101,28 +96,12 @@ async def _resync(ctx: RoleContext) -> RoleHandler:
     return JobWorker(sessions=ctx.sessions, syncs=ctx.syncs(), vendors=Vendors(ctx.settings, ctx.sessions))
 
 
+_HANDLERS: dict[ConsumerRole, Callable[[RoleContext], Awaitable[RoleHandler]]] = {
+    ConsumerRole.SALESFORCE_TO_GETRESPONSE: _to_getresponse,
+    ConsumerRole.GETRESPONSE_TO_SALESFORCE: _to_salesforce,
+    ConsumerRole.RESYNC: _resync,
+}
+
 ROLES: dict[str, Role] = {
-    role.name: role
-    for role in (
-        Role(
-            name=TO_GETRESPONSE,
-            description="apply Salesforce changes to GetResponse lists; look up pending creates",
-            topics=lambda t: [t.salesforce_changes, t.retry],
-            build_handler=_to_getresponse,
-        ),
-        Role(
-            name=TO_SALESFORCE,
-            description="apply GetResponse changes (webhooks, poller) to Salesforce",
-            topics=lambda t: [t.getresponse_changes, t.retry],
-            build_handler=_to_salesforce,
-        ),
-        Role(
-            name=RESYNC,
-            description="run first syncs and resyncs (jobs requested through the control API)",
-            topics=lambda t: [t.resync_requests],
-            build_handler=_resync,
-            # A job holds its request until it is done, which may take many minutes.
-            consumer_options={"max_poll_interval_ms": 6 * 3600 * 1000},
-        ),
-    )
+    role.value: Role(group=CONSUMER_GROUPS[role], build_handler=build) for role, build in _HANDLERS.items()
 }

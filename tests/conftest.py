@@ -21,9 +21,9 @@ from sqlalchemy.engine import make_url
 
 from app.bus import Bus
 from app.db.migrate import upgrade
-from app.devstack.broker import TansuBroker
-from app.devstack.postgres import PostgresServer
 from app.settings import Environment, Settings
+from devstack.broker import TansuBroker
+from devstack.postgres import PostgresServer
 
 
 @pytest.fixture(scope="session")

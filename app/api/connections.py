@@ -7,9 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, status
 from fastapi.responses import RedirectResponse
 
-from app.api.auth import AUTH_RESPONSES, Admin, Reader
+from app.api.auth import AUTH_RESPONSES
 from app.api.control_errors import control_errors, error_responses, public_base
-from app.api.deps import SessionDep, SettingsDep
+from app.api.deps import Admin, Reader, SessionDep, SettingsDep
 from app.control import connections, getresponse_connect, salesforce_connect
 from app.control.connections import ConnectionRead, Disconnected
 from app.control.getresponse_connect import GetResponseConnect, GetResponseConnected

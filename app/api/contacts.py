@@ -7,9 +7,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from app.api.auth import AUTH_RESPONSES, Reader
+from app.api.auth import AUTH_RESPONSES
 from app.api.control_errors import control_errors, error_responses
-from app.api.deps import SessionDep
+from app.api.deps import Reader, SessionDep
 from app.control import decisions
 from app.control.decisions import ContactLinkRead, DecisionPage
 

@@ -7,9 +7,9 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 
-from app.api.auth import AUTH_RESPONSES, Admin, Reader
+from app.api.auth import AUTH_RESPONSES
 from app.api.control_errors import control_errors, error_responses
-from app.api.deps import BusDep, SessionDep
+from app.api.deps import Admin, BusDep, Reader, SessionDep
 from app.control import dead_letters
 from app.control.dead_letters import DeadLetterPage, DeadLetterRead
 

@@ -8,13 +8,12 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 
-from app.api.deps import ResourcesDep
+from app.api.deps import InboundSecretsDep, ResourcesDep
 from app.db.connections import GETRESPONSE
 from app.inbound.authentication import connection_for_webhook_secret
 from app.inbound.body import JSON_MEDIA_TYPES, read_body
 from app.inbound.errors import InboundRejected, note_rejection, rejection_body
 from app.inbound.publishing import PublishContext, publish_events
-from app.inbound.secrets import InboundSecretsDep
 from app.inbound.webhooks import parse_webhook
 from app.logs import get_logger
 from app.metrics import INBOUND_IGNORED, INBOUND_RECEIVED

@@ -11,8 +11,8 @@ from fastapi import APIRouter, HTTPException, Query, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from app.api.auth import AUTH_RESPONSES, Admin, Reader, ResyncWriter
-from app.api.deps import ResourcesDep
+from app.api.auth import AUTH_RESPONSES
+from app.api.deps import Admin, Reader, ResourcesDep, ResyncWriter
 from app.control.jobs import JobRefused, job_view, start_job
 from app.db import jobs
 from app.domain.jobs import JobKind, JobState, ResyncMode, ResyncScope

@@ -12,7 +12,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse
 
-from app.api.deps import ResourcesDep
+from app.api.deps import InboundSecretsDep, ResourcesDep
 from app.db.connections import SALESFORCE
 from app.inbound.authentication import (
     SIGNATURE_HEADER,
@@ -26,7 +26,6 @@ from app.inbound.change_events import parse_change_events
 from app.inbound.errors import InboundRejected, note_rejection, rejection_body
 from app.inbound.outbound_messages import outbound_change_events, parse_outbound_message
 from app.inbound.publishing import PublishContext, publish_events
-from app.inbound.secrets import InboundSecretsDep
 from app.inbound.soap import SOAP_REPLY_MEDIA_TYPE, ack_envelope, fault_envelope
 from app.logs import get_logger
 from app.metrics import INBOUND_IGNORED, INBOUND_RECEIVED

@@ -3,34 +3,20 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
-from typing import Annotated
 
-from fastapi import APIRouter, Depends, status
+from fastapi import APIRouter, status
 
-from app.api.auth import AUTH_RESPONSES, Admin, Reader
+from app.api.auth import AUTH_RESPONSES
 from app.api.control_errors import control_errors, error_responses
-from app.api.deps import ResourcesDep, SessionDep
+from app.api.deps import Admin, Reader, ResourcesDep, SessionDep, VendorsDep
 from app.control import status as sync_status
 from app.control import syncs
 from app.control.status import SyncStatus
 from app.control.syncs import SyncCreate, SyncRead, SyncUpdate
-from consumers.vendors import Vendors
 
 router = APIRouter(prefix="/v1/syncs", tags=["syncs"])
 
 
-async def request_vendors(resources: ResourcesDep) -> AsyncIterator[Vendors]:
-    """Vendor clients for one request, closed after it: the control API calls the vendors rarely,
-    and a fresh client never holds credentials a connect or disconnect has since replaced."""
-    vendors = Vendors(resources.settings, resources.sessions)
-    try:
-        yield vendors
-    finally:
-        await vendors.close()
-
-
-VendorsDep = Annotated[Vendors, Depends(request_vendors)]
 
 
 @router.post(

@@ -25,18 +25,17 @@ from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.bus import Topics, client_options
+from app.bus import CONSUMER_GROUPS, ConsumerRole, Topics, client_options
 from app.clients.errors import VendorError
+from app.clients.vendors import Vendors
 from app.control.dead_letters import of_sync
 from app.control.errors import NotFound
 from app.control.syncs import SyncState
 from app.db.models import ContactLink, DeadLetter, ProcessedEvent, Sync, SyncJob
 from app.settings import Settings
-from consumers.roles import ROLES
-from consumers.to_getresponse import ROLE as TO_GETRESPONSE
-from consumers.to_salesforce import ROLE as TO_SALESFORCE
-from consumers.vendors import Vendors
 
+TO_GETRESPONSE = ConsumerRole.SALESFORCE_TO_GETRESPONSE
+TO_SALESFORCE = ConsumerRole.GETRESPONSE_TO_SALESFORCE
 KAFKA_TIMEOUT_S = 5.0
 VENDOR_TIMEOUT_S = 10.0
 
@@ -174,10 +173,12 @@ async def _lags(settings: Settings) -> dict[str, dict[str, Any]]:
     topics = Topics.from_settings(settings)
     found: dict[str, dict[str, Any]] = {}
     for role_name in (TO_GETRESPONSE, TO_SALESFORCE):
-        role = ROLES[role_name]
-        group = role.group_id(settings)
+        consumers = CONSUMER_GROUPS[role_name]
+        group = consumers.group_id(settings)
         try:
-            lag = await asyncio.wait_for(_group_lag(settings, group, role.topics(topics)), KAFKA_TIMEOUT_S)
+            lag = await asyncio.wait_for(
+                _group_lag(settings, group, consumers.topics(topics)), KAFKA_TIMEOUT_S
+            )
             found[role_name] = {"consumer_group": group, "lag": lag}
         except Exception as exc:  # any broker trouble: the rest of the status is still worth showing
             error = f"{type(exc).__name__}: {exc}"

@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.clients.vendors import Vendors
 from app.control.connections import connected_one
 from app.control.errors import Conflict, Invalid, NotFound, Problem
 from app.control.sync_validation import (
@@ -30,7 +31,6 @@ from app.db.models import Sync
 from app.domain.groups import CAMPAIGN_ID
 from app.domain.mapping import SalesforceFieldName, SyncMapping
 from app.domain.sides import ObjectType, Side
-from consumers.vendors import Vendors
 
 SyncState = Literal["draft", "first_sync", "active", "cancelled", "failing"]
 

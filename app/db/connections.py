@@ -68,6 +68,12 @@ async def connected(session: AsyncSession, kind: str) -> list[Connection]:
     return list(rows)
 
 
+async def connected_by_id(session: AsyncSession, connection_id: uuid.UUID) -> Connection | None:
+    """The connection with this id, if it is still connected."""
+    connection = await session.get(Connection, connection_id)
+    return connection if connection is not None and connection.state == "connected" else None
+
+
 async def inbound_secrets(session: AsyncSession, box: SecretBox, kind: str) -> list[InboundSecrets]:
     return [
         InboundSecrets(

@@ -76,6 +76,45 @@ async def claim_email(session: AsyncSession, sync_id: uuid.UUID, email: str) -> 
     return link
 
 
+async def ids_in_scope(
+    session: AsyncSession,
+    sync_id: uuid.UUID,
+    *,
+    whole_sync: bool,
+    emails: Sequence[str] = (),
+    salesforce_ids: Sequence[str] = (),
+    getresponse_contact_ids: Sequence[str] = (),
+) -> list[int]:
+    """Ids of the sync's links a resync covers, in a stable order (resuming counts on it): every
+    linked person, or those with any of the given (normalised) emails and ids."""
+    statement = select(ContactLink.id).where(ContactLink.sync_id == sync_id)
+    if whole_sync:
+        statement = statement.where(ContactLink.state == LINKED)
+    else:
+        statement = statement.where(
+            ContactLink.email_normalized.in_(emails)
+            | ContactLink.salesforce_id.in_(salesforce_ids)
+            | ContactLink.getresponse_contact_id.in_(getresponse_contact_ids)
+        )
+    return list(await session.scalars(statement.order_by(ContactLink.id)))
+
+
+async def by_ids(session: AsyncSession, ids: Sequence[int]) -> list[ContactLink]:
+    return list(await session.scalars(select(ContactLink).where(ContactLink.id.in_(ids))))
+
+
+async def linked_emails(session: AsyncSession, sync_id: uuid.UUID) -> set[str]:
+    """The emails of the sync's people who are linked, or on their way: everyone but the links
+    claimed and never used (a first sync skips the others)."""
+    statement = select(ContactLink.email_normalized).where(
+        ContactLink.sync_id == sync_id,
+        (ContactLink.salesforce_id.is_not(None))
+        | (ContactLink.getresponse_contact_id.is_not(None))
+        | (ContactLink.state != PENDING),
+    )
+    return set(await session.scalars(statement))
+
+
 async def due_lookups(session: AsyncSession, now: datetime, limit: int = 50) -> Sequence[ContactLink]:
     """Pending links whose GetResponse id is due to be looked up; rows other workers hold are skipped."""
     statement = (
@@ -86,6 +125,12 @@ async def due_lookups(session: AsyncSession, now: datetime, limit: int = 50) -> 
         .with_for_update(skip_locked=True)
     )
     return (await session.scalars(statement)).all()
+
+
+def note_salesforce_time(link: ContactLink, at: datetime | None) -> None:
+    """The Salesforce side is known as of `at`, if that is later than what the link holds."""
+    if at is not None and (link.salesforce_modified_at is None or at > link.salesforce_modified_at):
+        link.salesforce_modified_at = at
 
 
 def touch(link: ContactLink) -> None:

@@ -10,13 +10,10 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from typing import Annotated
 
-from fastapi import Depends, Request
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.api.deps import ResourcesDep
 from app.crypto import SecretBox
 from app.db.connections import InboundSecrets, inbound_secrets
 from app.inbound.errors import InboundRejected
@@ -77,15 +74,3 @@ class InboundSecretsCache:
             raise InboundRejected(
                 503, "secrets_unreadable", f"the {kind} connection's secrets: {exc}"
             ) from exc
-
-
-def get_inbound_secrets(request: Request, resources: ResourcesDep) -> InboundSecretsCache:
-    """One cache per application, made on first use (the app factory stays untouched)."""
-    cache: InboundSecretsCache | None = getattr(request.app.state, "inbound_secrets", None)
-    if cache is None:
-        cache = InboundSecretsCache(resources.sessions, SecretBox(resources.settings))
-        request.app.state.inbound_secrets = cache
-    return cache
-
-
-InboundSecretsDep = Annotated[InboundSecretsCache, Depends(get_inbound_secrets)]

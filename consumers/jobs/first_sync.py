@@ -19,13 +19,13 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app import metrics
 from app.clients.getresponse import GetResponseClient
 from app.clients.limits import Priority
 from app.clients.salesforce import SalesforceClient
+from app.clients.vendors import Vendors
 from app.db import links
 from app.db.models import ContactLink
 from app.db.session import transaction
@@ -33,18 +33,25 @@ from app.db.syncs import SyncConfig
 from app.domain.coercion import normalize_email
 from app.domain.resolver import Rule, base_to_json, resolve_change, written_to_salesforce
 from app.domain.sides import ObjectType, Side
-from consumers import pending
-from consumers.campaigns import join_campaign_many
-from consumers.jobs.patience import patiently
-from consumers.merge import Person, created_base, log_resolution, plan_writes, write_getresponse
-from consumers.people import (
+from app.domain.states import NoteRule
+from consumers.engine.campaigns import join_campaign_many
+from consumers.engine.creation import (
+    SalesforceCreate,
+    created_in_getresponse,
+    created_in_salesforce,
+    getresponse_create,
+    salesforce_create,
+)
+from consumers.engine.locked import LockedLink
+from consumers.engine.merge import log_resolution, plan_writes, write_getresponse
+from consumers.engine.people import (
     GetResponsePerson,
     SalesforcePerson,
     read_getresponse,
     salesforce_fields,
     salesforce_person,
 )
-from consumers.vendors import Vendors
+from consumers.jobs.patience import patiently
 
 CHUNK = 100
 SALESFORCE_BATCH = 200
@@ -193,16 +200,7 @@ class FirstSync:
         by_email, no_email = await patiently(lambda: load_salesforce(sf, sync))
         contacts = await load_getresponse(gr, sync)
         async with self.sessions() as session:
-            linked = set(
-                await session.scalars(
-                    select(ContactLink.email_normalized).where(
-                        ContactLink.sync_id == sync.id,
-                        (ContactLink.salesforce_id.is_not(None))
-                        | (ContactLink.getresponse_contact_id.is_not(None))
-                        | (ContactLink.state != links.PENDING),
-                    )
-                )
-            )
+            linked = await links.linked_emails(session, sync.id)
         return make_plan(by_email, no_email, contacts, linked)
 
     async def run(
@@ -257,11 +255,11 @@ class FirstSync:
                 link.salesforce_object = match.salesforce.object_type.value
                 link.getresponse_contact_id = match.getresponse.id
                 link.state = links.LINKED
-                person = Person(session, sync, link, match.salesforce.object_type, sf, gr, event_id)
+                locked = LockedLink(session, sync, link, match.salesforce.object_type, sf, gr, event_id)
                 resolution = plan_writes(
-                    person, {}, match.salesforce.snapshot, match.getresponse.snapshot, first_sync=True
+                    locked, {}, match.salesforce.snapshot, match.getresponse.snapshot, first_sync=True
                 )
-                contact = await write_getresponse(person, resolution, match.getresponse)
+                contact = await write_getresponse(locked, resolution, match.getresponse)
                 values = resolution.writes[Side.SALESFORCE]
                 if values:
                     fields = sync.mapping.canonical_to_salesforce(
@@ -278,7 +276,7 @@ class FirstSync:
                 link.base = base_to_json(
                     written_to_salesforce(resolution.new_base, values, match.salesforce.modified_at)
                 )
-                log_resolution(person, resolution)
+                log_resolution(locked, resolution)
                 counts["linked"] += 1
             for object_type, batch in updates.items():
                 results = await sf.update_many(object_type.value, [record for _, record in batch])
@@ -308,27 +306,22 @@ class FirstSync:
     ) -> None:
         async with transaction(self.sessions) as session:
             bodies: list[dict[str, Any]] = []
-            for person in people:
-                email = person.email(sync)
+            for record in people:
+                email = record.email(sync)
                 assert email is not None
                 link = await links.claim_email(session, sync.id, email)
                 if _taken(link):
                     counts["skipped"] += 1
                     continue
-                write = sync.mapping.canonical_to_getresponse(dict(person.snapshot.values))
-                bodies.append(write.payload)
-                link.salesforce_id = person.id
-                link.salesforce_object = person.object_type.value
-                link.salesforce_modified_at = person.modified_at
-                link.base = created_base(person.snapshot, write.refused)
-                pending.mark_created(link)
-                links.log_note(
+                create = getresponse_create(sync, record.snapshot)
+                bodies.append(create.body)
+                link.salesforce_id = record.id
+                link.salesforce_object = record.object_type.value
+                created_in_getresponse(
                     session,
                     link,
-                    field="*",
-                    rule="created",
-                    winner=Side.SALESFORCE.value,
-                    write_to=Side.GETRESPONSE.value,
+                    sync,
+                    create,
                     reason=f"first sync: only in Salesforce, added to list {sync.campaign_id}",
                     event_id=event_id,
                 )
@@ -347,55 +340,40 @@ class FirstSync:
     ) -> None:
         object_type = sync.create_as
         async with transaction(self.sessions) as session:
-            claimed: list[tuple[ContactLink, GetResponsePerson, Any]] = []
-            for person in people:
-                assert person.email is not None
-                link = await links.claim_email(session, sync.id, person.email)
+            claimed: list[tuple[ContactLink, SalesforceCreate]] = []
+            for contact in people:
+                assert contact.email is not None
+                link = await links.claim_email(session, sync.id, contact.email)
                 if _taken(link):
                     counts["skipped"] += 1
                     continue
-                write = sync.mapping.canonical_to_salesforce(
-                    dict(person.snapshot.values), object_type, creating=True
-                )
-                record = dict(write.fields)
-                if sync.lead_source and object_type is ObjectType.LEAD:
-                    record["LeadSource"] = sync.lead_source
-                claimed.append((link, person, (record, write.refused)))
+                claimed.append((link, salesforce_create(sync, object_type, contact)))
             if not claimed:
                 return
-            results = await sf.create_many(object_type.value, [record for _, _, (record, _) in claimed])
+            results = await sf.create_many(object_type.value, [create.fields for _, create in claimed])
             metrics.VENDOR_WRITES.labels("salesforce", "create_many").inc()
-            for (link, person, (_, refused)), result in zip(claimed, results, strict=True):
+            for (link, create), result in zip(claimed, results, strict=True):
                 if not result.ok or result.id is None:
                     counts["failed"] += 1
                     links.log_note(
                         session,
                         link,
                         field="*",
-                        rule="write_failed",
+                        rule=NoteRule.WRITE_FAILED,
                         reason=f"first sync could not create the Salesforce record: {result.error}",
                         event_id=event_id,
                     )
                     continue
-                link.salesforce_id = result.id
-                link.salesforce_object = object_type.value
-                link.getresponse_contact_id = person.id
-                link.getresponse_changed_on = person.changed_on
-                link.state = links.LINKED
-                link.base = created_base(person.snapshot, refused)
-                links.log_note(
+                created_in_salesforce(
                     session,
                     link,
-                    field="*",
-                    rule="created",
-                    winner=Side.GETRESPONSE.value,
-                    write_to=Side.SALESFORCE.value,
-                    new=result.id,
+                    create,
+                    result.id,
                     reason=f"first sync: only in GetResponse, created Salesforce {object_type} {result.id}",
                     event_id=event_id,
                 )
                 counts["created_in_salesforce"] += 1
-            claimed_links = [link for link, _, _ in claimed]
+            claimed_links = [link for link, _ in claimed]
             await join_campaign_many(session, sync, sf, object_type, claimed_links, event_id)
 
 

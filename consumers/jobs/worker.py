@@ -15,7 +15,9 @@ from pydantic import ValidationError
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.bus import ConsumerRole
 from app.clients.errors import Permanent, Transient
+from app.clients.vendors import Vendors
 from app.db import jobs
 from app.db.models import Sync, SyncJob
 from app.db.session import transaction
@@ -26,11 +28,10 @@ from app.logs import get_logger
 from consumers.jobs.first_sync import FirstSync, report
 from consumers.jobs.resync import Resync
 from consumers.runner import Record
-from consumers.vendors import Vendors
 
 log = get_logger(__name__)
 
-ROLE = "resync"
+ROLE = ConsumerRole.RESYNC
 
 
 class JobWorker:

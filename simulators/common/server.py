@@ -2,20 +2,12 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from types import TracebackType
 
 import uvicorn
 from starlette.types import ASGIApp
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 def serve(app: ASGIApp, *, host: str = "127.0.0.1", port: int, log_level: str = "warning") -> None:
@@ -25,11 +17,12 @@ def serve(app: ASGIApp, *, host: str = "127.0.0.1", port: int, log_level: str = 
 class ServerThread:
     """`with ServerThread(app) as server: server.url ...`: uvicorn in a daemon thread, stopped on exit."""
 
-    def __init__(self, app: ASGIApp, *, port: int | None = None, host: str = "127.0.0.1") -> None:
-        self.port = port or free_port()
+    def __init__(self, app: ASGIApp, *, port: int = 0, host: str = "127.0.0.1") -> None:
+        # Port 0: the system picks a free port when uvicorn binds, read back once it started.
+        self.port = port
         self.host = host
-        self.url = f"http://{host}:{self.port}"
-        config = uvicorn.Config(app, host=host, port=self.port, log_level="warning", access_log=False)
+        self.url = ""
+        config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False)
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, daemon=True)
 
@@ -38,8 +31,10 @@ class ServerThread:
         deadline = time.monotonic() + 15
         while not self._server.started:
             if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError(f"server on {self.url} did not start")
+                raise RuntimeError(f"server on {self.host}:{self.port} did not start")
             time.sleep(0.01)
+        self.port = self._server.servers[0].sockets[0].getsockname()[1]
+        self.url = f"http://{self.host}:{self.port}"
         return self
 
     def __exit__(

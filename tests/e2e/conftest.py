@@ -10,7 +10,7 @@ import httpx
 import pytest
 from e2e_harness import Harness
 
-from app.devstack.stack import Stack, down, up
+from devstack.stack import Stack, down, up
 
 
 @pytest.fixture(scope="session")

@@ -1,6 +1,6 @@
 """Acting as people on both sides of a running stack, and waiting for it to settle.
 
-The stack is the product's own (`app/devstack/stack.py`): Postgres, Tansu, both simulators, the
+The stack is the product's own (`devstack/stack.py`): Postgres, Tansu, both simulators, the
 api, the consumers and the poller, each a separate process. Tests drive the simulators' control
 APIs as a person in each vendor's UI would, and read results back through them.
 """
@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 import asyncpg
 import httpx
 
-from app.devstack.stack import Stack
+from devstack.stack import Stack
 
 T = TypeVar("T")
 

@@ -14,8 +14,8 @@ import httpx
 import pytest
 from e2e_harness import Harness, unique_email
 
-from app.devstack.defaults import COMPANY_FIELD, DEMO_MAPPING
 from app.domain.groups import same_salesforce_id
+from devstack.defaults import COMPANY_FIELD, DEMO_MAPPING
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ import httpx
 import pytest
 from e2e_harness import Harness, unique_email
 
-from app.devstack.stack import Stack, down, up
+from devstack.stack import Stack, down, up
 
 
 @pytest.fixture(scope="module")

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from e2e_harness import Harness, unique_email
 
-from app.devstack.defaults import COMPANY_FIELD
-from app.devstack.stack import Stack, down, up
+from devstack.defaults import COMPANY_FIELD
+from devstack.stack import Stack, down, up
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 from e2e_harness import Harness, issue_token, unique_email
 
-from app.devstack.defaults import COMPANY_FIELD
+from devstack.defaults import COMPANY_FIELD
 
 
 def _linked(e2e: Harness, tag: str) -> tuple[str, str, str]:

@@ -7,7 +7,7 @@ import time
 
 from e2e_harness import Harness, unique_email
 
-from app.devstack.defaults import COMPANY_FIELD, PHONE_FIELD
+from devstack.defaults import COMPANY_FIELD, PHONE_FIELD
 
 
 def _people(e2e: Harness, count: int, tag: str) -> list[tuple[str, str]]:

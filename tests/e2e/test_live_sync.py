@@ -7,7 +7,7 @@ import time
 
 from e2e_harness import Harness, unique_email
 
-from app.devstack.defaults import COMPANY_FIELD, COUNTRY_FIELD, PHONE_FIELD
+from devstack.defaults import COMPANY_FIELD, COUNTRY_FIELD, PHONE_FIELD
 
 
 def _linked_lead(e2e: Harness, **extra: str) -> tuple[str, str, str]:

@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, initialize, invariant, rule
 
-from app.devstack.defaults import COMPANY_FIELD, PHONE_FIELD
+from devstack.defaults import COMPANY_FIELD, PHONE_FIELD
 
 COMPANIES = st.sampled_from(["Acme", "Globex", "Initech", "Umbrella", "Hooli", "Stark"])
 PHONES = st.sampled_from(["+48600100200", "+14155550100", "+442079460018", "+4930901820"])

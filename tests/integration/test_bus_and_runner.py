@@ -135,7 +135,7 @@ async def test_stop_finishes_the_message_in_flight_and_commits_it(bus: Bus, sett
 
 
 async def test_publish_to_an_unreachable_broker_fails_instead_of_pretending(settings: Settings) -> None:
-    from simulators.common.server import free_port
+    from devstack.ports import free_port
 
     unreachable = settings.model_copy(update={"kafka_bootstrap_servers": f"127.0.0.1:{free_port()}"})
     bus = Bus(unreachable)

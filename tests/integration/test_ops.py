@@ -7,7 +7,8 @@ from pydantic import SecretStr
 
 from app.main import create_app
 from app.settings import Settings
-from simulators.common.server import ServerThread, free_port
+from devstack.ports import free_port
+from simulators.common.server import ServerThread
 
 
 def test_healthz_readyz_and_metrics_answer_when_everything_is_up(settings: Settings) -> None:

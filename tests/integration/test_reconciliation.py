@@ -14,10 +14,10 @@ from app.db import connections
 from app.db.models import SyncJob
 from app.db.session import create_engine, session_factory, transaction
 from app.db.syncs import insert_sync
-from app.devstack.defaults import DEMO_MAPPING
 from app.domain.jobs import JobRequest
 from app.settings import Settings
 from consumers.poller import Poller
+from devstack.defaults import DEMO_MAPPING
 
 
 async def _a_sync(settings: Settings) -> uuid.UUID:

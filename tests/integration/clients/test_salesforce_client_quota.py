@@ -12,7 +12,7 @@ from client_sims import CALL_CLIENT, Sim, eventually, sf_client_credentials
 from app.clients.errors import RateLimited, Transient
 from app.clients.salesforce import SalesforceClient
 from app.clients.salesforce_auth import ClientCredentialsGrant
-from simulators.common.server import free_port
+from devstack.ports import free_port
 
 
 def rest_calls(sim: Sim) -> int:

@@ -20,9 +20,9 @@ from app.crypto import SecretBox
 from app.db.connections import GETRESPONSE, SALESFORCE, save_connection
 from app.db.session import create_engine, session_factory, transaction
 from app.db.syncs import insert_sync
-from app.devstack.defaults import DEMO_MAPPING
 from app.main import create_app
 from app.settings import Settings
+from devstack.defaults import DEMO_MAPPING
 from simulators.salesforce import ids
 
 SF_CLIENT_ID = "sfgr-sim-client"

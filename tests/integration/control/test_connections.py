@@ -24,11 +24,11 @@ from control_harness import (
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from app.clients.vendors import Vendors
 from app.crypto import SecretBox
 from app.db.session import create_engine, session_factory, transaction
 from app.db.syncs import insert_sync
-from app.devstack.defaults import DEMO_MAPPING
-from consumers.vendors import Vendors
+from devstack.defaults import DEMO_MAPPING
 
 CALLBACK = "http://sfgr.test/v1/connections/salesforce/callback"
 

@@ -14,7 +14,7 @@ from control_harness import MAIN_LIST, SECOND_LIST, Api, sql
 
 from app.db.session import create_engine, session_factory
 from app.db.syncs import SyncDirectory
-from app.devstack.defaults import DEMO_MAPPING
+from devstack.defaults import DEMO_MAPPING
 
 MAPPING: dict[str, Any] = DEMO_MAPPING.model_dump(mode="json")
 VALID: dict[str, Any] = {

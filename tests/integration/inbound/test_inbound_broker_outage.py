@@ -13,8 +13,8 @@ import pytest
 from inbound_harness import connect, published, running_api
 from inbound_payloads import json_body, new_id, notification, outbound_envelope, webhook_event
 
-from app.devstack.broker import TansuBroker
 from app.settings import Settings
+from devstack.broker import TansuBroker
 
 
 @pytest.fixture

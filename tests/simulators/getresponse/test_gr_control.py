@@ -8,7 +8,7 @@ import sys
 import httpx
 from gr_harness import API_KEY, AUTH, GetResponseHarness, assert_error, eventually
 
-from simulators.common.server import free_port
+from devstack.ports import free_port
 from simulators.getresponse import seed
 
 

@@ -9,7 +9,7 @@ import uuid
 import pytest
 from gr_harness import WEBHOOK_SECRET, GetResponseHarness, Reply, eventually
 
-from simulators.common.server import free_port
+from devstack.ports import free_port
 from simulators.getresponse import seed
 from simulators.getresponse.config import GetResponseSimConfig
 

@@ -10,7 +10,7 @@ import httpx
 import pytest
 from sf_harness import eventually
 
-from simulators.common.server import free_port
+from devstack.ports import free_port
 from simulators.salesforce.__main__ import _parser, config_from
 
 ROOT = Path(__file__).resolve().parents[3]

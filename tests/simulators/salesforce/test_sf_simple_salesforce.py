@@ -25,7 +25,7 @@ from sf_harness import CLIENT_ID, CLIENT_SECRET
 from simple_salesforce import Salesforce, SalesforceMalformedRequest, SalesforceResourceNotFound
 from simple_salesforce.api import DEFAULT_API_VERSION
 
-from simulators.common.server import free_port
+from devstack.ports import free_port
 from simulators.salesforce import SalesforceSimConfig, create_app
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from simulators.common.server import free_port
+from devstack.ports import free_port
 
 
 class BrokerUnavailable(RuntimeError):

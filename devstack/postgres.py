@@ -13,7 +13,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from simulators.common.server import free_port
+from devstack.ports import free_port
 
 
 class PostgresUnavailable(RuntimeError):

@@ -1,6 +1,6 @@
 """`make demo`: the product on embedded defaults, and a change travelling both ways.
 
-It starts the local stack (app/devstack/stack.py), creates a Lead as a person would in the
+It starts the local stack (devstack/stack.py), creates a Lead as a person would in the
 Salesforce simulator, waits for it on the GetResponse list, edits it there as a person would,
 waits for the edit in Salesforce, prints the decision log that explains each value, and then
 keeps everything running until Ctrl-C (or stops at once with --once).
@@ -22,9 +22,9 @@ from sqlalchemy import select
 
 from app.db.models import ContactLink, Decision
 from app.db.session import create_engine, session_factory
-from app.devstack.defaults import COMPANY_FIELD
-from app.devstack.stack import Stack, down, up
 from app.settings import Settings
+from devstack.defaults import COMPANY_FIELD
+from devstack.stack import Stack, down, up
 
 
 def say(text: str = "") -> None:

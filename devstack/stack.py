@@ -22,6 +22,8 @@ from urllib.parse import parse_qs, urlsplit
 import aiohttp
 from cryptography.fernet import Fernet
 
+from app.bus import CONSUMER_GROUPS
+from app.clients.vendors import Vendors
 from app.control import getresponse_connect, salesforce_connect, syncs, tokens
 from app.control.getresponse_connect import GetResponseConnect
 from app.control.salesforce_connect import ClientCredentialsConnect
@@ -30,14 +32,13 @@ from app.control.tokens import Scope
 from app.crypto import SecretBox
 from app.db.migrate import upgrade
 from app.db.session import create_engine, session_factory
-from app.devstack.broker import TansuBroker, wait_for_port
-from app.devstack.defaults import DEMO_MAPPING, MAIN_LIST
-from app.devstack.postgres import PostgresServer, find_bindir
-from app.devstack.processes import Started, alive, kill, spawn, terminate, wait_file, wait_http
 from app.domain.sides import ObjectType, Side
 from app.settings import Settings
-from consumers.vendors import Vendors
-from simulators.common.server import free_port
+from devstack.broker import TansuBroker, wait_for_port
+from devstack.defaults import DEMO_MAPPING, MAIN_LIST
+from devstack.ports import free_port
+from devstack.postgres import PostgresServer, find_bindir
+from devstack.processes import Started, alive, kill, spawn, terminate, wait_file, wait_http
 from simulators.getresponse.config import GetResponseSimConfig
 from simulators.salesforce.config import DEFAULT_ORG_ID as SALESFORCE_SIM_ORG_ID
 
@@ -124,9 +125,7 @@ class Stack:
 
 
 def consumer_roles() -> list[str]:
-    from consumers.roles import ROLES
-
-    return sorted(ROLES)
+    return sorted(CONSUMER_GROUPS)
 
 
 def up(

@@ -12,22 +12,29 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app import metrics
+from app.bus import ConsumerRole
 from app.clients.errors import NotFound
 from app.clients.getresponse import GetResponseClient
 from app.clients.salesforce import SalesforceClient
+from app.clients.vendors import Vendors
 from app.db import links
-from app.db.session import transaction
 from app.db.syncs import SyncConfig, SyncDirectory
 from app.domain.events import ChangeEvent, Kind, Transport
 from app.domain.resolver import Snapshot
 from app.domain.sides import MissingEmail, ObjectType, Side
-from consumers import pending
-from consumers.campaigns import join_campaign
-from consumers.merge import Person, created_base, merge_and_write
-from consumers.people import GetResponsePerson, find_salesforce_by_email, read_getresponse, read_salesforce
-from consumers.vendors import Vendors
+from consumers.engine import pending
+from consumers.engine.campaigns import join_campaign
+from consumers.engine.creation import created_in_salesforce, salesforce_create
+from consumers.engine.locked import LockedLink, apply_once
+from consumers.engine.merge import merge_and_write
+from consumers.engine.people import (
+    GetResponsePerson,
+    find_salesforce_by_email,
+    read_getresponse,
+    read_salesforce,
+)
 
-ROLE = "getresponse-to-salesforce"
+ROLE = ConsumerRole.GETRESPONSE_TO_SALESFORCE
 OPT_OUT_FIELD = "HasOptedOutOfEmail"
 
 
@@ -43,25 +50,24 @@ class GetResponseToSalesforce:
         sync = await self._sync_of(event)
         if sync is None:
             return  # not a list any sync feeds
-        key = f"{sync.id}:{event.event_id}"
         sf = await self.vendors.salesforce(sync.salesforce_connection_id)
         gr = await self.vendors.getresponse(sync.getresponse_connection_id)
-        async with transaction(self.sessions) as session:
-            if await links.already_processed(session, ROLE, key):
-                return
+
+        async def step(session: AsyncSession) -> None:
             link = await links.lock_by_getresponse_id(session, sync.id, event.record_id)
             if link is None and event.email:
                 link = await links.lock_by_email(session, sync.id, event.email.strip().lower())
             object_type = (
                 ObjectType(link.salesforce_object) if link and link.salesforce_object else sync.create_as
             )
-            person = Person(session, sync, link, object_type, sf, gr, event.event_id) if link else None
+            locked = LockedLink(session, sync, link, object_type, sf, gr, event.event_id) if link else None
             if event.kind in (Kind.UNSUBSCRIBED, Kind.REMOVED):
-                if person is not None:
-                    await _left_list(person, event)
+                if locked is not None:
+                    await _left_list(locked, event)
             else:
-                await self._changed(session, sync, object_type, person, event, sf, gr)
-            await links.mark_processed(session, ROLE, key)
+                await self._changed(session, sync, object_type, locked, event, sf, gr)
+
+        await apply_once(self.sessions, ROLE, f"{sync.id}:{event.event_id}", step)
 
     async def _sync_of(self, event: ChangeEvent) -> SyncConfig | None:
         if event.campaign_id:
@@ -85,12 +91,12 @@ class GetResponseToSalesforce:
         session: AsyncSession,
         sync: SyncConfig,
         object_type: ObjectType,
-        person: Person | None,
+        locked: LockedLink | None,
         event: ChangeEvent,
         sf: SalesforceClient,
         gr: GetResponseClient,
     ) -> None:
-        link = person.link if person else None
+        link = locked.link if locked else None
         if (
             link is not None
             and event.transport is Transport.POLLER
@@ -106,13 +112,13 @@ class GetResponseToSalesforce:
         email = contact.email
         if email is None:
             raise MissingEmail(f"GetResponse contact {contact.id} has no email")
-        if person is None:
+        if locked is None:
             link = await links.claim_email(session, sync.id, email)
             object_type = ObjectType(link.salesforce_object) if link.salesforce_object else sync.create_as
-            person = Person(session, sync, link, object_type, sf, gr, event.event_id)
-        link = person.link
+            locked = LockedLink(session, sync, link, object_type, sf, gr, event.event_id)
+        link = locked.link
         if link.state == links.PENDING and link.pending_since is not None:
-            await pending.attach(person, contact)  # our own create has shown up
+            await pending.attach(locked, contact)  # our own create has shown up
             links.touch(link)
             return
         if link.getresponse_contact_id not in (None, contact.id) and not link.removed_from_list:
@@ -129,24 +135,24 @@ class GetResponseToSalesforce:
                 return
         link.getresponse_contact_id = contact.id
         if link.removed_from_list:
-            await _back_on_list(person)
+            await _back_on_list(locked)
         if link.state == links.DELETED:
             # The Salesforce record was deleted earlier; this person came back through GetResponse.
             link.salesforce_id = None
             link.base = {}
         link.state = links.LINKED
         if link.salesforce_id is None:
-            await _link_or_create_in_salesforce(person, contact)
+            await _link_or_create_in_salesforce(locked, contact)
         else:
             other = None
             modified_at = link.salesforce_modified_at
             if modified_at is None:
-                current = await read_salesforce(person.sf, sync, person.object_type, link.salesforce_id)
+                current = await read_salesforce(locked.sf, sync, locked.object_type, link.salesforce_id)
                 if current is None:
                     return  # deleted in Salesforce: its DELETE event removes the person from the list
                 other, modified_at = current.snapshot, current.modified_at
             await merge_and_write(
-                person,
+                locked,
                 contact.snapshot,
                 other,
                 contact=contact,
@@ -156,59 +162,48 @@ class GetResponseToSalesforce:
         links.touch(link)
 
 
-async def _link_or_create_in_salesforce(person: Person, contact: GetResponsePerson) -> None:
-    link, sync = person.link, person.sync
+async def _link_or_create_in_salesforce(locked: LockedLink, contact: GetResponsePerson) -> None:
+    link, sync = locked.link, locked.sync
     email = link.email_normalized
-    existing = await find_salesforce_by_email(person.sf, sync, email)
+    existing = await find_salesforce_by_email(locked.sf, sync, email)
     if existing:
         record = existing[0]
         link.salesforce_id = record.id
         link.salesforce_object = record.object_type.value
-        person.object_type = record.object_type
+        locked.object_type = record.object_type
         if len(existing) > 1:
             links.log_note(
-                person.session,
+                locked.session,
                 link,
                 field="salesforce_id",
                 rule="duplicate",
                 new=record.id,
                 reason=f"{len(existing)} Salesforce records have {email}; linked the oldest, {record.id}",
-                event_id=person.event_id,
+                event_id=locked.event_id,
             )
         await merge_and_write(
-            person,
+            locked,
             contact.snapshot,
             record.snapshot,
             contact=contact,
             salesforce_modified_at=record.modified_at,
             first_sync=not link.base,
         )
-        await join_campaign(person)
+        await join_campaign(locked)
         return
-    object_type = sync.create_as
-    write = sync.mapping.canonical_to_salesforce(dict(contact.snapshot.values), object_type, creating=True)
-    fields = dict(write.fields)
-    if sync.lead_source and object_type is ObjectType.LEAD:
-        fields["LeadSource"] = sync.lead_source
-    new_id = await person.sf.create(object_type.value, fields)
+    create = salesforce_create(sync, sync.create_as, contact)
+    new_id = await locked.sf.create(create.object_type.value, create.fields)
     metrics.VENDOR_WRITES.labels("salesforce", "create").inc()
-    link.salesforce_id = new_id
-    link.salesforce_object = object_type.value
-    person.object_type = object_type
-    link.base = created_base(contact.snapshot, write.refused)
-    link.getresponse_changed_on = contact.changed_on
-    links.log_note(
-        person.session,
+    locked.object_type = create.object_type
+    created_in_salesforce(
+        locked.session,
         link,
-        field="*",
-        rule="created",
-        winner=Side.GETRESPONSE.value,
-        write_to=Side.SALESFORCE.value,
-        new=new_id,
-        reason=f"new person on the GetResponse list: created Salesforce {object_type} {new_id}",
-        event_id=person.event_id,
+        create,
+        new_id,
+        reason=f"new person on the GetResponse list: created Salesforce {create.object_type} {new_id}",
+        event_id=locked.event_id,
     )
-    await join_campaign(person)
+    await join_campaign(locked)
 
 
 def _stamped(contact: GetResponsePerson, event: ChangeEvent) -> GetResponsePerson:
@@ -232,41 +227,41 @@ def _marker_fields(sync: SyncConfig, value: bool) -> dict[str, bool]:
     return fields
 
 
-async def _left_list(person: Person, event: ChangeEvent) -> None:
-    link = person.link
+async def _left_list(locked: LockedLink, event: ChangeEvent) -> None:
+    link = locked.link
     if link.state == links.DELETED or link.removed_from_list:
         return  # the echo of our own delete, or a repeat
     await _mark(
-        person,
+        locked,
         on=True,
         rule="left_list",
         reason=f"{event.kind.value} in GetResponse: marked in Salesforce, never deleted there",
     )
 
 
-async def _back_on_list(person: Person) -> None:
+async def _back_on_list(locked: LockedLink) -> None:
     await _mark(
-        person,
+        locked,
         on=False,
         rule="back_on_list",
         reason="subscribed to the GetResponse list again: marker cleared",
     )
 
 
-async def _mark(person: Person, *, on: bool, rule: str, reason: str) -> None:
+async def _mark(locked: LockedLink, *, on: bool, rule: str, reason: str) -> None:
     """Set or clear the sync's marker field (and HasOptedOutOfEmail when configured)."""
-    link = person.link
+    link = locked.link
     link.removed_from_list = on
-    fields = _marker_fields(person.sync, on)
+    fields = _marker_fields(locked.sync, on)
     if link.salesforce_id and fields:
         try:
-            await person.sf.update(person.object_type.value, link.salesforce_id, fields)
+            await locked.sf.update(locked.object_type.value, link.salesforce_id, fields)
             metrics.VENDOR_WRITES.labels("salesforce", "update").inc()
         except NotFound:
             pass  # deleted in Salesforce meanwhile
         link.salesforce_modified_at = None
     links.log_note(
-        person.session,
+        locked.session,
         link,
         field=",".join(fields) or "*",
         rule=rule,
@@ -274,6 +269,6 @@ async def _mark(person: Person, *, on: bool, rule: str, reason: str) -> None:
         winner=Side.GETRESPONSE.value,
         write_to=Side.SALESFORCE.value if fields else None,
         reason=reason,
-        event_id=person.event_id,
+        event_id=locked.event_id,
     )
     links.touch(link)

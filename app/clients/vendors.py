@@ -1,6 +1,7 @@
-"""Vendor clients for the connections a process uses: one client (so one HTTP session, and for
-GetResponse one rate limiter per account) per connection, made on first use from the sealed
-credentials stored with the connection."""
+"""The vendor registry: clients for the connections a process uses, one client (so one HTTP
+session, and for GetResponse one rate limiter per account) per connection, made on first use from
+the sealed credentials stored with the connection. The consumers, the poller, the jobs and the
+control API's validation all take their clients from here."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from app.clients.getresponse import GetResponseClient
 from app.clients.salesforce import SalesforceClient
 from app.clients.salesforce_auth import salesforce_credentials
 from app.crypto import SecretBox
+from app.db.connections import connected_by_id
 from app.db.models import Connection
 from app.settings import Settings
 
@@ -29,8 +31,8 @@ class Vendors:
 
     async def _connection(self, connection_id: uuid.UUID) -> Connection:
         async with self.sessions() as session:
-            connection = await session.get(Connection, connection_id)
-        if connection is None or connection.state != "connected":
+            connection = await connected_by_id(session, connection_id)
+        if connection is None:
             raise Unauthorized(f"connection {connection_id} is not connected", vendor="salesforce")
         return connection
 

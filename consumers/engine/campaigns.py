@@ -22,7 +22,7 @@ from app.db.models import ContactLink
 from app.db.syncs import SyncConfig
 from app.domain.groups import CAMPAIGN_FIELD, CAMPAIGN_MEMBER, MEMBER_FIELD
 from app.domain.sides import ObjectType, Side
-from consumers.merge import Person
+from consumers.engine.locked import LockedLink
 
 ALREADY_A_MEMBER = "DUPLICATE_VALUE"
 
@@ -31,18 +31,18 @@ def _member(campaign_id: str, object_type: ObjectType, record_id: str) -> dict[s
     return {CAMPAIGN_FIELD: campaign_id, MEMBER_FIELD[object_type]: record_id}
 
 
-async def join_campaign(person: Person) -> None:
-    campaign_id, record_id = person.sync.salesforce_campaign_id, person.link.salesforce_id
+async def join_campaign(locked: LockedLink) -> None:
+    campaign_id, record_id = locked.sync.salesforce_campaign_id, locked.link.salesforce_id
     if not campaign_id or not record_id:
         return
     try:
-        await person.sf.create(CAMPAIGN_MEMBER, _member(campaign_id, person.object_type, record_id))
+        await locked.sf.create(CAMPAIGN_MEMBER, _member(campaign_id, locked.object_type, record_id))
     except Permanent as exc:
         if exc.code != ALREADY_A_MEMBER:
-            _note(person.session, person.link, campaign_id, person.event_id, exc)
+            _note(locked.session, locked.link, campaign_id, locked.event_id, exc)
         return
     metrics.VENDOR_WRITES.labels("salesforce", "create").inc()
-    _note(person.session, person.link, campaign_id, person.event_id, None)
+    _note(locked.session, locked.link, campaign_id, locked.event_id, None)
 
 
 async def join_campaign_many(

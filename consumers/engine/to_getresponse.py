@@ -3,7 +3,7 @@
 For each sync the record feeds: lock the person's link, complete the Salesforce values if the
 event carried only some, read the GetResponse contact (GetResponse has no conditional write, so
 we read and merge before we write: design.md), resolve field by field, write only what differs.
-A new person is created on the list (asynchronously: consumers/pending.py); a delete removes the
+A new person is created on the list (asynchronously: consumers/engine/pending.py); a delete removes the
 person from the list and an undelete adds them back.
 """
 
@@ -15,20 +15,23 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app import metrics
+from app.bus import ConsumerRole
 from app.clients.errors import Conflict, NotFound
 from app.clients.getresponse import GetResponseClient
 from app.clients.salesforce import SalesforceClient
+from app.clients.vendors import Vendors
 from app.db import links
 from app.db.models import ContactLink
-from app.db.session import transaction
 from app.db.syncs import SyncConfig, SyncDirectory
 from app.domain.events import CAMPAIGN_DETAIL, ChangeEvent, Kind
 from app.domain.groups import same_salesforce_id
 from app.domain.resolver import Snapshot
 from app.domain.sides import MissingEmail, ObjectType, Side
-from consumers import pending
-from consumers.merge import Person, created_base, merge_and_write
-from consumers.people import (
+from consumers.engine import pending
+from consumers.engine.creation import created_in_getresponse, getresponse_create
+from consumers.engine.locked import LockedLink, apply_once
+from consumers.engine.merge import merge_and_write
+from consumers.engine.people import (
     GetResponsePerson,
     email_field,
     find_on_list,
@@ -37,9 +40,8 @@ from consumers.people import (
     salesforce_snapshot,
     soql_literal,
 )
-from consumers.vendors import Vendors
 
-ROLE = "salesforce-to-getresponse"
+ROLE = ConsumerRole.SALESFORCE_TO_GETRESPONSE
 # How far before an overflow's commit its records may have been changed.
 ENTITY_REREAD_WINDOW = timedelta(minutes=5)
 
@@ -82,44 +84,42 @@ class SalesforceToGetResponse:
             await self._apply(sync, one)
 
     async def _apply(self, sync: SyncConfig, event: ChangeEvent) -> None:
-        key = f"{sync.id}:{event.event_id}"
         object_type = ObjectType(event.object_type)
         sf = await self.vendors.salesforce(sync.salesforce_connection_id)
         gr = await self.vendors.getresponse(sync.getresponse_connection_id)
-        async with transaction(self.sessions) as session:
-            if await links.already_processed(session, ROLE, key):
-                return
+
+        async def step(session: AsyncSession) -> None:
             link = await links.lock_by_salesforce_id(session, sync.id, event.record_id)
-            person = Person(session, sync, link, object_type, sf, gr, event.event_id) if link else None
+            locked = LockedLink(session, sync, link, object_type, sf, gr, event.event_id) if link else None
             if event.kind is not Kind.DELETED and not await _in_group(sf, sync, object_type, event.record_id):
                 # Outside the sync's group (its SOQL filter, its Campaign): a person who was linked
                 # stays on the list as they are (leaving the group is not leaving the list); nothing
                 # more goes there.
-                await links.mark_processed(session, ROLE, key)
                 return
             if event.kind is Kind.DELETED:
-                if person is not None:
-                    await _remove_from_list(person)
+                if locked is not None:
+                    await _remove_from_list(locked)
             else:
-                await self._changed(session, sync, object_type, person, event, sf, gr)
-            await links.mark_processed(session, ROLE, key)
+                await self._changed(session, sync, object_type, locked, event, sf, gr)
+
+        await apply_once(self.sessions, ROLE, f"{sync.id}:{event.event_id}", step)
 
     async def _changed(
         self,
         session: AsyncSession,
         sync: SyncConfig,
         object_type: ObjectType,
-        person: Person | None,
+        locked: LockedLink | None,
         event: ChangeEvent,
         sf: SalesforceClient,
         gr: GetResponseClient,
     ) -> None:
-        snapshot = await self._salesforce_snapshot(sync, object_type, person, event, sf)
+        snapshot = await self._salesforce_snapshot(sync, object_type, locked, event, sf)
         if snapshot is None:  # the record is gone: a later DELETE event says so too
-            if person is not None:
-                await _remove_from_list(person)
+            if locked is not None:
+                await _remove_from_list(locked)
             return
-        if person is None:
+        if locked is None:
             email_name, _ = email_field(sync, object_type)
             email = snapshot.values.get(email_name)
             if not isinstance(email, str):
@@ -128,7 +128,7 @@ class SalesforceToGetResponse:
                     f"GetResponse list {sync.campaign_id}"
                 )
             link = await links.claim_email(session, sync.id, email)
-            person = Person(session, sync, link, object_type, sf, gr, event.event_id)
+            locked = LockedLink(session, sync, link, object_type, sf, gr, event.event_id)
             if link.salesforce_id not in (None, event.record_id):
                 links.log_note(
                     session,
@@ -143,19 +143,19 @@ class SalesforceToGetResponse:
                 return
             link.salesforce_id = event.record_id
             link.salesforce_object = object_type.value
-        await _push(person, snapshot, event)
-        links.touch(person.link)
+        await _push(locked, snapshot, event)
+        links.touch(locked.link)
 
     async def _salesforce_snapshot(
         self,
         sync: SyncConfig,
         object_type: ObjectType,
-        person: Person | None,
+        locked: LockedLink | None,
         event: ChangeEvent,
         sf: SalesforceClient,
     ) -> Snapshot | None:
         """The Salesforce side as the event tells it, completed by a read when it is not enough."""
-        if event.kind is Kind.REREAD or (person is None and event.kind not in _COMPLETE_KINDS):
+        if event.kind is Kind.REREAD or (locked is None and event.kind not in _COMPLETE_KINDS):
             # A gap event carries no data, and a new person needs every mapped field.
             current = await read_salesforce(sf, sync, object_type, event.record_id)
             return current.snapshot if current else None
@@ -192,59 +192,59 @@ def _about_another_campaign(sync: SyncConfig, event: ChangeEvent) -> bool:
     return sync.salesforce_campaign_id is None or not same_salesforce_id(joined, sync.salesforce_campaign_id)
 
 
-async def _push(person: Person, snapshot: Snapshot, event: ChangeEvent) -> None:
-    link, sync = person.link, person.sync
+async def _push(locked: LockedLink, snapshot: Snapshot, event: ChangeEvent) -> None:
+    link, sync = locked.link, locked.sync
     at = snapshot.at
     if link.state == links.DELETED and event.kind is not Kind.UNDELETED:
         return  # removed from the list with the record; only an undelete brings the person back
     if link.removed_from_list:
         links.log_note(
-            person.session,
+            locked.session,
             link,
             field="*",
             rule="not_on_list",
             reason="the person left the GetResponse list; Salesforce changes are not sent there",
-            event_id=person.event_id,
+            event_id=locked.event_id,
         )
-        _note_salesforce_time(link, at)
+        links.note_salesforce_time(link, at)
         return
     if link.state == links.DELETED:  # undelete: back on the list as a new contact
         link.base = {}
-        await _create(person, snapshot)
+        await _create(locked, snapshot)
         return
     contact = None
     if link.getresponse_contact_id:
-        contact = await read_getresponse(person.gr, sync, link.getresponse_contact_id)
+        contact = await read_getresponse(locked.gr, sync, link.getresponse_contact_id)
         if contact is None:
             # Gone from the list: the unsubscribe or removal webhook tells the other direction,
             # which sets the marker; writing here would re-add someone who left.
             links.log_note(
-                person.session,
+                locked.session,
                 link,
                 field="*",
                 rule="not_on_list",
                 reason="the GetResponse contact no longer exists; nothing written",
-                event_id=person.event_id,
+                event_id=locked.event_id,
             )
-            _note_salesforce_time(link, at)
+            links.note_salesforce_time(link, at)
             return
     elif link.pending_since is not None:
-        contact = await find_on_list(person.gr, sync, link.email_normalized)
+        contact = await find_on_list(locked.gr, sync, link.email_normalized)
         if contact is None:
             pending.hold_changes(link, dict(snapshot.values), at)
-            _note_salesforce_time(link, at)
+            links.note_salesforce_time(link, at)
             return
-        await pending.attach(person, contact)
+        await pending.attach(locked, contact)
     else:
-        contact = await find_on_list(person.gr, sync, link.email_normalized)
+        contact = await find_on_list(locked.gr, sync, link.email_normalized)
         if contact is None:
-            await _create(person, snapshot)
+            await _create(locked, snapshot)
             return
         link.getresponse_contact_id = contact.id
     link.state = links.LINKED
     gr_snapshot, defer = _getresponse_side(link, contact)
     await merge_and_write(
-        person,
+        locked,
         snapshot,
         gr_snapshot,
         contact=contact,
@@ -275,23 +275,22 @@ def _getresponse_side(link: ContactLink, contact: GetResponsePerson) -> tuple[Sn
     return contact.snapshot, defer
 
 
-async def _create(person: Person, snapshot: Snapshot) -> None:
-    """Put a new person on the list. The id comes later (consumers/pending.py)."""
-    link, sync = person.link, person.sync
-    write = sync.mapping.canonical_to_getresponse(dict(snapshot.values))
-    body = {**write.payload, "campaign": {"campaignId": sync.campaign_id}}
+async def _create(locked: LockedLink, snapshot: Snapshot) -> None:
+    """Put a new person on the list. The id comes later (consumers/engine/pending.py)."""
+    link, sync = locked.link, locked.sync
+    create = getresponse_create(sync, snapshot)
     try:
-        await person.gr.create_contact(body)
+        await locked.gr.create_contact({**create.body, "campaign": {"campaignId": sync.campaign_id}})
         metrics.VENDOR_WRITES.labels("getresponse", "create").inc()
     except Conflict:
         # Already on the list (a form signup, or our own earlier attempt): merge with it instead.
-        contact = await find_on_list(person.gr, sync, link.email_normalized)
+        contact = await find_on_list(locked.gr, sync, link.email_normalized)
         if contact is None:
             raise
         link.getresponse_contact_id = contact.id
         link.state = links.LINKED
         await merge_and_write(
-            person,
+            locked,
             snapshot,
             contact.snapshot,
             contact=contact,
@@ -299,58 +298,36 @@ async def _create(person: Person, snapshot: Snapshot) -> None:
             first_sync=not link.base,
         )
         return
-    refused = write.refused
-    link.base = created_base(snapshot, refused)
-    pending.mark_created(link)
-    _note_salesforce_time(link, snapshot.at)
-    links.log_note(
-        person.session,
+    created_in_getresponse(
+        locked.session,
         link,
-        field="*",
-        rule="created",
-        winner=Side.SALESFORCE.value,
-        write_to=Side.GETRESPONSE.value,
-        new=sorted(body),
+        sync,
+        create,
         reason=f"new person: created on GetResponse list {sync.campaign_id}",
-        event_id=person.event_id,
+        event_id=locked.event_id,
     )
-    for note in write.skipped:
-        links.log_note(
-            person.session,
-            link,
-            field=note.field,
-            rule="not_writable",
-            old=note.value,
-            reason=f"not written to GetResponse: {note.reason}",
-            event_id=person.event_id,
-        )
 
 
-async def _remove_from_list(person: Person) -> None:
-    link = person.link
+async def _remove_from_list(locked: LockedLink) -> None:
+    link = locked.link
     if link.state == links.DELETED:
         return
     if link.getresponse_contact_id:
         try:
-            await person.gr.delete_contact(link.getresponse_contact_id)
+            await locked.gr.delete_contact(link.getresponse_contact_id)
             metrics.VENDOR_WRITES.labels("getresponse", "delete").inc()
         except NotFound:
             pass  # already gone: the outcome we wanted
     link.state = links.DELETED
     link.next_lookup_at = None
     links.log_note(
-        person.session,
+        locked.session,
         link,
         field="*",
         rule="deleted",
         winner=Side.SALESFORCE.value,
         write_to=Side.GETRESPONSE.value,
         reason="deleted in Salesforce: removed from the GetResponse list",
-        event_id=person.event_id,
+        event_id=locked.event_id,
     )
     links.touch(link)
-
-
-def _note_salesforce_time(link: ContactLink, at: datetime | None) -> None:
-    if at is not None and (link.salesforce_modified_at is None or at > link.salesforce_modified_at):
-        link.salesforce_modified_at = at

@@ -8,21 +8,14 @@ it was and the retry recomputes the same writes.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from app import metrics
 from app.clients.errors import PreconditionFailed
-from app.clients.getresponse import GetResponseClient
-from app.clients.salesforce import SalesforceClient
 from app.db import links
 from app.db.models import ContactLink
-from app.db.syncs import SyncConfig
 from app.domain.resolver import (
-    FieldState,
     Resolution,
     Rule,
     Snapshot,
@@ -31,28 +24,16 @@ from app.domain.resolver import (
     resolve_change,
     written_to_salesforce,
 )
-from app.domain.sides import ObjectType, Side
-from consumers.people import GetResponsePerson, getresponse_person, read_salesforce
+from app.domain.sides import Side
+from consumers.engine.locked import LockedLink
+from consumers.engine.people import GetResponsePerson, getresponse_person, read_salesforce
 
 # A record that keeps changing under our conditional PATCH is re-read and merged this many times.
 MAX_PRECONDITION_ROUNDS = 3
 
 
-@dataclass
-class Person:
-    """One person being merged: the link (locked), both clients, and what we know of each side."""
-
-    session: AsyncSession
-    sync: SyncConfig
-    link: ContactLink
-    object_type: ObjectType
-    sf: SalesforceClient
-    gr: GetResponseClient
-    event_id: str | None
-
-
 async def merge_and_write(
-    person: Person,
+    locked: LockedLink,
     incoming: Snapshot,
     other: Snapshot | None,
     *,
@@ -72,17 +53,17 @@ async def merge_and_write(
     written for them and their base stays; the Salesforce instant is then not advanced either, so
     that the deciding event's conditional write sees the Salesforce change and merges it.
     """
-    link, sync = person.link, person.sync
+    link, sync = locked.link, locked.sync
     base = base_from_json(link.base)
     for _ in range(MAX_PRECONDITION_ROUNDS):
-        resolution = plan_writes(person, base, incoming, other, first_sync=first_sync, preferred=preferred)
+        resolution = plan_writes(locked, base, incoming, other, first_sync=first_sync, preferred=preferred)
         if defer:
             for side in Side:
                 resolution = resolution.without_writes(side, defer, base)
         try:
-            await _write_salesforce(person, resolution, salesforce_modified_at)
+            await _write_salesforce(locked, resolution, salesforce_modified_at)
         except PreconditionFailed:
-            current = await read_salesforce(person.sf, sync, person.object_type, _salesforce_id(link))
+            current = await read_salesforce(locked.sf, sync, locked.object_type, _salesforce_id(link))
             if current is None:
                 raise
             salesforce_modified_at = current.modified_at
@@ -92,7 +73,7 @@ async def merge_and_write(
                 other = current.snapshot
             continue
         if contact is not None:
-            contact = await write_getresponse(person, resolution, contact)
+            contact = await write_getresponse(locked, resolution, contact)
         break
     else:
         raise PreconditionFailed(
@@ -108,12 +89,12 @@ async def merge_and_write(
         link.salesforce_modified_at = salesforce_modified_at
     if contact is not None and contact.changed_on is not None:
         link.getresponse_changed_on = contact.changed_on
-    log_resolution(person, resolution)
+    log_resolution(locked, resolution)
     return resolution
 
 
 def plan_writes(
-    person: Person,
+    locked: LockedLink,
     base: Any,
     incoming: Snapshot,
     other: Snapshot | None,
@@ -122,14 +103,14 @@ def plan_writes(
     preferred: Side | None = None,
 ) -> Resolution:
     """The resolution, less what a side cannot take (values its fields refuse): no I/O."""
-    sync = person.sync
+    sync = locked.sync
     resolution = resolve_change(
         base, incoming, other, preferred=preferred or sync.preferred, skew=sync.skew, first_sync=first_sync
     )
     gr_write = sync.mapping.canonical_to_getresponse(resolution.writes[Side.GETRESPONSE])
     resolution = resolution.without_writes(Side.GETRESPONSE, gr_write.refused, base)
     sf_write = sync.mapping.canonical_to_salesforce(
-        resolution.writes[Side.SALESFORCE], person.object_type, creating=False
+        resolution.writes[Side.SALESFORCE], locked.object_type, creating=False
     )
     return resolution.without_writes(Side.SALESFORCE, sf_write.refused, base)
 
@@ -139,48 +120,36 @@ def _salesforce_id(link: ContactLink) -> str:
     return link.salesforce_id
 
 
-async def _write_salesforce(person: Person, resolution: Resolution, modified_at: datetime | None) -> None:
+async def _write_salesforce(locked: LockedLink, resolution: Resolution, modified_at: datetime | None) -> None:
     values = resolution.writes[Side.SALESFORCE]
     if not values:
         return
-    fields = person.sync.mapping.canonical_to_salesforce(values, person.object_type, creating=False).fields
-    await person.sf.update(
-        person.object_type.value, _salesforce_id(person.link), fields, if_unmodified_since=modified_at
+    fields = locked.sync.mapping.canonical_to_salesforce(values, locked.object_type, creating=False).fields
+    await locked.sf.update(
+        locked.object_type.value, _salesforce_id(locked.link), fields, if_unmodified_since=modified_at
     )
     metrics.VENDOR_WRITES.labels("salesforce", "update").inc()
 
 
 async def write_getresponse(
-    person: Person, resolution: Resolution, contact: GetResponsePerson
+    locked: LockedLink, resolution: Resolution, contact: GetResponsePerson
 ) -> GetResponsePerson:
     values = resolution.writes[Side.GETRESPONSE]
     if not values:
         return contact
-    write = person.sync.mapping.canonical_to_getresponse(values)
+    write = locked.sync.mapping.canonical_to_getresponse(values)
     body = {k: v for k, v in write.payload.items() if k != "customFieldValues"}
     if "customFieldValues" in write.payload or write.cleared:
         body["customFieldValues"] = write.custom_field_set(contact.contact.get("customFieldValues") or [])
-    updated = await person.gr.update_contact(contact.id, body)
+    updated = await locked.gr.update_contact(contact.id, body)
     metrics.VENDOR_WRITES.labels("getresponse", "update").inc()
     if isinstance(updated, dict) and "contactId" in updated:
-        return getresponse_person(person.sync, updated)
+        return getresponse_person(locked.sync, updated)
     return contact
 
 
-def log_resolution(person: Person, resolution: Resolution) -> None:
+def log_resolution(locked: LockedLink, resolution: Resolution) -> None:
     logged = [d for d in resolution.decisions if d.rule is not Rule.UNCHANGED]
-    links.log_decisions(person.session, person.link, logged, event_id=person.event_id)
+    links.log_decisions(locked.session, locked.link, logged, event_id=locked.event_id)
     for decision in logged:
         metrics.DECISIONS.labels(decision.rule.value).inc()
-
-
-def created_base(snapshot: Snapshot, refused: Mapping[str, str]) -> dict[str, Any]:
-    """The base of a person just created on the other side from `snapshot`: every value the other
-    side took is now agreed, stamped with the source side's time."""
-    return base_to_json(
-        {
-            name: FieldState(value, snapshot.at, snapshot.side)
-            for name, value in snapshot.values.items()
-            if name not in refused
-        }
-    )

@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from app.clients.errors import VendorError
+from app.clients.vendors import Vendors
 from app.db import links
 from app.db.models import ContactLink
 from app.db.session import transaction
@@ -22,9 +23,9 @@ from app.db.syncs import SyncConfig, SyncDirectory
 from app.domain.resolver import Snapshot
 from app.domain.sides import ObjectType, Side, Value
 from app.logs import get_logger
-from consumers.merge import Person, merge_and_write
-from consumers.people import GetResponsePerson, find_on_list
-from consumers.vendors import Vendors
+from consumers.engine.locked import LockedLink
+from consumers.engine.merge import merge_and_write
+from consumers.engine.people import GetResponsePerson, find_on_list
 
 log = get_logger(__name__)
 
@@ -69,17 +70,17 @@ def held_snapshot(link: ContactLink, sync: SyncConfig, object_type: ObjectType) 
     )
 
 
-async def attach(person: Person, contact: GetResponsePerson) -> None:
+async def attach(locked: LockedLink, contact: GetResponsePerson) -> None:
     """The contact of a pending link is known: record its id and write what waited for it."""
-    link = person.link
+    link = locked.link
     link.getresponse_contact_id = contact.id
     link.state = links.LINKED
     link.pending_since = None
     link.next_lookup_at = None
-    held = held_snapshot(link, person.sync, person.object_type)
+    held = held_snapshot(link, locked.sync, locked.object_type)
     if held is not None:
         await merge_and_write(
-            person,
+            locked,
             held,
             contact.snapshot,
             contact=contact,
@@ -89,13 +90,13 @@ async def attach(person: Person, contact: GetResponsePerson) -> None:
     elif contact.changed_on is not None:
         link.getresponse_changed_on = contact.changed_on
     links.log_note(
-        person.session,
+        locked.session,
         link,
         field="getresponse_contact_id",
         rule="linked",
         new=contact.id,
         reason="the contact GetResponse created asynchronously is now known",
-        event_id=person.event_id,
+        event_id=locked.event_id,
     )
 
 
@@ -148,7 +149,7 @@ class PendingLookups:
         if contact is not None:
             sf = await self.vendors.salesforce(sync.salesforce_connection_id)
             object_type = ObjectType(link.salesforce_object or sync.create_as)
-            await attach(Person(session, sync, link, object_type, sf, gr, None), contact)
+            await attach(LockedLink(session, sync, link, object_type, sf, gr, None), contact)
             links.touch(link)
             return
         link.lookup_attempts += 1
