@@ -22,6 +22,8 @@ from sqlalchemy.engine import make_url
 from app.bus import Bus
 from app.db.migrate import upgrade
 from app.settings import Environment, Settings
+
+pytest_plugins = ["tests.fixtures.simulators"]
 from devstack.broker import TansuBroker
 from devstack.postgres import PostgresServer
 
