@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import ssl
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -22,8 +22,10 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
+from app.domain.events import ChangeEvent
 from app.logs import get_logger
 from app.settings import Settings
+from app.trace_context import traceparent_for
 
 log = get_logger(__name__)
 
@@ -126,6 +128,55 @@ class Message:
     key: str
     value: bytes
     headers: Sequence[tuple[str, bytes]] = ()
+
+    def header(self, name: str) -> str | None:
+        return next((v.decode("utf-8", "replace") for k, v in self.headers if k == name), None)
+
+
+HEADER_EVENT_ID = "event_id"
+HEADER_TRACEPARENT = "traceparent"  # W3C Trace Context, so one change can be followed end to end
+HEADER_REQUEST_ID = "request_id"
+
+
+def make_message(
+    topic: str,
+    key: str,
+    value: bytes,
+    *,
+    event_id: str | None = None,
+    traceparent: str | None = None,
+    request_id: str | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> Message:
+    """The one way a message is made: keyed as given, with the event id, a `traceparent` (the
+    caller's span, or a new trace) and the request id in headers of one form, then `headers`."""
+    named = {
+        HEADER_EVENT_ID: event_id,
+        HEADER_TRACEPARENT: traceparent or traceparent_for(None),
+        HEADER_REQUEST_ID: request_id,
+        **(headers or {}),
+    }
+    return Message(topic, key, value, tuple((k, v.encode()) for k, v in named.items() if v is not None))
+
+
+def event_message(
+    topic: str,
+    event: ChangeEvent,
+    *,
+    traceparent: str | None = None,
+    request_id: str | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> Message:
+    """A ChangeEvent keyed by its source record id, so one record's changes stay in order."""
+    return make_message(
+        topic,
+        event.record_id,
+        event.to_bytes(),
+        event_id=event.event_id,
+        traceparent=traceparent,
+        request_id=request_id,
+        headers=headers,
+    )
 
 
 class PublishFailed(RuntimeError):

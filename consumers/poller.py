@@ -22,7 +22,7 @@ from sqlalchemy import text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from app.bus import Bus, Message
+from app.bus import Bus, event_message
 from app.clients.getresponse_formats import parse_datetime
 from app.clients.vendors import Vendors
 from app.control.jobs import JobRefused, start_job
@@ -31,6 +31,7 @@ from app.db.session import create_engine, session_factory, transaction
 from app.db.syncs import SyncConfig, SyncDirectory
 from app.domain.events import ChangeEvent, Kind, Source, Transport
 from app.domain.jobs import JobKind, ResyncMode, ResyncScope
+from app.domain.states import SyncState
 from app.logs import get_logger
 from app.settings import Settings
 from consumers.process import announce_ready
@@ -132,17 +133,7 @@ class Poller:
             self._seen[seen_key] = now
             events.append(_event(sync, contact, changed_raw, changed))
         if events:
-            await self.bus.publish(
-                [
-                    Message(
-                        self.bus.topics.getresponse_changes,
-                        e.record_id,
-                        e.to_bytes(),
-                        [("event_id", e.event_id.encode())],
-                    )
-                    for e in events
-                ]
-            )
+            await self.bus.publish([event_message(self.bus.topics.getresponse_changes, e) for e in events])
         await self._save_watermark(sync.id, newest)
         return len(events)
 
@@ -159,7 +150,7 @@ class Poller:
         started: list[uuid.UUID] = []
         now = time.monotonic()
         for sync in await self.syncs.all():
-            if not sync.live or sync.state == "first_sync":
+            if not sync.live or sync.state is SyncState.FIRST_SYNC:
                 continue
             last = self._reconciled.setdefault(sync.id, now)
             if now - last < interval:

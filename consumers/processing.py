@@ -26,7 +26,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app import metrics
-from app.bus import Bus, Message
+from app.bus import HEADER_TRACEPARENT, Bus, event_message, make_message
 from app.clients.errors import Permanent, RateLimited, Transient, VendorError
 from app.db import dead_letters
 from app.db.session import transaction
@@ -120,7 +120,7 @@ class Processor:
                     attempt + 1,
                 )
                 return
-            await self._to_retry_topic(event, attempt + 1, retry)
+            await self._to_retry_topic(event, attempt + 1, retry, headers.get(HEADER_TRACEPARENT))
         except (Permanent, DomainError) as exc:
             await self._dead_letter(record, event, str(exc), type(exc).__name__, attempt + 1)
 
@@ -166,16 +166,18 @@ class Processor:
                 raise RuntimeError("stopping before a retry was due; it will be delivered again")
             await asyncio.sleep(min(left, 0.5))
 
-    async def _to_retry_topic(self, event: ChangeEvent, attempt: int, retry: Retryable) -> None:
+    async def _to_retry_topic(
+        self, event: ChangeEvent, attempt: int, retry: Retryable, traceparent: str | None
+    ) -> None:
         delay = max(retry.wait, self.policy.topic_delay(attempt))
-        headers = [
-            (HEADER_ROLE, self.role.encode()),
-            (HEADER_ATTEMPT, str(attempt).encode()),
-            (HEADER_DUE, f"{time.time() + delay:.3f}".encode()),
-            (HEADER_ERROR, str(retry.error)[:500].encode()),
-            ("event_id", event.event_id.encode()),
-        ]
-        await self.bus.publish([Message(self.bus.topics.retry, event.record_id, event.to_bytes(), headers)])
+        retry_headers = {
+            HEADER_ROLE: self.role,
+            HEADER_ATTEMPT: str(attempt),
+            HEADER_DUE: f"{time.time() + delay:.3f}",
+            HEADER_ERROR: str(retry.error)[:500],
+        }
+        message = event_message(self.bus.topics.retry, event, traceparent=traceparent, headers=retry_headers)
+        await self.bus.publish([message])
         log.warning(
             "event sent to the retry topic",
             role=self.role,
@@ -209,13 +211,13 @@ class Processor:
             letter_id = letter.id
         await self.bus.publish(
             [
-                Message(
+                make_message(
                     self.bus.topics.dead_letters,
                     event.record_id if event else "malformed",
                     json.dumps(
                         {"dead_letter_id": letter_id, "role": self.role, "reason": reason, "event": body}
                     ).encode(),
-                    [("event_id", (event.event_id if event else "").encode())],
+                    event_id=event.event_id if event else None,
                 )
             ]
         )

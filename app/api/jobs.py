@@ -19,7 +19,7 @@ from app.domain.jobs import JobKind, JobState, ResyncMode, ResyncScope
 
 router = APIRouter(prefix="/v1", tags=["jobs"], responses=AUTH_RESPONSES)
 
-FINISHED = {JobState.DONE.value, JobState.FAILED.value, JobState.CANCELLED.value}
+FINISHED = {JobState.DONE, JobState.FAILED, JobState.CANCELLED}
 JOB_EXAMPLE: dict[str, Any] = {
     "job_id": "9f1c2d3e-4b5a-6789-abcd-ef0123456789",
     "sync_id": "0ea56b1a-520e-40c1-9f9c-5384675643ac",

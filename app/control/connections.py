@@ -25,6 +25,7 @@ from app.control.errors import BadRequest, Conflict, ControlError, NotFound, Ven
 from app.crypto import SecretBox
 from app.db.connections import GETRESPONSE, SALESFORCE, save_connection
 from app.db.models import Connection, Sync
+from app.domain.states import ConnectionState, SyncState
 from app.inbound.authentication import CHANGE_EVENTS_SECRET, OUTBOUND_KEY, WEBHOOK_SECRET
 
 Kind = Literal["salesforce", "getresponse"]
@@ -54,7 +55,7 @@ class ConnectionRead(BaseModel):
     external_id: str = Field(description="Salesforce org id (18 characters) or GetResponse account id")
     api_base_url: str = Field(description="Salesforce instance URL, or GetResponse API base URL")
     auth_kind: str = Field(description="oauth_web_server, jwt_bearer, client_credentials, api_key or oauth")
-    state: Literal["connected", "disconnected"]
+    state: ConnectionState
     settings: dict[str, Any]
     created_at: datetime
     updated_at: datetime
@@ -137,7 +138,7 @@ def getresponse_inbound(public_base: str, secrets_: dict[str, str]) -> GetRespon
 async def connected_one(session: AsyncSession, kind: Kind) -> Connection | None:
     return await session.scalar(
         select(Connection)
-        .where(Connection.kind == kind, Connection.state == "connected")
+        .where(Connection.kind == kind, Connection.state == ConnectionState.CONNECTED)
         .order_by(Connection.updated_at.desc())
     )
 
@@ -207,7 +208,7 @@ async def disconnect(
     if row is None:
         raise NotFound(f"no {kind} connection is connected")
     revoked, revocation = await _revoke(box, row, force=force)
-    row.state = "disconnected"
+    row.state = ConnectionState.DISCONNECTED
     row.updated_at = func.now()
     # Nothing uses a disconnected connection's credentials again (a reconnect brings its own), so
     # none is kept at rest, revoked or not: an API key or private key left here would outlive it.
@@ -216,9 +217,9 @@ async def disconnect(
         update(Sync)
         .where(
             or_(Sync.salesforce_connection_id == row.id, Sync.getresponse_connection_id == row.id),
-            Sync.state != "cancelled",
+            Sync.state != SyncState.CANCELLED,
         )
-        .values(state="cancelled", updated_at=func.now())
+        .values(state=SyncState.CANCELLED, updated_at=func.now())
         .returning(Sync.id)
     )
     cancelled_ids = list(cancelled)

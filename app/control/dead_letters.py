@@ -21,7 +21,7 @@ from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.bus import Bus, Message, PublishFailed
+from app.bus import Bus, PublishFailed, event_message
 from app.control.errors import Conflict, NotFound, ServiceUnavailable
 from app.db.models import DeadLetter, Sync
 from app.domain.events import ChangeEvent
@@ -199,12 +199,7 @@ async def replay(session: AsyncSession, bus: Bus, letter_id: int) -> DeadLetterR
         raise Conflict(problem) from exc
     topics = bus.topics
     topic = topics.salesforce_changes if event.source is Side.SALESFORCE else topics.getresponse_changes
-    message = Message(
-        topic,
-        event.record_id,
-        event.to_bytes(),
-        (("event_id", event.event_id.encode()), (HEADER_REPLAYED_FROM, str(letter_id).encode())),
-    )
+    message = event_message(topic, event, headers={HEADER_REPLAYED_FROM: str(letter_id)})
     try:
         await bus.publish([message])
     except PublishFailed as exc:

@@ -12,11 +12,12 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.bus import Bus, Message, PublishFailed
+from app.bus import Bus, PublishFailed, make_message
 from app.db import jobs
 from app.db.models import Sync, SyncJob
 from app.db.session import transaction
 from app.domain.jobs import JobKind, JobRequest, JobState, ResyncMode, ResyncScope
+from app.domain.states import SyncState
 
 
 class JobRefused(Exception):
@@ -40,7 +41,7 @@ async def start_job(
         sync = await session.get(Sync, sync_id)
         if sync is None:
             raise JobRefused(404, f"no sync {sync_id}")
-        if sync.state == "cancelled":
+        if sync.state is SyncState.CANCELLED:
             raise JobRefused(409, f"sync {sync_id} is cancelled")
         if not dry_run and await jobs.running_job(session, sync_id, kind) is not None:
             raise JobRefused(
@@ -58,13 +59,13 @@ async def start_job(
     request = JobRequest(job_id=str(job_id)).model_dump_json().encode()
     try:
         await bus.publish(
-            [Message(bus.topics.resync_requests, str(sync_id), request, [("job_id", str(job_id).encode())])]
+            [make_message(bus.topics.resync_requests, str(sync_id), request, headers={"job_id": str(job_id)})]
         )
     except PublishFailed as exc:
         async with transaction(sessions) as session:
             failed = await jobs.get_job(session, job_id)
             if failed is not None:
-                failed.state = JobState.FAILED.value
+                failed.state = JobState.FAILED
                 failed.errors = {"reason": f"could not be queued: {exc}"}
         raise JobRefused(503, "the job could not be queued (Kafka did not acknowledge); try again") from exc
     return job_id

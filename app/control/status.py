@@ -30,8 +30,9 @@ from app.clients.errors import VendorError
 from app.clients.vendors import Vendors
 from app.control.dead_letters import of_sync
 from app.control.errors import NotFound
-from app.control.syncs import SyncState
 from app.db.models import ContactLink, DeadLetter, ProcessedEvent, Sync, SyncJob
+from app.domain.jobs import JobKind, JobState
+from app.domain.states import SyncState
 from app.settings import Settings
 
 TO_GETRESPONSE = ConsumerRole.SALESFORCE_TO_GETRESPONSE
@@ -134,7 +135,9 @@ async def sync_status(
         select(func.count())
         .select_from(SyncJob)
         .where(
-            SyncJob.sync_id == sync_id, SyncJob.kind == "first_sync", SyncJob.state.in_(("queued", "running"))
+            SyncJob.sync_id == sync_id,
+            SyncJob.kind == JobKind.FIRST_SYNC,
+            SyncJob.state.in_((JobState.QUEUED, JobState.RUNNING)),
         )
     )
     last = {role: await _last_event(session, role, sync_id) for role in (TO_GETRESPONSE, TO_SALESFORCE)}

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 from sqlalchemy import func, select
@@ -31,8 +31,7 @@ from app.db.models import Sync
 from app.domain.groups import CAMPAIGN_ID
 from app.domain.mapping import SalesforceFieldName, SyncMapping
 from app.domain.sides import ObjectType, Side
-
-SyncState = Literal["draft", "first_sync", "active", "cancelled", "failing"]
+from app.domain.states import SyncState
 
 MAPPING_EXAMPLE: dict[str, Any] = {
     "fields": [
@@ -182,13 +181,15 @@ class SyncRead(_SyncFields):
             created_at=row.created_at,
             updated_at=row.updated_at,
             next_step=(
-                f"start the first sync: POST /v1/syncs/{row.id}/first-sync" if row.state == "draft" else None
+                f"start the first sync: POST /v1/syncs/{row.id}/first-sync"
+                if row.state is SyncState.DRAFT
+                else None
             ),
         )
 
 
 async def _list_taken(session: AsyncSession, campaign_id: str, other_than: uuid.UUID | None = None) -> None:
-    statement = select(Sync.id).where(Sync.campaign_id == campaign_id, Sync.state != "cancelled")
+    statement = select(Sync.id).where(Sync.campaign_id == campaign_id, Sync.state != SyncState.CANCELLED)
     if other_than is not None:
         statement = statement.where(Sync.id != other_than)
     taken = await session.scalar(statement)
@@ -256,7 +257,7 @@ async def create_sync(session: AsyncSession, vendors: Vendors, body: SyncCreate)
         marker_field=body.marker_field,
         set_opt_out=body.set_opt_out,
         mapping=body.mapping.model_dump(mode="json"),
-        state="draft" if body.first_sync else "active",
+        state=SyncState.DRAFT if body.first_sync else SyncState.ACTIVE,
     )
     await _validated(vendors, row, _settings_of(row))
     session.add(row)
@@ -286,7 +287,7 @@ async def update_sync(
     session: AsyncSession, vendors: Vendors, sync_id: uuid.UUID, patch: SyncUpdate
 ) -> SyncRead:
     row = await _row(session, sync_id)
-    if row.state == "cancelled":
+    if row.state is SyncState.CANCELLED:
         raise Conflict(f"sync {sync_id} is cancelled and cannot change; create a new sync for the list")
     given = patch.model_fields_set
     for name in given:
@@ -309,7 +310,7 @@ async def update_sync(
 async def cancel_sync(session: AsyncSession, sync_id: uuid.UUID) -> SyncRead:
     """Idempotent: cancelling a cancelled sync answers it as it is."""
     row = await _row(session, sync_id, lock=True)
-    if row.state != "cancelled":
-        row.state = "cancelled"
+    if row.state is not SyncState.CANCELLED:
+        row.state = SyncState.CANCELLED
         row.updated_at = func.now()
     return await _save(session, row)

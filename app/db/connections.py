@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.crypto import SecretBox
 from app.db.models import Connection
+from app.domain.states import ConnectionState
 
 SALESFORCE = "salesforce"
 GETRESPONSE = "getresponse"
@@ -47,7 +48,7 @@ async def save_connection(
         "credentials": box.seal(credentials),
         "inbound_secret": box.seal(inbound_secrets) if inbound_secrets is not None else None,
         "settings": settings or {},
-        "state": "connected",
+        "state": ConnectionState.CONNECTED,
     }
     statement = (
         insert(Connection)
@@ -63,7 +64,7 @@ async def save_connection(
 
 async def connected(session: AsyncSession, kind: str) -> list[Connection]:
     rows = await session.scalars(
-        select(Connection).where(Connection.kind == kind, Connection.state == "connected")
+        select(Connection).where(Connection.kind == kind, Connection.state == ConnectionState.CONNECTED)
     )
     return list(rows)
 
@@ -71,7 +72,7 @@ async def connected(session: AsyncSession, kind: str) -> list[Connection]:
 async def connected_by_id(session: AsyncSession, connection_id: uuid.UUID) -> Connection | None:
     """The connection with this id, if it is still connected."""
     connection = await session.get(Connection, connection_id)
-    return connection if connection is not None and connection.state == "connected" else None
+    return connection if connection is not None and connection.state is ConnectionState.CONNECTED else None
 
 
 async def inbound_secrets(session: AsyncSession, box: SecretBox, kind: str) -> list[InboundSecrets]:

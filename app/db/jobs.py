@@ -28,7 +28,7 @@ async def create_job(
         dry_run=dry_run,
         mode=mode,
         scope=scope or {},
-        state=JobState.QUEUED.value,
+        state=JobState.QUEUED,
         counts={},
         report={},
         errors={},
@@ -51,7 +51,7 @@ async def running_job(session: AsyncSession, sync_id: uuid.UUID, kind: JobKind) 
     statement = select(SyncJob).where(
         SyncJob.sync_id == sync_id,
         SyncJob.kind == kind.value,
-        SyncJob.state.in_([JobState.QUEUED.value, JobState.RUNNING.value]),
+        SyncJob.state.in_([JobState.QUEUED, JobState.RUNNING]),
         SyncJob.dry_run.is_(False),
     )
     job: SyncJob | None = (await session.scalars(statement)).first()

@@ -17,10 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import ContactLink, Decision, ProcessedEvent
 from app.domain.resolver import Decision as ResolverDecision
-
-PENDING = "pending"
-LINKED = "linked"
-DELETED = "deleted"
+from app.domain.states import LinkState, NoteRule
 
 
 async def lock_by_salesforce_id(
@@ -62,7 +59,7 @@ async def claim_email(session: AsyncSession, sync_id: uuid.UUID, email: str) -> 
         .values(
             sync_id=sync_id,
             email_normalized=email,
-            state=PENDING,
+            state=LinkState.PENDING,
             base={},
             pending_changes={},
             lookup_attempts=0,
@@ -89,7 +86,7 @@ async def ids_in_scope(
     linked person, or those with any of the given (normalised) emails and ids."""
     statement = select(ContactLink.id).where(ContactLink.sync_id == sync_id)
     if whole_sync:
-        statement = statement.where(ContactLink.state == LINKED)
+        statement = statement.where(ContactLink.state == LinkState.LINKED)
     else:
         statement = statement.where(
             ContactLink.email_normalized.in_(emails)
@@ -110,7 +107,7 @@ async def linked_emails(session: AsyncSession, sync_id: uuid.UUID) -> set[str]:
         ContactLink.sync_id == sync_id,
         (ContactLink.salesforce_id.is_not(None))
         | (ContactLink.getresponse_contact_id.is_not(None))
-        | (ContactLink.state != PENDING),
+        | (ContactLink.state != LinkState.PENDING),
     )
     return set(await session.scalars(statement))
 
@@ -119,7 +116,7 @@ async def due_lookups(session: AsyncSession, now: datetime, limit: int = 50) -> 
     """Pending links whose GetResponse id is due to be looked up; rows other workers hold are skipped."""
     statement = (
         select(ContactLink)
-        .where(ContactLink.state == PENDING, ContactLink.next_lookup_at <= now)
+        .where(ContactLink.state == LinkState.PENDING, ContactLink.next_lookup_at <= now)
         .order_by(ContactLink.next_lookup_at)
         .limit(limit)
         .with_for_update(skip_locked=True)
@@ -182,7 +179,7 @@ def log_note(
     link: ContactLink,
     *,
     field: str,
-    rule: str,
+    rule: NoteRule,
     reason: str,
     event_id: str | None,
     old: Any = None,
@@ -200,7 +197,7 @@ def log_note(
             old_value=_boxed(old),
             new_value=_boxed(new),
             winner=winner,
-            rule=rule,
+            rule=rule.value,
             write_to=write_to,
             reason=reason,
         )

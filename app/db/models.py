@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
     BigInteger,
     Boolean,
     DateTime,
+    Enum,
     ForeignKey,
     Index,
     Integer,
@@ -28,9 +30,26 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from app.domain.jobs import JobKind, JobState, ResyncMode
+from app.domain.sides import ObjectType, Side
+from app.domain.states import ConnectionState, LinkState, SyncState
+
 
 class Base(DeclarativeBase):
     type_annotation_map = {dict[str, Any]: JSONB, list[str]: ARRAY(String), uuid.UUID: UUID(as_uuid=True)}
+
+
+def _enum(values: type[StrEnum], length: int) -> Enum:
+    """A StrEnum kept as its value in a VARCHAR of `length`: no database enum type and no check
+    constraint, so a new member needs no migration; a row is read back as the enum member."""
+    return Enum(
+        values,
+        native_enum=False,
+        create_constraint=False,
+        length=length,
+        values_callable=lambda members: [m.value for m in members],
+        validate_strings=True,
+    )
 
 
 def _now() -> Mapped[datetime]:
@@ -44,14 +63,16 @@ class Connection(Base):
     __table_args__ = (UniqueConstraint("kind", "external_id", name="uq_connections_kind_external_id"),)
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
-    kind: Mapped[str] = mapped_column(String(16))  # salesforce | getresponse
+    kind: Mapped[Side] = mapped_column(_enum(Side, 16))
     external_id: Mapped[str] = mapped_column(String(64))  # Salesforce org id, GetResponse account id
     api_base_url: Mapped[str] = mapped_column(Text)  # Salesforce instance URL, GetResponse API base
     auth_kind: Mapped[str] = mapped_column(String(32))  # oauth_web_server | jwt_bearer | api_key | oauth ...
     credentials: Mapped[bytes] = mapped_column(LargeBinary)  # encrypted JSON
     inbound_secret: Mapped[bytes | None] = mapped_column(LargeBinary)  # encrypted: ?key=, ?secret=, HMAC
     settings: Mapped[dict[str, Any]] = mapped_column(default=dict)  # environment, MAX domain, ...
-    state: Mapped[str] = mapped_column(String(16), default="connected")  # connected | disconnected
+    state: Mapped[ConnectionState] = mapped_column(
+        _enum(ConnectionState, 16), default=ConnectionState.CONNECTED
+    )
     created_at: Mapped[datetime] = _now()
     updated_at: Mapped[datetime] = _now()
 
@@ -74,14 +95,14 @@ class Sync(Base):
     salesforce_objects: Mapped[list[str]] = mapped_column(default=list)  # Lead, Contact
     soql_filter: Mapped[str | None] = mapped_column(Text)
     salesforce_campaign_id: Mapped[str | None] = mapped_column(String(18))
-    create_as: Mapped[str] = mapped_column(String(16), default="Lead")  # what GetResponse people become
+    # What GetResponse people become.
+    create_as: Mapped[ObjectType] = mapped_column(_enum(ObjectType, 16), default=ObjectType.LEAD)
     lead_source: Mapped[str | None] = mapped_column(String(255))
-    preferred_system: Mapped[str] = mapped_column(String(16))  # salesforce | getresponse
+    preferred_system: Mapped[Side] = mapped_column(_enum(Side, 16))
     marker_field: Mapped[str | None] = mapped_column(String(80))  # e.g. GRdeleted__c
     set_opt_out: Mapped[bool] = mapped_column(Boolean, default=False)  # also HasOptedOutOfEmail
     mapping: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    # draft | first_sync | active | cancelled | failing
-    state: Mapped[str] = mapped_column(String(16), default="draft")
+    state: Mapped[SyncState] = mapped_column(_enum(SyncState, 16), default=SyncState.DRAFT)
     created_at: Mapped[datetime] = _now()
     updated_at: Mapped[datetime] = _now()
 
@@ -97,7 +118,7 @@ class ContactLink(Base):
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
     sync_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("syncs.id", ondelete="CASCADE"))
-    state: Mapped[str] = mapped_column(String(16), default="pending")  # pending | linked | deleted
+    state: Mapped[LinkState] = mapped_column(_enum(LinkState, 16), default=LinkState.PENDING)
     salesforce_id: Mapped[str | None] = mapped_column(String(18))
     salesforce_object: Mapped[str | None] = mapped_column(String(40))
     getresponse_contact_id: Mapped[str | None] = mapped_column(String(64))
@@ -150,11 +171,11 @@ class SyncJob(Base):
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     sync_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("syncs.id", ondelete="CASCADE"))
-    kind: Mapped[str] = mapped_column(String(16))  # first_sync | resync
-    mode: Mapped[str] = mapped_column(String(32), default="reconcile")
+    kind: Mapped[JobKind] = mapped_column(_enum(JobKind, 16))
+    mode: Mapped[ResyncMode] = mapped_column(_enum(ResyncMode, 32), default=ResyncMode.RECONCILE)
     scope: Mapped[dict[str, Any]] = mapped_column(default=dict)
     dry_run: Mapped[bool] = mapped_column(Boolean, default=False)
-    state: Mapped[str] = mapped_column(String(16), default="queued")  # queued|running|done|failed|cancelled
+    state: Mapped[JobState] = mapped_column(_enum(JobState, 16), default=JobState.QUEUED)
     counts: Mapped[dict[str, Any]] = mapped_column(default=dict)
     report: Mapped[dict[str, Any]] = mapped_column(default=dict)
     errors: Mapped[dict[str, Any]] = mapped_column(default=dict)

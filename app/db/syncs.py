@@ -14,9 +14,7 @@ from app.db.models import Sync
 from app.domain.groups import group_condition
 from app.domain.mapping import SyncMapping
 from app.domain.sides import ObjectType, Side
-
-# States in which live changes are applied; a cancelled or draft sync ignores them.
-LIVE_STATES = frozenset({"active", "first_sync", "failing"})
+from app.domain.states import SyncState
 
 
 @dataclass(frozen=True)
@@ -35,12 +33,12 @@ class SyncConfig:
     marker_field: str | None
     set_opt_out: bool
     mapping: SyncMapping
-    state: str
+    state: SyncState
     skew: timedelta = timedelta(seconds=1)
 
     @property
     def live(self) -> bool:
-        return self.state in LIVE_STATES
+        return self.state.live
 
     def group_condition(self, object_type: ObjectType) -> str | None:
         """The SOQL condition selecting the records of `object_type` that feed the list."""
@@ -130,7 +128,7 @@ async def insert_sync(
     set_opt_out: bool = False,
     soql_filter: str | None = None,
     salesforce_campaign_id: str | None = None,
-    state: str = "active",
+    state: SyncState = SyncState.ACTIVE,
 ) -> uuid.UUID:
     row = Sync(
         name=name,

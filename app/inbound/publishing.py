@@ -9,12 +9,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from app.bus import Bus, Message, PublishFailed
+from app.bus import Bus, PublishFailed, event_message
 from app.domain.events import ChangeEvent
 from app.inbound.errors import InboundRejected
-from app.inbound.trace_context import traceparent_for
 from app.logs import get_logger, request_id_var
 from app.metrics import INBOUND_PUBLISHED, PUBLISH_SECONDS
+from app.trace_context import traceparent_for
 
 log = get_logger(__name__)
 
@@ -33,26 +33,16 @@ class PublishContext:
         return cls(endpoint, request_id_var.get() or "", traceparent_for(incoming_traceparent))
 
 
-def kafka_message(topic: str, event: ChangeEvent, context: PublishContext) -> Message:
-    return Message(
-        topic=topic,
-        key=event.record_id,
-        value=event.to_bytes(),
-        headers=(
-            ("event_id", event.event_id.encode()),
-            ("traceparent", context.traceparent.encode()),
-            ("request_id", context.request_id.encode()),
-        ),
-    )
-
-
 async def publish_events(
     bus: Bus, topic: str, events: Sequence[ChangeEvent], *, context: PublishContext, within: float
 ) -> None:
     """Returns once Kafka acknowledged every event; raises InboundRejected(503) otherwise."""
     if not events:
         return
-    messages = [kafka_message(topic, event, context) for event in events]
+    messages = [
+        event_message(topic, event, traceparent=context.traceparent, request_id=context.request_id)
+        for event in events
+    ]
     try:
         seconds = await bus.publish(messages, within=within)
     except PublishFailed as exc:

@@ -22,6 +22,7 @@ from app.db.models import ContactLink
 from app.db.syncs import SyncConfig
 from app.domain.groups import CAMPAIGN_FIELD, CAMPAIGN_MEMBER, MEMBER_FIELD
 from app.domain.sides import ObjectType, Side
+from app.domain.states import NoteRule
 from consumers.engine.locked import LockedLink
 
 ALREADY_A_MEMBER = "DUPLICATE_VALUE"
@@ -76,9 +77,9 @@ def _note(
 ) -> None:
     campaign = f"Salesforce Campaign {campaign_id}"
     if error is None:
-        rule, reason = "joined_campaign", f"came from GetResponse: joined {campaign}"
+        rule, reason = NoteRule.JOINED_CAMPAIGN, f"came from GetResponse: joined {campaign}"
     else:
-        rule, reason = "campaign_join_failed", f"could not join {campaign}: {error.reason}"
+        rule, reason = NoteRule.CAMPAIGN_JOIN_FAILED, f"could not join {campaign}: {error.reason}"
     links.log_note(
         session,
         link,

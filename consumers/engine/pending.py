@@ -22,6 +22,7 @@ from app.db.session import transaction
 from app.db.syncs import SyncConfig, SyncDirectory
 from app.domain.resolver import Snapshot
 from app.domain.sides import ObjectType, Side, Value
+from app.domain.states import LinkState, NoteRule
 from app.logs import get_logger
 from consumers.engine.locked import LockedLink
 from consumers.engine.merge import merge_and_write
@@ -40,7 +41,7 @@ def now() -> datetime:
 
 def mark_created(link: ContactLink) -> None:
     """The create was sent: wait for the contact to show up."""
-    link.state = links.PENDING
+    link.state = LinkState.PENDING
     link.getresponse_contact_id = None
     link.pending_since = now()
     link.lookup_attempts = 0
@@ -74,7 +75,7 @@ async def attach(locked: LockedLink, contact: GetResponsePerson) -> None:
     """The contact of a pending link is known: record its id and write what waited for it."""
     link = locked.link
     link.getresponse_contact_id = contact.id
-    link.state = links.LINKED
+    link.state = LinkState.LINKED
     link.pending_since = None
     link.next_lookup_at = None
     held = held_snapshot(link, locked.sync, locked.object_type)
@@ -93,7 +94,7 @@ async def attach(locked: LockedLink, contact: GetResponsePerson) -> None:
         locked.session,
         link,
         field="getresponse_contact_id",
-        rule="linked",
+        rule=NoteRule.LINKED,
         new=contact.id,
         reason="the contact GetResponse created asynchronously is now known",
         event_id=locked.event_id,
@@ -154,13 +155,13 @@ class PendingLookups:
             return
         link.lookup_attempts += 1
         if link.lookup_attempts >= MAX_LOOKUPS:
-            link.state = links.DELETED
+            link.state = LinkState.DELETED
             link.next_lookup_at = None
             links.log_note(
                 session,
                 link,
                 field="getresponse_contact_id",
-                rule="create_rejected",
+                rule=NoteRule.CREATE_REJECTED,
                 reason=(
                     f"GetResponse accepted the create but the contact never appeared on list "
                     f"{sync.campaign_id} after {link.lookup_attempts} lookups: it was rejected "

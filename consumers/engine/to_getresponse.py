@@ -27,6 +27,7 @@ from app.domain.events import CAMPAIGN_DETAIL, ChangeEvent, Kind
 from app.domain.groups import same_salesforce_id
 from app.domain.resolver import Snapshot
 from app.domain.sides import MissingEmail, ObjectType, Side
+from app.domain.states import LinkState, NoteRule
 from consumers.engine import pending
 from consumers.engine.creation import created_in_getresponse, getresponse_create
 from consumers.engine.locked import LockedLink, apply_once
@@ -134,7 +135,7 @@ class SalesforceToGetResponse:
                     session,
                     link,
                     field="salesforce_id",
-                    rule="duplicate",
+                    rule=NoteRule.DUPLICATE,
                     new=event.record_id,
                     reason=f"{email} is already linked to Salesforce record {link.salesforce_id} in this "
                     "sync; this record is a duplicate and is not synced",
@@ -195,20 +196,20 @@ def _about_another_campaign(sync: SyncConfig, event: ChangeEvent) -> bool:
 async def _push(locked: LockedLink, snapshot: Snapshot, event: ChangeEvent) -> None:
     link, sync = locked.link, locked.sync
     at = snapshot.at
-    if link.state == links.DELETED and event.kind is not Kind.UNDELETED:
+    if link.state == LinkState.DELETED and event.kind is not Kind.UNDELETED:
         return  # removed from the list with the record; only an undelete brings the person back
     if link.removed_from_list:
         links.log_note(
             locked.session,
             link,
             field="*",
-            rule="not_on_list",
+            rule=NoteRule.NOT_ON_LIST,
             reason="the person left the GetResponse list; Salesforce changes are not sent there",
             event_id=locked.event_id,
         )
         links.note_salesforce_time(link, at)
         return
-    if link.state == links.DELETED:  # undelete: back on the list as a new contact
+    if link.state == LinkState.DELETED:  # undelete: back on the list as a new contact
         link.base = {}
         await _create(locked, snapshot)
         return
@@ -222,7 +223,7 @@ async def _push(locked: LockedLink, snapshot: Snapshot, event: ChangeEvent) -> N
                 locked.session,
                 link,
                 field="*",
-                rule="not_on_list",
+                rule=NoteRule.NOT_ON_LIST,
                 reason="the GetResponse contact no longer exists; nothing written",
                 event_id=locked.event_id,
             )
@@ -241,7 +242,7 @@ async def _push(locked: LockedLink, snapshot: Snapshot, event: ChangeEvent) -> N
             await _create(locked, snapshot)
             return
         link.getresponse_contact_id = contact.id
-    link.state = links.LINKED
+    link.state = LinkState.LINKED
     gr_snapshot, defer = _getresponse_side(link, contact)
     await merge_and_write(
         locked,
@@ -288,7 +289,7 @@ async def _create(locked: LockedLink, snapshot: Snapshot) -> None:
         if contact is None:
             raise
         link.getresponse_contact_id = contact.id
-        link.state = links.LINKED
+        link.state = LinkState.LINKED
         await merge_and_write(
             locked,
             snapshot,
@@ -310,7 +311,7 @@ async def _create(locked: LockedLink, snapshot: Snapshot) -> None:
 
 async def _remove_from_list(locked: LockedLink) -> None:
     link = locked.link
-    if link.state == links.DELETED:
+    if link.state == LinkState.DELETED:
         return
     if link.getresponse_contact_id:
         try:
@@ -318,13 +319,13 @@ async def _remove_from_list(locked: LockedLink) -> None:
             metrics.VENDOR_WRITES.labels("getresponse", "delete").inc()
         except NotFound:
             pass  # already gone: the outcome we wanted
-    link.state = links.DELETED
+    link.state = LinkState.DELETED
     link.next_lookup_at = None
     links.log_note(
         locked.session,
         link,
         field="*",
-        rule="deleted",
+        rule=NoteRule.DELETED,
         winner=Side.SALESFORCE.value,
         write_to=Side.GETRESPONSE.value,
         reason="deleted in Salesforce: removed from the GetResponse list",

@@ -22,6 +22,7 @@ from app.db.syncs import SyncConfig, SyncDirectory
 from app.domain.events import ChangeEvent, Kind, Transport
 from app.domain.resolver import Snapshot
 from app.domain.sides import MissingEmail, ObjectType, Side
+from app.domain.states import LinkState, NoteRule
 from consumers.engine import pending
 from consumers.engine.campaigns import join_campaign
 from consumers.engine.creation import created_in_salesforce, salesforce_create
@@ -117,17 +118,17 @@ class GetResponseToSalesforce:
             object_type = ObjectType(link.salesforce_object) if link.salesforce_object else sync.create_as
             locked = LockedLink(session, sync, link, object_type, sf, gr, event.event_id)
         link = locked.link
-        if link.state == links.PENDING and link.pending_since is not None:
+        if link.state == LinkState.PENDING and link.pending_since is not None:
             await pending.attach(locked, contact)  # our own create has shown up
             links.touch(link)
             return
         if link.getresponse_contact_id not in (None, contact.id) and not link.removed_from_list:
-            if link.state != links.DELETED:
+            if link.state != LinkState.DELETED:
                 links.log_note(
                     session,
                     link,
                     field="getresponse_contact_id",
-                    rule="duplicate",
+                    rule=NoteRule.DUPLICATE,
                     new=contact.id,
                     reason=f"{email} is already linked to contact {link.getresponse_contact_id}",
                     event_id=event.event_id,
@@ -136,11 +137,11 @@ class GetResponseToSalesforce:
         link.getresponse_contact_id = contact.id
         if link.removed_from_list:
             await _back_on_list(locked)
-        if link.state == links.DELETED:
+        if link.state == LinkState.DELETED:
             # The Salesforce record was deleted earlier; this person came back through GetResponse.
             link.salesforce_id = None
             link.base = {}
-        link.state = links.LINKED
+        link.state = LinkState.LINKED
         if link.salesforce_id is None:
             await _link_or_create_in_salesforce(locked, contact)
         else:
@@ -176,7 +177,7 @@ async def _link_or_create_in_salesforce(locked: LockedLink, contact: GetResponse
                 locked.session,
                 link,
                 field="salesforce_id",
-                rule="duplicate",
+                rule=NoteRule.DUPLICATE,
                 new=record.id,
                 reason=f"{len(existing)} Salesforce records have {email}; linked the oldest, {record.id}",
                 event_id=locked.event_id,
@@ -229,12 +230,12 @@ def _marker_fields(sync: SyncConfig, value: bool) -> dict[str, bool]:
 
 async def _left_list(locked: LockedLink, event: ChangeEvent) -> None:
     link = locked.link
-    if link.state == links.DELETED or link.removed_from_list:
+    if link.state == LinkState.DELETED or link.removed_from_list:
         return  # the echo of our own delete, or a repeat
     await _mark(
         locked,
         on=True,
-        rule="left_list",
+        rule=NoteRule.LEFT_LIST,
         reason=f"{event.kind.value} in GetResponse: marked in Salesforce, never deleted there",
     )
 
@@ -243,12 +244,12 @@ async def _back_on_list(locked: LockedLink) -> None:
     await _mark(
         locked,
         on=False,
-        rule="back_on_list",
+        rule=NoteRule.BACK_ON_LIST,
         reason="subscribed to the GetResponse list again: marker cleared",
     )
 
 
-async def _mark(locked: LockedLink, *, on: bool, rule: str, reason: str) -> None:
+async def _mark(locked: LockedLink, *, on: bool, rule: NoteRule, reason: str) -> None:
     """Set or clear the sync's marker field (and HasOptedOutOfEmail when configured)."""
     link = locked.link
     link.removed_from_list = on

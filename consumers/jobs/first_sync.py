@@ -33,7 +33,7 @@ from app.db.syncs import SyncConfig
 from app.domain.coercion import normalize_email
 from app.domain.resolver import Rule, base_to_json, resolve_change, written_to_salesforce
 from app.domain.sides import ObjectType, Side
-from app.domain.states import NoteRule
+from app.domain.states import LinkState, NoteRule
 from consumers.engine.campaigns import join_campaign_many
 from consumers.engine.creation import (
     SalesforceCreate,
@@ -254,7 +254,7 @@ class FirstSync:
                 link.salesforce_id = match.salesforce.id
                 link.salesforce_object = match.salesforce.object_type.value
                 link.getresponse_contact_id = match.getresponse.id
-                link.state = links.LINKED
+                link.state = LinkState.LINKED
                 locked = LockedLink(session, sync, link, match.salesforce.object_type, sf, gr, event_id)
                 resolution = plan_writes(
                     locked, {}, match.salesforce.snapshot, match.getresponse.snapshot, first_sync=True
@@ -291,7 +291,7 @@ class FirstSync:
                             session,
                             link,
                             field="*",
-                            rule="write_failed",
+                            rule=NoteRule.WRITE_FAILED,
                             reason=f"first sync could not update Salesforce: {result.error}",
                             event_id=event_id,
                         )
@@ -391,4 +391,4 @@ async def _step(counts: dict[str, int], chunk: Callable[[dict[str, int]], Awaita
 
 def _taken(link: ContactLink) -> bool:
     """The link already ties this person (a live event got there first, or an earlier run)."""
-    return bool(link.salesforce_id or link.getresponse_contact_id or link.state != links.PENDING)
+    return bool(link.salesforce_id or link.getresponse_contact_id or link.state != LinkState.PENDING)

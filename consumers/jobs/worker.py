@@ -24,6 +24,7 @@ from app.db.session import transaction
 from app.db.syncs import SyncConfig, SyncDirectory
 from app.domain.jobs import JobKind, JobRequest, JobState, ResyncMode, ResyncScope
 from app.domain.sides import DomainError
+from app.domain.states import SyncState
 from app.logs import get_logger
 from consumers.jobs.first_sync import FirstSync, report
 from consumers.jobs.resync import Resync
@@ -60,7 +61,7 @@ class JobWorker:
         if sync is None:
             await self._finish(job_id, JobState.FAILED, errors={"reason": "the sync no longer exists"})
             return
-        await self._save(job_id, state=JobState.RUNNING.value, started_at=job.started_at or jobs.now())
+        await self._save(job_id, state=JobState.RUNNING, started_at=job.started_at or jobs.now())
         try:
             if job.kind == JobKind.FIRST_SYNC:
                 await self._first_sync(job, sync)
@@ -72,7 +73,7 @@ class JobWorker:
             log.error("job failed", job_id=str(job_id), error=str(exc))
             await self._finish(job_id, JobState.FAILED, errors={"reason": str(exc)})
             if job.kind == JobKind.FIRST_SYNC and not job.dry_run:
-                await self._sync_state(sync, "failing")
+                await self._sync_state(sync, SyncState.FAILING)
 
     async def close(self) -> None:
         await self.vendors.close()
@@ -84,14 +85,14 @@ class JobWorker:
         if job.dry_run:
             await self._finish(job.id, JobState.DONE)
             return
-        await self._sync_state(sync, "first_sync")
+        await self._sync_state(sync, SyncState.FIRST_SYNC)
 
         async def progress(counts: dict[str, int]) -> None:
             await self._save(job.id, counts={**summary["counts"], **counts})
 
         counts = await self.first_sync.run(sync, plan, job.id, progress)
         await self._save(job.id, counts={**summary["counts"], **counts})
-        await self._sync_state(sync, "active")
+        await self._sync_state(sync, SyncState.ACTIVE)
         await self._finish(job.id, JobState.DONE)
 
     async def _resync(self, job: SyncJob, sync: SyncConfig) -> None:
@@ -120,15 +121,15 @@ class JobWorker:
     async def _finish(
         self, job_id: uuid.UUID, state: JobState, *, errors: dict[str, Any] | None = None
     ) -> None:
-        values: dict[str, Any] = {"state": state.value, "finished_at": jobs.now()}
+        values: dict[str, Any] = {"state": state, "finished_at": jobs.now()}
         if errors is not None:
             values["errors"] = errors
         await self._save(job_id, **values)
 
-    async def _sync_state(self, sync: SyncConfig, state: str) -> None:
+    async def _sync_state(self, sync: SyncConfig, state: SyncState) -> None:
         async with transaction(self.sessions) as session:
             # A sync cancelled meanwhile stays cancelled.
             await session.execute(
-                update(Sync).where(Sync.id == sync.id, Sync.state != "cancelled").values(state=state)
+                update(Sync).where(Sync.id == sync.id, Sync.state != SyncState.CANCELLED).values(state=state)
             )
         self.syncs.invalidate()

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from app.inbound.trace_context import traceparent_for
+from app.trace_context import traceparent_for
 
 SHAPE = re.compile(r"00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})")
 INCOMING = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
