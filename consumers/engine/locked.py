@@ -21,6 +21,7 @@ from app.db import links
 from app.db.models import ContactLink
 from app.db.session import transaction
 from app.db.syncs import SyncConfig
+from app.domain.events import ChangeEvent
 from app.domain.sides import ObjectType
 
 
@@ -37,6 +38,22 @@ class LockedLink:
     sf: SalesforceClient
     gr: GetResponseClient
     event_id: str | None
+
+
+@dataclass(frozen=True)
+class Change:
+    """One event being applied to one sync, inside the transaction of its apply step, with the
+    vendors' clients of the sync's connections (looked up once per event)."""
+
+    session: AsyncSession
+    sync: SyncConfig
+    event: ChangeEvent
+    sf: SalesforceClient
+    gr: GetResponseClient
+
+    def lock(self, link: ContactLink, object_type: ObjectType) -> LockedLink:
+        """The context of `link`, whose row lock this transaction holds."""
+        return LockedLink(self.session, self.sync, link, object_type, self.sf, self.gr, self.event.event_id)
 
 
 async def apply_once(

@@ -9,6 +9,7 @@ person from the list and an undelete adds them back.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -17,7 +18,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app import metrics
 from app.bus import ConsumerRole
 from app.clients.errors import Conflict, NotFound
-from app.clients.getresponse import GetResponseClient
 from app.clients.salesforce import SalesforceClient
 from app.clients.vendors import Vendors
 from app.db import links
@@ -30,7 +30,7 @@ from app.domain.sides import MissingEmail, ObjectType, Side
 from app.domain.states import LinkState, NoteRule
 from consumers.engine import pending
 from consumers.engine.creation import created_in_getresponse, getresponse_create
-from consumers.engine.locked import LockedLink, apply_once
+from consumers.engine.locked import Change, LockedLink, apply_once
 from consumers.engine.merge import merge_and_write
 from consumers.engine.people import (
     GetResponsePerson,
@@ -51,13 +51,11 @@ ENTITY_REREAD_WINDOW = timedelta(minutes=5)
 _COMPLETE_KINDS = frozenset({Kind.CREATED, Kind.UNDELETED})
 
 
+@dataclass(frozen=True, kw_only=True)
 class SalesforceToGetResponse:
-    def __init__(
-        self, *, sessions: async_sessionmaker[AsyncSession], syncs: SyncDirectory, vendors: Vendors
-    ) -> None:
-        self.sessions = sessions
-        self.syncs = syncs
-        self.vendors = vendors
+    sessions: async_sessionmaker[AsyncSession]
+    syncs: SyncDirectory
+    vendors: Vendors
 
     async def apply(self, event: ChangeEvent) -> None:
         for sync in await self.syncs.for_salesforce(event.connection_id, event.object_type):
@@ -90,8 +88,9 @@ class SalesforceToGetResponse:
         gr = await self.vendors.getresponse(sync.getresponse_connection_id)
 
         async def step(session: AsyncSession) -> None:
+            change = Change(session, sync, event, sf, gr)
             link = await links.lock_by_salesforce_id(session, sync.id, event.record_id)
-            locked = LockedLink(session, sync, link, object_type, sf, gr, event.event_id) if link else None
+            locked = change.lock(link, object_type) if link else None
             if event.kind is not Kind.DELETED and not await _in_group(sf, sync, object_type, event.record_id):
                 # Outside the sync's group (its SOQL filter, its Campaign): a person who was linked
                 # stays on the list as they are (leaving the group is not leaving the list); nothing
@@ -101,75 +100,66 @@ class SalesforceToGetResponse:
                 if locked is not None:
                     await _remove_from_list(locked)
             else:
-                await self._changed(session, sync, object_type, locked, event, sf, gr)
+                await _changed(change, object_type, locked)
 
         await apply_once(self.sessions, ROLE, f"{sync.id}:{event.event_id}", step)
 
-    async def _changed(
-        self,
-        session: AsyncSession,
-        sync: SyncConfig,
-        object_type: ObjectType,
-        locked: LockedLink | None,
-        event: ChangeEvent,
-        sf: SalesforceClient,
-        gr: GetResponseClient,
-    ) -> None:
-        snapshot = await self._salesforce_snapshot(sync, object_type, locked, event, sf)
-        if snapshot is None:  # the record is gone: a later DELETE event says so too
-            if locked is not None:
-                await _remove_from_list(locked)
-            return
-        if locked is None:
-            email_name, _ = email_field(sync, object_type)
-            email = snapshot.values.get(email_name)
-            if not isinstance(email, str):
-                raise MissingEmail(
-                    f"Salesforce {object_type} {event.record_id} has no email: it cannot be put on "
-                    f"GetResponse list {sync.campaign_id}"
-                )
-            link = await links.claim_email(session, sync.id, email)
-            locked = LockedLink(session, sync, link, object_type, sf, gr, event.event_id)
-            if link.salesforce_id not in (None, event.record_id):
-                links.log_note(
-                    session,
-                    link,
-                    field="salesforce_id",
-                    rule=NoteRule.DUPLICATE,
-                    new=event.record_id,
-                    reason=f"{email} is already linked to Salesforce record {link.salesforce_id} in this "
-                    "sync; this record is a duplicate and is not synced",
-                    event_id=event.event_id,
-                )
-                return
-            link.salesforce_id = event.record_id
-            link.salesforce_object = object_type.value
-        await _push(locked, snapshot, event)
-        links.touch(locked.link)
 
-    async def _salesforce_snapshot(
-        self,
-        sync: SyncConfig,
-        object_type: ObjectType,
-        locked: LockedLink | None,
-        event: ChangeEvent,
-        sf: SalesforceClient,
-    ) -> Snapshot | None:
-        """The Salesforce side as the event tells it, completed by a read when it is not enough."""
-        if event.kind is Kind.REREAD or (locked is None and event.kind not in _COMPLETE_KINDS):
-            # A gap event carries no data, and a new person needs every mapped field.
-            current = await read_salesforce(sf, sync, object_type, event.record_id)
-            return current.snapshot if current else None
-        record: dict[str, Any] = dict(event.fields)
-        missing = sync.mapping.salesforce_fields_to_complete(record, object_type)
-        if missing:
-            try:
-                record.update(await sf.get(object_type.value, event.record_id, fields=missing))
-            except NotFound:
-                return None
-        return salesforce_snapshot(
-            sync, object_type, record, event.source_timestamp, complete=event.kind in _COMPLETE_KINDS
-        )
+async def _changed(change: Change, object_type: ObjectType, locked: LockedLink | None) -> None:
+    sync, event = change.sync, change.event
+    snapshot = await _salesforce_snapshot(change, object_type, complete_by_read=locked is None)
+    if snapshot is None:  # the record is gone: a later DELETE event says so too
+        if locked is not None:
+            await _remove_from_list(locked)
+        return
+    if locked is None:
+        email_name, _ = email_field(sync, object_type)
+        email = snapshot.values.get(email_name)
+        if not isinstance(email, str):
+            raise MissingEmail(
+                f"Salesforce {object_type} {event.record_id} has no email: it cannot be put on "
+                f"GetResponse list {sync.campaign_id}"
+            )
+        link = await links.claim_email(change.session, sync.id, email)
+        locked = change.lock(link, object_type)
+        if link.salesforce_id not in (None, event.record_id):
+            links.log_note(
+                change.session,
+                link,
+                field="salesforce_id",
+                rule=NoteRule.DUPLICATE,
+                new=event.record_id,
+                reason=f"{email} is already linked to Salesforce record {link.salesforce_id} in this "
+                "sync; this record is a duplicate and is not synced",
+                event_id=event.event_id,
+            )
+            return
+        link.salesforce_id = event.record_id
+        link.salesforce_object = object_type.value
+    await _push(locked, snapshot, event)
+    links.touch(locked.link)
+
+
+async def _salesforce_snapshot(
+    change: Change, object_type: ObjectType, *, complete_by_read: bool
+) -> Snapshot | None:
+    """The Salesforce side as the event tells it, completed by a read when it is not enough (and
+    read whole when `complete_by_read` and the event is not a whole record)."""
+    sync, event, sf = change.sync, change.event, change.sf
+    if event.kind is Kind.REREAD or (complete_by_read and event.kind not in _COMPLETE_KINDS):
+        # A gap event carries no data, and a new person needs every mapped field.
+        current = await read_salesforce(sf, sync, object_type, event.record_id)
+        return current.snapshot if current else None
+    record: dict[str, Any] = dict(event.fields)
+    missing = sync.mapping.salesforce_fields_to_complete(record, object_type)
+    if missing:
+        try:
+            record.update(await sf.get(object_type.value, event.record_id, fields=missing))
+        except NotFound:
+            return None
+    return salesforce_snapshot(
+        sync, object_type, record, event.source_timestamp, complete=event.kind in _COMPLETE_KINDS
+    )
 
 
 async def _in_group(sf: SalesforceClient, sync: SyncConfig, object_type: ObjectType, record_id: str) -> bool:

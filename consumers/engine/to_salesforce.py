@@ -9,13 +9,13 @@ the sync's marker field (and HasOptedOutOfEmail when configured); coming back cl
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app import metrics
 from app.bus import ConsumerRole
 from app.clients.errors import NotFound
-from app.clients.getresponse import GetResponseClient
-from app.clients.salesforce import SalesforceClient
 from app.clients.vendors import Vendors
 from app.db import links
 from app.db.syncs import SyncConfig, SyncDirectory
@@ -26,7 +26,7 @@ from app.domain.states import LinkState, NoteRule
 from consumers.engine import pending
 from consumers.engine.campaigns import join_campaign
 from consumers.engine.creation import created_in_salesforce, salesforce_create
-from consumers.engine.locked import LockedLink, apply_once
+from consumers.engine.locked import Change, LockedLink, apply_once
 from consumers.engine.merge import merge_and_write
 from consumers.engine.people import (
     GetResponsePerson,
@@ -39,13 +39,11 @@ ROLE = ConsumerRole.GETRESPONSE_TO_SALESFORCE
 OPT_OUT_FIELD = "HasOptedOutOfEmail"
 
 
+@dataclass(frozen=True, kw_only=True)
 class GetResponseToSalesforce:
-    def __init__(
-        self, *, sessions: async_sessionmaker[AsyncSession], syncs: SyncDirectory, vendors: Vendors
-    ) -> None:
-        self.sessions = sessions
-        self.syncs = syncs
-        self.vendors = vendors
+    sessions: async_sessionmaker[AsyncSession]
+    syncs: SyncDirectory
+    vendors: Vendors
 
     async def apply(self, event: ChangeEvent) -> None:
         sync = await self._sync_of(event)
@@ -55,18 +53,19 @@ class GetResponseToSalesforce:
         gr = await self.vendors.getresponse(sync.getresponse_connection_id)
 
         async def step(session: AsyncSession) -> None:
+            change = Change(session, sync, event, sf, gr)
             link = await links.lock_by_getresponse_id(session, sync.id, event.record_id)
             if link is None and event.email:
                 link = await links.lock_by_email(session, sync.id, event.email.strip().lower())
             object_type = (
                 ObjectType(link.salesforce_object) if link and link.salesforce_object else sync.create_as
             )
-            locked = LockedLink(session, sync, link, object_type, sf, gr, event.event_id) if link else None
+            locked = change.lock(link, object_type) if link else None
             if event.kind in (Kind.UNSUBSCRIBED, Kind.REMOVED):
                 if locked is not None:
                     await _left_list(locked, event)
             else:
-                await self._changed(session, sync, object_type, locked, event, sf, gr)
+                await _changed(change, object_type, locked)
 
         await apply_once(self.sessions, ROLE, f"{sync.id}:{event.event_id}", step)
 
@@ -87,80 +86,73 @@ class GetResponseToSalesforce:
             return await self.syncs.for_campaign(str(contact.get("campaign", {}).get("campaignId", "")))
         return None
 
-    async def _changed(
-        self,
-        session: AsyncSession,
-        sync: SyncConfig,
-        object_type: ObjectType,
-        locked: LockedLink | None,
-        event: ChangeEvent,
-        sf: SalesforceClient,
-        gr: GetResponseClient,
-    ) -> None:
-        link = locked.link if locked else None
-        if (
-            link is not None
-            and event.transport is Transport.POLLER
-            and event.source_timestamp is not None
-            and link.getresponse_changed_on is not None
-            and event.source_timestamp < link.getresponse_changed_on
-        ):
-            return  # the poll reports nothing newer than what this link already holds
-        contact = await read_getresponse(gr, sync, event.record_id)
-        if contact is None:
-            return  # gone again: its unsubscribe or removal event is handled on its own
-        contact = _stamped(contact, event)
-        email = contact.email
-        if email is None:
-            raise MissingEmail(f"GetResponse contact {contact.id} has no email")
-        if locked is None:
-            link = await links.claim_email(session, sync.id, email)
-            object_type = ObjectType(link.salesforce_object) if link.salesforce_object else sync.create_as
-            locked = LockedLink(session, sync, link, object_type, sf, gr, event.event_id)
-        link = locked.link
-        if link.state == LinkState.PENDING and link.pending_since is not None:
-            await pending.attach(locked, contact)  # our own create has shown up
-            links.touch(link)
-            return
-        if link.getresponse_contact_id not in (None, contact.id) and not link.removed_from_list:
-            if link.state != LinkState.DELETED:
-                links.log_note(
-                    session,
-                    link,
-                    field="getresponse_contact_id",
-                    rule=NoteRule.DUPLICATE,
-                    new=contact.id,
-                    reason=f"{email} is already linked to contact {link.getresponse_contact_id}",
-                    event_id=event.event_id,
-                )
-                return
-        link.getresponse_contact_id = contact.id
-        if link.removed_from_list:
-            await _back_on_list(locked)
-        if link.state == LinkState.DELETED:
-            # The Salesforce record was deleted earlier; this person came back through GetResponse.
-            link.salesforce_id = None
-            link.base = {}
-        link.state = LinkState.LINKED
-        if link.salesforce_id is None:
-            await _link_or_create_in_salesforce(locked, contact)
-        else:
-            other = None
-            modified_at = link.salesforce_modified_at
-            if modified_at is None:
-                current = await read_salesforce(locked.sf, sync, locked.object_type, link.salesforce_id)
-                if current is None:
-                    return  # deleted in Salesforce: its DELETE event removes the person from the list
-                other, modified_at = current.snapshot, current.modified_at
-            await merge_and_write(
-                locked,
-                contact.snapshot,
-                other,
-                contact=contact,
-                salesforce_modified_at=modified_at,
-                first_sync=not link.base,
-            )
+
+async def _changed(change: Change, object_type: ObjectType, locked: LockedLink | None) -> None:
+    sync, event = change.sync, change.event
+    link = locked.link if locked else None
+    if (
+        link is not None
+        and event.transport is Transport.POLLER
+        and event.source_timestamp is not None
+        and link.getresponse_changed_on is not None
+        and event.source_timestamp < link.getresponse_changed_on
+    ):
+        return  # the poll reports nothing newer than what this link already holds
+    contact = await read_getresponse(change.gr, sync, event.record_id)
+    if contact is None:
+        return  # gone again: its unsubscribe or removal event is handled on its own
+    contact = _stamped(contact, event)
+    email = contact.email
+    if email is None:
+        raise MissingEmail(f"GetResponse contact {contact.id} has no email")
+    if locked is None:
+        link = await links.claim_email(change.session, sync.id, email)
+        object_type = ObjectType(link.salesforce_object) if link.salesforce_object else sync.create_as
+        locked = change.lock(link, object_type)
+    link = locked.link
+    if link.state == LinkState.PENDING and link.pending_since is not None:
+        await pending.attach(locked, contact)  # our own create has shown up
         links.touch(link)
+        return
+    if link.getresponse_contact_id not in (None, contact.id) and not link.removed_from_list:
+        if link.state != LinkState.DELETED:
+            links.log_note(
+                change.session,
+                link,
+                field="getresponse_contact_id",
+                rule=NoteRule.DUPLICATE,
+                new=contact.id,
+                reason=f"{email} is already linked to contact {link.getresponse_contact_id}",
+                event_id=event.event_id,
+            )
+            return
+    link.getresponse_contact_id = contact.id
+    if link.removed_from_list:
+        await _back_on_list(locked)
+    if link.state == LinkState.DELETED:
+        # The Salesforce record was deleted earlier; this person came back through GetResponse.
+        link.salesforce_id = None
+        link.base = {}
+    link.state = LinkState.LINKED
+    if link.salesforce_id is None:
+        await _link_or_create_in_salesforce(locked, contact)
+    else:
+        other = None
+        modified_at = link.salesforce_modified_at
+        if modified_at is None:
+            current = await read_salesforce(locked.sf, sync, locked.object_type, link.salesforce_id)
+            if current is None:
+                return  # deleted in Salesforce: its DELETE event removes the person from the list
+            other, modified_at = current.snapshot, current.modified_at
+        await merge_and_write(
+            locked,
+            contact.snapshot,
+            other,
+            contact=contact,
+            salesforce_modified_at=modified_at,
+            first_sync=not link.base,
+        )
+    links.touch(link)
 
 
 async def _link_or_create_in_salesforce(locked: LockedLink, contact: GetResponsePerson) -> None:

@@ -187,10 +187,10 @@ def report(plan: Plan, sync: SyncConfig) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True, kw_only=True)
 class FirstSync:
-    def __init__(self, *, sessions: async_sessionmaker[AsyncSession], vendors: Vendors) -> None:
-        self.sessions = sessions
-        self.vendors = vendors
+    sessions: async_sessionmaker[AsyncSession]
+    vendors: Vendors
 
     async def plan(self, sync: SyncConfig) -> Plan:
         sf = await self.vendors.salesforce(sync.salesforce_connection_id)

@@ -51,10 +51,10 @@ def not_linked(scope: ResyncScope, found: list[ContactLink]) -> list[str]:
     return [n for n in named if n not in known]
 
 
+@dataclass(frozen=True, kw_only=True)
 class Resync:
-    def __init__(self, *, sessions: async_sessionmaker[AsyncSession], vendors: Vendors) -> None:
-        self.sessions = sessions
-        self.vendors = vendors
+    sessions: async_sessionmaker[AsyncSession]
+    vendors: Vendors
 
     async def run(
         self,
