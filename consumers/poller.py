@@ -18,16 +18,14 @@ import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import text
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.bus import Bus, event_message
 from app.clients.getresponse_formats import parse_datetime
 from app.clients.vendors import Vendors
 from app.control.jobs import JobRefused, start_job
-from app.db.models import PollerWatermark
-from app.db.session import create_engine, session_factory, transaction
+from app.db import watermarks
+from app.db.session import create_engine, ping, session_factory, transaction
 from app.db.syncs import SyncConfig, SyncDirectory
 from app.domain.events import ChangeEvent, Kind, Source, Transport
 from app.domain.jobs import JobKind, ResyncMode, ResyncScope
@@ -37,8 +35,6 @@ from app.settings import Settings
 from consumers.process import announce_ready
 
 log = get_logger(__name__)
-
-ADVISORY_LOCK_KEY = 0x5F6752_0001  # "sfgr" poller
 
 
 class Poller:
@@ -74,11 +70,7 @@ class Poller:
 
     async def _lead(self) -> None:
         async with self.engine.connect() as lock_connection:
-            got = (
-                await lock_connection.execute(
-                    text("SELECT pg_try_advisory_lock(:key)"), {"key": ADVISORY_LOCK_KEY}
-                )
-            ).scalar_one()
+            got = await watermarks.try_poller_lock(lock_connection)
             await lock_connection.commit()
             if not got:
                 return  # another replica polls; stand by
@@ -86,14 +78,12 @@ class Poller:
             self.active.set()
             try:
                 while not self._stopping.is_set():
-                    await lock_connection.execute(text("SELECT 1"))  # the lock lives as long as this
+                    await ping(lock_connection)  # the lock lives as long as this
                     await self.poll_all()
                     await self.reconcile_due()
                     await self._sleep(self.settings.poll_interval_s)
             finally:
-                await lock_connection.execute(
-                    text("SELECT pg_advisory_unlock(:key)"), {"key": ADVISORY_LOCK_KEY}
-                )
+                await watermarks.release_poller_lock(lock_connection)
                 await lock_connection.commit()
 
     async def _sleep(self, seconds: float) -> None:
@@ -116,8 +106,7 @@ class Poller:
     async def poll_sync(self, sync: SyncConfig) -> int:
         now = datetime.now(UTC)
         async with self.sessions() as session:
-            mark = await session.get(PollerWatermark, sync.id)
-            watermark = mark.changed_on if mark else now
+            watermark = await watermarks.poller_watermark(session, sync.id) or now
         gr = await self.vendors.getresponse(sync.getresponse_connection_id)
         events: list[ChangeEvent] = []
         newest = watermark
@@ -175,15 +164,7 @@ class Poller:
 
     async def _save_watermark(self, sync_id: uuid.UUID, changed_on: datetime) -> None:
         async with transaction(self.sessions) as session:
-            await session.execute(
-                insert(PollerWatermark)
-                .values(sync_id=sync_id, changed_on=changed_on)
-                .on_conflict_do_update(
-                    index_elements=[PollerWatermark.sync_id],
-                    set_={"changed_on": changed_on, "updated_at": datetime.now(UTC)},
-                    where=PollerWatermark.changed_on <= changed_on,
-                )
-            )
+            await watermarks.save_watermark(session, sync_id, changed_on)
 
     def _forget_old(self) -> None:
         horizon = datetime.now(UTC) - self.overlap - timedelta(minutes=1)

@@ -18,9 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from sqlalchemy import select
 
-from app.db.models import ContactLink, Decision
+from app.db import decisions, links
 from app.db.session import create_engine, session_factory
 from app.settings import Settings
 from devstack.defaults import COMPANY_FIELD
@@ -105,14 +104,9 @@ async def _print_decisions(info: dict[str, Any], email: str) -> None:
     engine = create_engine(Settings(database_url=info["database_url"]))
     try:
         async with session_factory(engine)() as session:
-            link = (
-                await session.scalars(select(ContactLink).where(ContactLink.email_normalized == email))
-            ).one()
-            rows = await session.scalars(
-                select(Decision).where(Decision.link_id == link.id).order_by(Decision.id)
-            )
+            [link] = await links.links_matching(session, email=email, limit=2)  # one, or this fails
             say(f"3. Why each value is what it is (decision log of link {link.id}):")
-            for d in rows:
+            for d in await decisions.decision_log(session, link.id):
                 say(f"   {d.field:<24} {d.rule:<18} winner={d.winner or '-':<11} {d.reason}")
     finally:
         await engine.dispose()

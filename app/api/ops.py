@@ -7,9 +7,9 @@ import asyncio
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from sqlalchemy import text
 
 from app.api.deps import ResourcesDep
+from app.db.session import ping
 
 router = APIRouter(tags=["operations"])
 
@@ -27,7 +27,7 @@ async def readyz(resources: ResourcesDep) -> JSONResponse:
 
     async def database() -> None:
         async with resources.engine.connect() as connection:
-            await connection.execute(text("SELECT 1"))
+            await ping(connection)
 
     for name, check in (("database", database), ("kafka", resources.bus.ping)):
         try:

@@ -13,8 +13,8 @@ import uuid
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
-from sqlalchemy import func, or_, select, update
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from sqlalchemy import func
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.clients.errors import Transient, VendorError
@@ -23,9 +23,10 @@ from app.clients.transport import new_session
 from app.control import salesforce_oauth
 from app.control.errors import BadRequest, Conflict, ControlError, NotFound, VendorUnavailable
 from app.crypto import SecretBox
-from app.db.connections import GETRESPONSE, SALESFORCE, save_connection
-from app.db.models import Connection, Sync
-from app.domain.states import ConnectionState, SyncState
+from app.db import connections, syncs
+from app.db.connections import GETRESPONSE, SALESFORCE
+from app.db.models import Connection
+from app.domain.states import ConnectionState
 from app.inbound.authentication import CHANGE_EVENTS_SECRET, OUTBOUND_KEY, WEBHOOK_SECRET
 
 Kind = Literal["salesforce", "getresponse"]
@@ -48,7 +49,7 @@ CONNECTION_EXAMPLE: dict[str, Any] = {
 
 
 class ConnectionRead(BaseModel):
-    model_config = {"json_schema_extra": {"examples": [CONNECTION_EXAMPLE]}}
+    model_config = ConfigDict(from_attributes=True, json_schema_extra={"examples": [CONNECTION_EXAMPLE]})
 
     id: uuid.UUID
     kind: Kind
@@ -60,20 +61,10 @@ class ConnectionRead(BaseModel):
     created_at: datetime
     updated_at: datetime
 
+    @field_validator("settings", mode="before")
     @classmethod
-    def of(cls, row: Connection) -> ConnectionRead:
-        shown = {k: v for k, v in (row.settings or {}).items() if k in _PUBLIC_SETTINGS}
-        return cls(
-            id=row.id,
-            kind=row.kind,
-            external_id=row.external_id,
-            api_base_url=row.api_base_url,
-            auth_kind=row.auth_kind,
-            state=row.state,
-            settings=shown,
-            created_at=row.created_at,
-            updated_at=row.updated_at,
-        )
+    def _public_only(cls, settings: dict[str, Any] | None) -> dict[str, Any]:
+        return {k: v for k, v in (settings or {}).items() if k in _PUBLIC_SETTINGS}
 
 
 class SalesforceInbound(BaseModel):
@@ -135,14 +126,6 @@ def getresponse_inbound(public_base: str, secrets_: dict[str, str]) -> GetRespon
     )
 
 
-async def connected_one(session: AsyncSession, kind: Kind) -> Connection | None:
-    return await session.scalar(
-        select(Connection)
-        .where(Connection.kind == kind, Connection.state == ConnectionState.CONNECTED)
-        .order_by(Connection.updated_at.desc())
-    )
-
-
 async def store(
     session: AsyncSession,
     box: SecretBox,
@@ -156,19 +139,17 @@ async def store(
 ) -> tuple[Connection, dict[str, str]]:
     """Saves the connection (refused while another org or account of `kind` is connected) and
     commits; returns it with its inbound secrets."""
-    current = await connected_one(session, kind)
+    current = await connections.latest_connected(session, kind)
     if current is not None and current.external_id != external_id:
         label = "Salesforce org" if kind == SALESFORCE else "GetResponse account"
         raise Conflict(
             f"{label} {current.external_id} is connected; disconnect it first "
             f"(DELETE /v1/connections/{kind}) to connect {external_id}"
         )
-    previous = await session.scalar(
-        select(Connection).where(Connection.kind == kind, Connection.external_id == external_id)
-    )
+    previous = await connections.connection_by_external_id(session, kind, external_id)
     existing = box.open(previous.inbound_secret) if previous is not None and previous.inbound_secret else None
     inbound = inbound_secrets_for(kind, existing)
-    connection_id = await save_connection(
+    connection_id = await connections.save_connection(
         session,
         box,
         kind=kind,
@@ -180,14 +161,13 @@ async def store(
         settings=settings,
     )
     await session.commit()
-    row = await session.get(Connection, connection_id, populate_existing=True)
+    row = await connections.connection_by_id(session, connection_id)
     assert row is not None
     return row, inbound
 
 
 async def list_connections(session: AsyncSession) -> list[ConnectionRead]:
-    rows = await session.scalars(select(Connection).order_by(Connection.kind, Connection.created_at))
-    return [ConnectionRead.of(r) for r in rows]
+    return [ConnectionRead.model_validate(r) for r in await connections.all_connections(session)]
 
 
 def vendor_refusal(what: str, exc: VendorError) -> ControlError:
@@ -204,7 +184,7 @@ async def disconnect(
     credentials, keeping its inbound secrets for a reconnect), cancels every sync that uses it and
     keeps their links (audit). A revocation that fails for want of an answer changes nothing,
     unless `force`."""
-    row = await connected_one(session, kind)
+    row = await connections.latest_connected(session, kind)
     if row is None:
         raise NotFound(f"no {kind} connection is connected")
     revoked, revocation = await _revoke(box, row, force=force)
@@ -213,20 +193,11 @@ async def disconnect(
     # Nothing uses a disconnected connection's credentials again (a reconnect brings its own), so
     # none is kept at rest, revoked or not: an API key or private key left here would outlive it.
     row.credentials = box.seal({})
-    cancelled = await session.scalars(
-        update(Sync)
-        .where(
-            or_(Sync.salesforce_connection_id == row.id, Sync.getresponse_connection_id == row.id),
-            Sync.state != SyncState.CANCELLED,
-        )
-        .values(state=SyncState.CANCELLED, updated_at=func.now())
-        .returning(Sync.id)
-    )
-    cancelled_ids = list(cancelled)
+    cancelled_ids = await syncs.cancel_syncs_using(session, row.id)
     await session.commit()
     await session.refresh(row)
     return Disconnected(
-        connection=ConnectionRead.of(row),
+        connection=ConnectionRead.model_validate(row),
         token_revoked=revoked,
         revocation=revocation,
         cancelled_syncs=cancelled_ids,

@@ -17,23 +17,29 @@ import uuid
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, ValidationError
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+from sqlalchemy import func
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.bus import Bus, PublishFailed, event_message
 from app.control.errors import Conflict, NotFound, ServiceUnavailable
-from app.db.models import DeadLetter, Sync
+from app.db import dead_letters, syncs
+from app.db.models import DeadLetter, DeadLetterStatus
 from app.domain.events import ChangeEvent
 from app.domain.sides import Side
 
 MAX_PAGE = 200
 HEADER_REPLAYED_FROM = "sfgr-replayed-from-dead-letter"
+_WITH_EVENT = "with_event"
 
 
+# A dead letter's row, with the status, source and replayability that follow from it (properties
+# of `DeadLetter`), and its event only when one letter is read (`with_event`). A comment, not a
+# docstring: the docstring would become the schema's description in the OpenAPI document.
 class DeadLetterRead(BaseModel):
-    model_config = {
-        "json_schema_extra": {
+    model_config = ConfigDict(
+        from_attributes=True,
+        json_schema_extra={
             "examples": [
                 {
                     "id": 42,
@@ -55,12 +61,12 @@ class DeadLetterRead(BaseModel):
                     "event": {"event_id": "om:04l5g00000XyZ12AAB", "source": "salesforce", "...": "..."},
                 }
             ]
-        }
-    }
+        },
+    )
 
     id: int
     sync_id: uuid.UUID | None
-    status: Literal["open", "replayed", "discarded"]
+    status: DeadLetterStatus
     topic: str
     partition: int
     offset: int
@@ -76,31 +82,14 @@ class DeadLetterRead(BaseModel):
     replayable: bool
     event: dict[str, Any] | None = Field(None, description="the stored ChangeEvent (only when one is read)")
 
+    @field_validator("event")
     @classmethod
-    def of(cls, row: DeadLetter, *, with_event: bool = False) -> DeadLetterRead:
-        status: Literal["open", "replayed", "discarded"] = (
-            "discarded" if row.discarded_at else "replayed" if row.replayed_at else "open"
-        )
-        source = row.event.get("source") if isinstance(row.event, dict) else None
-        return cls(
-            id=row.id,
-            sync_id=row.sync_id,
-            status=status,
-            topic=row.topic,
-            partition=row.partition,
-            offset=row.offset,
-            key=row.key,
-            event_id=row.event_id,
-            source=source if isinstance(source, str) else None,
-            reason=row.reason,
-            error_class=row.error_class,
-            attempts=row.attempts,
-            created_at=row.created_at,
-            replayed_at=row.replayed_at,
-            discarded_at=row.discarded_at,
-            replayable=status == "open" and "raw" not in row.event,
-            event=row.event if with_event else None,
-        )
+    def _only_when_asked(cls, event: dict[str, Any] | None, info: ValidationInfo) -> dict[str, Any] | None:
+        return event if info.context and info.context.get(_WITH_EVENT) else None
+
+    @classmethod
+    def with_event(cls, row: DeadLetter) -> DeadLetterRead:
+        return cls.model_validate(row, context={_WITH_EVENT: True})
 
 
 class DeadLetterPage(BaseModel):
@@ -108,28 +97,6 @@ class DeadLetterPage(BaseModel):
 
     items: list[DeadLetterRead]
     next_before_id: int | None = Field(description="pass as before_id for the next (older) page; None: done")
-
-
-def of_sync(sync: Sync) -> ColumnElement[bool]:
-    """The dead letters that belong to `sync` (see the module docstring)."""
-    event = DeadLetter.event
-    return or_(
-        DeadLetter.sync_id == sync.id,
-        and_(
-            DeadLetter.sync_id.is_(None),
-            or_(
-                and_(
-                    event["source"].astext == Side.SALESFORCE.value,
-                    event["connection_id"].astext == str(sync.salesforce_connection_id),
-                    event["object_type"].astext.in_(sync.salesforce_objects),
-                ),
-                and_(
-                    event["source"].astext == Side.GETRESPONSE.value,
-                    event["campaign_id"].astext == sync.campaign_id,
-                ),
-            ),
-        ),
-    )
 
 
 async def list_dead_letters(
@@ -140,29 +107,23 @@ async def list_dead_letters(
     limit: int = 50,
     before_id: int | None = None,
 ) -> DeadLetterPage:
-    statement = select(DeadLetter).order_by(DeadLetter.id.desc()).limit(min(limit, MAX_PAGE) + 1)
+    sync = None
     if sync_id is not None:
-        sync = await session.get(Sync, sync_id)
+        sync = await syncs.sync_by_id(session, sync_id)
         if sync is None:
             raise NotFound(f"no sync {sync_id}")
-        statement = statement.where(of_sync(sync))
-    if status == "open":
-        statement = statement.where(DeadLetter.replayed_at.is_(None), DeadLetter.discarded_at.is_(None))
-    elif status == "replayed":
-        statement = statement.where(DeadLetter.replayed_at.is_not(None))
-    elif status == "discarded":
-        statement = statement.where(DeadLetter.discarded_at.is_not(None))
-    if before_id is not None:
-        statement = statement.where(DeadLetter.id < before_id)
-    rows = list(await session.scalars(statement))
+    rows = await dead_letters.newest_dead_letters(
+        session, limit=min(limit, MAX_PAGE) + 1, sync=sync, status=status, before_id=before_id
+    )
     page, more = rows[: min(limit, MAX_PAGE)], len(rows) > min(limit, MAX_PAGE)
     return DeadLetterPage(
-        items=[DeadLetterRead.of(r) for r in page], next_before_id=page[-1].id if more and page else None
+        items=[DeadLetterRead.model_validate(r) for r in page],
+        next_before_id=page[-1].id if more and page else None,
     )
 
 
 async def _locked(session: AsyncSession, letter_id: int) -> DeadLetter:
-    letter = await session.scalar(select(DeadLetter).where(DeadLetter.id == letter_id).with_for_update())
+    letter = await dead_letters.lock_dead_letter(session, letter_id)
     if letter is None:
         raise NotFound(f"no dead letter {letter_id}")
     return letter
@@ -176,10 +137,10 @@ def _closed(letter: DeadLetter) -> None:
 
 
 async def get_dead_letter(session: AsyncSession, letter_id: int) -> DeadLetterRead:
-    letter = await session.get(DeadLetter, letter_id)
+    letter = await dead_letters.dead_letter_by_id(session, letter_id)
     if letter is None:
         raise NotFound(f"no dead letter {letter_id}")
-    return DeadLetterRead.of(letter, with_event=True)
+    return DeadLetterRead.with_event(letter)
 
 
 async def replay(session: AsyncSession, bus: Bus, letter_id: int) -> DeadLetterRead:
@@ -208,7 +169,7 @@ async def replay(session: AsyncSession, bus: Bus, letter_id: int) -> DeadLetterR
     letter.replayed_at = func.now()
     await session.commit()
     await session.refresh(letter)
-    return DeadLetterRead.of(letter, with_event=True)
+    return DeadLetterRead.with_event(letter)
 
 
 async def discard(session: AsyncSession, letter_id: int) -> DeadLetterRead:
@@ -217,4 +178,4 @@ async def discard(session: AsyncSession, letter_id: int) -> DeadLetterRead:
     letter.discarded_at = func.now()
     await session.commit()
     await session.refresh(letter)
-    return DeadLetterRead.of(letter, with_event=True)
+    return DeadLetterRead.with_event(letter)

@@ -8,20 +8,20 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, Field
-from sqlalchemy import select
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.control.errors import NotFound
-from app.db.models import ContactLink, Decision
+from app.db import decisions, links
 from app.domain.coercion import normalize_email
 
 MAX_PAGE = 200
 
 
 class ContactLinkRead(BaseModel):
-    model_config = {
-        "json_schema_extra": {
+    model_config = ConfigDict(
+        from_attributes=True,
+        json_schema_extra={
             "examples": [
                 {
                     "id": 1187,
@@ -43,13 +43,13 @@ class ContactLinkRead(BaseModel):
                     "updated_at": "2026-11-26T10:00:00Z",
                 }
             ]
-        }
-    }
+        },
+    )
 
     id: int
     sync_id: uuid.UUID
     state: str = Field(description="pending, linked or deleted")
-    email: str
+    email: str = Field(validation_alias="email_normalized")
     salesforce_id: str | None
     salesforce_object: str | None
     getresponse_contact_id: str | None
@@ -58,26 +58,16 @@ class ContactLinkRead(BaseModel):
     created_at: datetime
     updated_at: datetime
 
+    @field_validator("base", mode="before")
     @classmethod
-    def of(cls, row: ContactLink) -> ContactLinkRead:
-        return cls(
-            id=row.id,
-            sync_id=row.sync_id,
-            state=row.state,
-            email=row.email_normalized,
-            salesforce_id=row.salesforce_id,
-            salesforce_object=row.salesforce_object,
-            getresponse_contact_id=row.getresponse_contact_id,
-            removed_from_list=row.removed_from_list,
-            base=row.base or {},
-            created_at=row.created_at,
-            updated_at=row.updated_at,
-        )
+    def _empty_if_none(cls, base: dict[str, Any] | None) -> dict[str, Any]:
+        return base or {}
 
 
 class DecisionRead(BaseModel):
-    model_config = {
-        "json_schema_extra": {
+    model_config = ConfigDict(
+        from_attributes=True,
+        json_schema_extra={
             "examples": [
                 {
                     "id": 90211,
@@ -92,8 +82,8 @@ class DecisionRead(BaseModel):
                     "created_at": "2026-11-26T10:00:01Z",
                 }
             ]
-        }
-    }
+        },
+    )
 
     id: int
     event_id: str | None
@@ -106,20 +96,17 @@ class DecisionRead(BaseModel):
     reason: str
     created_at: datetime
 
+    @field_validator("old_value", "new_value", mode="before")
     @classmethod
-    def of(cls, row: Decision) -> DecisionRead:
-        return cls(
-            id=row.id,
-            event_id=row.event_id,
-            field=row.field,
-            old_value=(row.old_value or {}).get("value"),
-            new_value=(row.new_value or {}).get("value"),
-            winner=row.winner,
-            rule=row.rule,
-            write_to=[s for s in (row.write_to or "").split(",") if s],
-            reason=row.reason,
-            created_at=row.created_at,
-        )
+    def _unboxed(cls, boxed: dict[str, Any] | None) -> Any:
+        """Stored as {"value": ...}, to keep a JSON null apart from no value (app/db/models.py)."""
+        return (boxed or {}).get("value")
+
+    @field_validator("write_to", mode="before")
+    @classmethod
+    def _systems(cls, write_to: str | None) -> list[str]:
+        """Stored comma-separated."""
+        return [s for s in (write_to or "").split(",") if s]
 
 
 class DecisionPage(BaseModel):
@@ -138,30 +125,26 @@ async def find_links(
     session: AsyncSession, *, email: str | None = None, sync_id: uuid.UUID | None = None, limit: int = 50
 ) -> list[ContactLinkRead]:
     """Links by email (compared as the sync compares them: trimmed, lower-case) and/or sync."""
-    statement = select(ContactLink).order_by(ContactLink.id).limit(min(limit, MAX_PAGE))
-    if email is not None:
-        statement = statement.where(ContactLink.email_normalized == (normalize_email(email) or ""))
-    if sync_id is not None:
-        statement = statement.where(ContactLink.sync_id == sync_id)
-    return [ContactLinkRead.of(r) for r in await session.scalars(statement)]
+    found = await links.links_matching(
+        session,
+        limit=min(limit, MAX_PAGE),
+        email=None if email is None else (normalize_email(email) or ""),
+        sync_id=sync_id,
+    )
+    return [ContactLinkRead.model_validate(r) for r in found]
 
 
 async def link_decisions(
     session: AsyncSession, link_id: int, *, limit: int = 50, before_id: int | None = None
 ) -> DecisionPage:
-    link = await session.get(ContactLink, link_id)
+    link = await links.link_by_id(session, link_id)
     if link is None:
         raise NotFound(f"no contact link {link_id}; find one with GET /v1/contacts?email=...")
     size = min(limit, MAX_PAGE)
-    statement = (
-        select(Decision).where(Decision.link_id == link_id).order_by(Decision.id.desc()).limit(size + 1)
-    )
-    if before_id is not None:
-        statement = statement.where(Decision.id < before_id)
-    rows = list(await session.scalars(statement))
+    rows = await decisions.decisions_of_link(session, link_id, limit=size + 1, before_id=before_id)
     page = rows[:size]
     return DecisionPage(
-        link=ContactLinkRead.of(link),
-        items=[DecisionRead.of(r) for r in page],
+        link=ContactLinkRead.model_validate(link),
+        items=[DecisionRead.model_validate(r) for r in page],
         next_before_id=page[-1].id if len(rows) > size and page else None,
     )

@@ -150,7 +150,7 @@ async def connect_getresponse(
     )
     shown = getresponse_inbound(public_base, inbound)
     return GetResponseConnected(
-        connection=ConnectionRead.of(row),
+        connection=ConnectionRead.model_validate(row),
         inbound=shown,
         lists=len(lists),
         account_id_source=source,

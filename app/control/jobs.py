@@ -13,8 +13,8 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.bus import Bus, PublishFailed, make_message
-from app.db import jobs
-from app.db.models import Sync, SyncJob
+from app.db import jobs, syncs
+from app.db.models import SyncJob
 from app.db.session import transaction
 from app.domain.jobs import JobKind, JobRequest, JobState, ResyncMode, ResyncScope
 from app.domain.states import SyncState
@@ -38,7 +38,7 @@ async def start_job(
     scope: ResyncScope | None = None,
 ) -> uuid.UUID:
     async with transaction(sessions) as session:
-        sync = await session.get(Sync, sync_id)
+        sync = await syncs.sync_by_id(session, sync_id)
         if sync is None:
             raise JobRefused(404, f"no sync {sync_id}")
         if sync.state is SyncState.CANCELLED:

@@ -16,7 +16,6 @@ from urllib.parse import urlencode, urlsplit
 import aiohttp
 import jwt
 from pydantic import BaseModel, Field, SecretStr, field_validator
-from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.clients.errors import VendorError
@@ -41,7 +40,7 @@ from app.control.connections import (
 from app.control.errors import BadRequest, Conflict, ControlError
 from app.control.salesforce_oauth import Environment, GrantedToken
 from app.crypto import SecretBox
-from app.db.models import OAuthState
+from app.db import oauth_states
 from app.settings import Settings
 
 CALLBACK_PATH = "/v1/connections/salesforce/callback"
@@ -156,16 +155,15 @@ async def start_authorization(
     verifier, challenge = salesforce_oauth.pkce_pair()
     state = secrets.token_urlsafe(32)
     now = datetime.now(UTC)
-    await session.execute(delete(OAuthState).where(OAuthState.expires_at < now))
-    session.add(
-        OAuthState(
-            state_hash=_hash(state),
-            environment=environment,
-            login_url=login,
-            redirect_uri=redirect_uri,
-            code_verifier=box.seal({"code_verifier": verifier}),
-            expires_at=now + timedelta(seconds=settings.oauth_state_ttl_s),
-        )
+    await oauth_states.drop_expired_states(session, now=now)
+    await oauth_states.add_state(
+        session,
+        state_hash=_hash(state),
+        environment=environment,
+        login_url=login,
+        redirect_uri=redirect_uri,
+        code_verifier=box.seal({"code_verifier": verifier}),
+        expires_at=now + timedelta(seconds=settings.oauth_state_ttl_s),
     )
     await session.commit()
     query = {
@@ -194,11 +192,7 @@ async def finish_authorization(
     """The callback: takes the state (once), exchanges the code and stores the refresh token."""
     pending = None
     if state:
-        pending = await session.scalar(
-            delete(OAuthState)
-            .where(OAuthState.state_hash == _hash(state), OAuthState.expires_at >= datetime.now(UTC))
-            .returning(OAuthState)
-        )
+        pending = await oauth_states.take_state(session, _hash(state), now=datetime.now(UTC))
         await session.commit()
     if pending is None:
         raise BadRequest(
@@ -333,7 +327,7 @@ async def _store(
     )
     shown = salesforce_inbound(public_base, inbound)
     return SalesforceConnected(
-        connection=ConnectionRead.of(row),
+        connection=ConnectionRead.model_validate(row),
         inbound=shown,
         next_steps=[
             f"Outbound Messages (Lead, Contact): set the endpoint URL to {shown.outbound_message_url}",

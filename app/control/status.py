@@ -22,17 +22,16 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from pydantic import BaseModel, Field
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.bus import CONSUMER_GROUPS, ConsumerRole, Topics, client_options
 from app.clients.errors import VendorError
 from app.clients.vendors import Vendors
-from app.control.dead_letters import of_sync
 from app.control.errors import NotFound
-from app.db.models import ContactLink, DeadLetter, ProcessedEvent, Sync, SyncJob
-from app.domain.jobs import JobKind, JobState
-from app.domain.states import SyncState
+from app.db import dead_letters, jobs, links, processed_events, syncs
+from app.db.models import Sync
+from app.domain.jobs import JobKind
+from app.domain.states import LinkState, SyncState
 from app.settings import Settings
 
 TO_GETRESPONSE = ConsumerRole.SALESFORCE_TO_GETRESPONSE
@@ -112,35 +111,17 @@ class SyncStatus(BaseModel):
 async def sync_status(
     session: AsyncSession, vendors: Vendors, settings: Settings, sync_id: uuid.UUID
 ) -> SyncStatus:
-    sync = await session.get(Sync, sync_id)
+    sync = await syncs.sync_by_id(session, sync_id)
     if sync is None:
         raise NotFound(f"no sync {sync_id}")
-    counted = await session.execute(
-        select(ContactLink.state, func.count())
-        .where(ContactLink.sync_id == sync_id)
-        .group_by(ContactLink.state)
-    )
-    by_state: dict[str, int] = {state: count for state, count in counted}
-    open_letters = await session.scalar(
-        select(func.count())
-        .select_from(DeadLetter)
-        .where(of_sync(sync), DeadLetter.replayed_at.is_(None), DeadLetter.discarded_at.is_(None))
-    )
-    recent_letters = await session.scalar(
-        select(func.count())
-        .select_from(DeadLetter)
-        .where(of_sync(sync), DeadLetter.created_at > func.now() - timedelta(hours=1))
-    )
-    first_sync_running = await session.scalar(
-        select(func.count())
-        .select_from(SyncJob)
-        .where(
-            SyncJob.sync_id == sync_id,
-            SyncJob.kind == JobKind.FIRST_SYNC,
-            SyncJob.state.in_((JobState.QUEUED, JobState.RUNNING)),
-        )
-    )
-    last = {role: await _last_event(session, role, sync_id) for role in (TO_GETRESPONSE, TO_SALESFORCE)}
+    by_state = await links.link_counts_by_state(session, sync_id)
+    open_letters = await dead_letters.open_dead_letters_count(session, sync)
+    recent_letters = await dead_letters.recent_dead_letters_count(session, sync, within=timedelta(hours=1))
+    first_sync_running = await jobs.jobs_in_progress_count(session, sync_id, JobKind.FIRST_SYNC)
+    last = {
+        role: await processed_events.last_processed_at(session, role, sync_id)
+        for role in (TO_GETRESPONSE, TO_SALESFORCE)
+    }
     (lags, sf_usage, gr_usage) = await asyncio.gather(
         _lags(settings), _salesforce_usage(vendors, sync), _getresponse_usage(vendors, sync)
     )
@@ -149,27 +130,17 @@ async def sync_status(
         state=sync.state,
         first_sync_running=bool(first_sync_running),
         links=LinkCounts(
-            linked=by_state.get("linked", 0),
-            pending=by_state.get("pending", 0),
-            deleted=by_state.get("deleted", 0),
+            linked=by_state.get(LinkState.LINKED, 0),
+            pending=by_state.get(LinkState.PENDING, 0),
+            deleted=by_state.get(LinkState.DELETED, 0),
         ),
-        dead_letters_open=open_letters or 0,
-        errors_last_hour=recent_letters or 0,
+        dead_letters_open=open_letters,
+        errors_last_hour=recent_letters,
         salesforce_to_getresponse=DirectionStatus(last_event_at=last[TO_GETRESPONSE], **lags[TO_GETRESPONSE]),
         getresponse_to_salesforce=DirectionStatus(last_event_at=last[TO_SALESFORCE], **lags[TO_SALESFORCE]),
         salesforce_api=sf_usage,
         getresponse_api=gr_usage,
     )
-
-
-async def _last_event(session: AsyncSession, role: str, sync_id: uuid.UUID) -> datetime | None:
-    last: datetime | None = await session.scalar(
-        select(func.max(ProcessedEvent.processed_at)).where(
-            ProcessedEvent.consumer == role,
-            ProcessedEvent.event_id.startswith(f"{sync_id}:", autoescape=True),
-        )
-    )
-    return last
 
 
 async def _lags(settings: Settings) -> dict[str, dict[str, Any]]:

@@ -13,13 +13,12 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
-from sqlalchemy import func, select
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
+from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.clients.vendors import Vendors
-from app.control.connections import connected_one
 from app.control.errors import Conflict, Invalid, NotFound, Problem
 from app.control.sync_validation import (
     SyncSettings,
@@ -27,6 +26,7 @@ from app.control.sync_validation import (
     group_problems,
     read_metadata,
 )
+from app.db import connections, syncs
 from app.db.models import Sync
 from app.domain.groups import CAMPAIGN_ID
 from app.domain.mapping import SalesforceFieldName, SyncMapping
@@ -133,6 +133,7 @@ class SyncUpdate(BaseModel):
 
 class SyncRead(_SyncFields):
     model_config = ConfigDict(
+        from_attributes=True,
         json_schema_extra={
             "examples": [
                 {
@@ -148,7 +149,7 @@ class SyncRead(_SyncFields):
                     "next_step": None,
                 }
             ]
-        }
+        },
     )
 
     id: uuid.UUID
@@ -158,41 +159,19 @@ class SyncRead(_SyncFields):
     getresponse_connection_id: uuid.UUID
     created_at: datetime
     updated_at: datetime
-    next_step: str | None = None
+    next_step: str | None = Field(None, validate_default=True)
 
+    @field_validator("next_step")
     @classmethod
-    def of(cls, row: Sync) -> SyncRead:
-        return cls(
-            id=row.id,
-            state=row.state,
-            name=row.name,
-            campaign_id=row.campaign_id,
-            salesforce_objects=[ObjectType(o) for o in row.salesforce_objects],
-            soql_filter=row.soql_filter,
-            salesforce_campaign_id=row.salesforce_campaign_id,
-            create_as=ObjectType(row.create_as),
-            lead_source=row.lead_source,
-            preferred_system=Side(row.preferred_system),
-            marker_field=row.marker_field,
-            set_opt_out=row.set_opt_out,
-            mapping=SyncMapping.model_validate(row.mapping),
-            salesforce_connection_id=row.salesforce_connection_id,
-            getresponse_connection_id=row.getresponse_connection_id,
-            created_at=row.created_at,
-            updated_at=row.updated_at,
-            next_step=(
-                f"start the first sync: POST /v1/syncs/{row.id}/first-sync"
-                if row.state is SyncState.DRAFT
-                else None
-            ),
-        )
+    def _hint(cls, _: str | None, info: ValidationInfo) -> str | None:
+        """What a draft waits for (id and state are validated before it)."""
+        if info.data.get("state") is SyncState.DRAFT:
+            return f"start the first sync: POST /v1/syncs/{info.data['id']}/first-sync"
+        return None
 
 
 async def _list_taken(session: AsyncSession, campaign_id: str, other_than: uuid.UUID | None = None) -> None:
-    statement = select(Sync.id).where(Sync.campaign_id == campaign_id, Sync.state != SyncState.CANCELLED)
-    if other_than is not None:
-        statement = statement.where(Sync.id != other_than)
-    taken = await session.scalar(statement)
+    taken = await syncs.live_sync_id_of_list(session, campaign_id, other_than=other_than)
     if taken is not None:
         raise Conflict(f"GetResponse list {campaign_id} already has sync {taken}; cancel it first")
 
@@ -229,12 +208,12 @@ async def _save(session: AsyncSession, row: Sync) -> SyncRead:
         await session.rollback()
         raise Conflict(f"GetResponse list {row.campaign_id} already has a sync; cancel it first") from exc
     await session.refresh(row)
-    return SyncRead.of(row)
+    return SyncRead.model_validate(row)
 
 
 async def create_sync(session: AsyncSession, vendors: Vendors, body: SyncCreate) -> SyncRead:
-    salesforce = await connected_one(session, "salesforce")
-    getresponse = await connected_one(session, "getresponse")
+    salesforce = await connections.latest_connected(session, "salesforce")
+    getresponse = await connections.latest_connected(session, "getresponse")
     if salesforce is None or getresponse is None:
         missing = [
             label
@@ -265,22 +244,18 @@ async def create_sync(session: AsyncSession, vendors: Vendors, body: SyncCreate)
 
 
 async def list_syncs(session: AsyncSession) -> list[SyncRead]:
-    rows = await session.scalars(select(Sync).order_by(Sync.created_at, Sync.id))
-    return [SyncRead.of(r) for r in rows]
+    return [SyncRead.model_validate(r) for r in await syncs.all_syncs(session)]
 
 
 async def _row(session: AsyncSession, sync_id: uuid.UUID, *, lock: bool = False) -> Sync:
-    statement = select(Sync).where(Sync.id == sync_id)
-    if lock:
-        statement = statement.with_for_update()
-    row = await session.scalar(statement)
+    row = await syncs.sync_by_id(session, sync_id, lock=lock)
     if row is None:
         raise NotFound(f"no sync {sync_id}")
     return row
 
 
 async def get_sync(session: AsyncSession, sync_id: uuid.UUID) -> SyncRead:
-    return SyncRead.of(await _row(session, sync_id))
+    return SyncRead.model_validate(await _row(session, sync_id))
 
 
 async def update_sync(

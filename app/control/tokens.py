@@ -18,10 +18,11 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy import func
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db.models import ApiToken
+from app.db import tokens
 
 TOKEN_PREFIX = "sfgr_"  # noqa: S105 - marks a string as ours in logs and secret scanners
 # last_used_at is a hint for people auditing tokens, not a log: one write a minute per token is
@@ -52,18 +53,15 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-@dataclass(frozen=True)
-class TokenInfo:
+class TokenInfo(BaseModel):
+    model_config = ConfigDict(from_attributes=True, frozen=True)
+
     id: uuid.UUID
     name: str
     scopes: tuple[str, ...]
     created_at: datetime
     last_used_at: datetime | None
     revoked_at: datetime | None
-
-    @classmethod
-    def of(cls, row: ApiToken) -> TokenInfo:
-        return cls(row.id, row.name, tuple(row.scopes), row.created_at, row.last_used_at, row.revoked_at)
 
     def public(self) -> dict[str, Any]:
         """What may be shown about a token: everything but the secret, which is not kept anyway."""
@@ -92,42 +90,35 @@ async def create_token(session: AsyncSession, *, name: str, scopes: Iterable[str
         known = ", ".join(s.value for s in Scope)
         raise ValueError(f"unknown scope(s) {', '.join(unknown) or '(none given)'}; known scopes: {known}")
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    row = ApiToken(name=name, token_hash=hash_token(token), scopes=wanted)
-    session.add(row)
+    row = await tokens.add_token(session, name=name, token_hash=hash_token(token), scopes=wanted)
     await session.commit()
     await session.refresh(row)
-    return IssuedToken(TokenInfo.of(row), token)
+    return IssuedToken(TokenInfo.model_validate(row), token)
 
 
 async def list_tokens(session: AsyncSession) -> list[TokenInfo]:
-    rows = await session.scalars(select(ApiToken).order_by(ApiToken.created_at, ApiToken.id))
-    return [TokenInfo.of(r) for r in rows]
+    return [TokenInfo.model_validate(r) for r in await tokens.all_tokens(session)]
 
 
 async def revoke_token(session: AsyncSession, token_id: uuid.UUID) -> TokenInfo | None:
     """Revokes the token (idempotent); None when there is no such token."""
-    row = await session.get(ApiToken, token_id)
+    row = await tokens.token_by_id(session, token_id)
     if row is None:
         return None
     if row.revoked_at is None:
         row.revoked_at = func.now()
         await session.commit()
         await session.refresh(row)
-    return TokenInfo.of(row)
+    return TokenInfo.model_validate(row)
 
 
 async def authenticate(session: AsyncSession, presented: str) -> TokenInfo | None:
     """The token behind `presented` if it exists (revoked or not); records the use of a live one."""
-    row = await session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(presented)))
+    row = await tokens.token_by_hash(session, hash_token(presented))
     if row is None:
         return None
-    info = TokenInfo.of(row)
+    info = TokenInfo.model_validate(row)
     if row.revoked_at is None:
-        stale = or_(
-            ApiToken.last_used_at.is_(None), ApiToken.last_used_at < func.now() - LAST_USED_RESOLUTION
-        )
-        await session.execute(
-            update(ApiToken).where(ApiToken.id == row.id, stale).values(last_used_at=func.now())
-        )
+        await tokens.record_token_use(session, row.id, resolution=LAST_USED_RESOLUTION)
         await session.commit()
     return info

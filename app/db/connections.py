@@ -1,4 +1,5 @@
-"""Connections: store them (credentials sealed) and read what the inbound endpoints check."""
+"""Connections: store them (credentials sealed), find them, and read what the inbound endpoints
+check."""
 
 from __future__ import annotations
 
@@ -84,3 +85,32 @@ async def inbound_secrets(session: AsyncSession, box: SecretBox, kind: str) -> l
         )
         for c in await connected(session, kind)
     ]
+
+
+async def latest_connected(session: AsyncSession, kind: str) -> Connection | None:
+    """The connected connection of `kind`; the most recently changed one, should there be several."""
+    connection: Connection | None = await session.scalar(
+        select(Connection)
+        .where(Connection.kind == kind, Connection.state == ConnectionState.CONNECTED)
+        .order_by(Connection.updated_at.desc())
+    )
+    return connection
+
+
+async def connection_by_external_id(session: AsyncSession, kind: str, external_id: str) -> Connection | None:
+    """The connection of this org or account, whatever its state."""
+    connection: Connection | None = await session.scalar(
+        select(Connection).where(Connection.kind == kind, Connection.external_id == external_id)
+    )
+    return connection
+
+
+async def connection_by_id(session: AsyncSession, connection_id: uuid.UUID) -> Connection | None:
+    """The connection as the database has it now, also when the session holds an older copy
+    (`save_connection` writes around the session)."""
+    return await session.get(Connection, connection_id, populate_existing=True)
+
+
+async def all_connections(session: AsyncSession) -> list[Connection]:
+    """Every connection, connected or not, by kind and then oldest first."""
+    return list(await session.scalars(select(Connection).order_by(Connection.kind, Connection.created_at)))

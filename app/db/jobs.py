@@ -1,4 +1,4 @@
-"""Sync jobs (first syncs, resyncs): create, read, and record progress."""
+"""Sync jobs (first syncs, resyncs): create, read, count, and record progress."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import SyncJob
@@ -56,6 +56,47 @@ async def running_job(session: AsyncSession, sync_id: uuid.UUID, kind: JobKind) 
     )
     job: SyncJob | None = (await session.scalars(statement)).first()
     return job
+
+
+async def jobs_in_progress_count(session: AsyncSession, sync_id: uuid.UUID, kind: JobKind) -> int:
+    """How many jobs of `kind` of the sync are queued or running, dry runs included."""
+    count = await session.scalar(
+        select(func.count())
+        .select_from(SyncJob)
+        .where(
+            SyncJob.sync_id == sync_id,
+            SyncJob.kind == kind,
+            SyncJob.state.in_((JobState.QUEUED, JobState.RUNNING)),
+        )
+    )
+    return count or 0
+
+
+async def update_job(
+    session: AsyncSession,
+    job_id: uuid.UUID,
+    *,
+    state: JobState | None = None,
+    started_at: datetime | None = None,
+    finished_at: datetime | None = None,
+    counts: dict[str, Any] | None = None,
+    report: dict[str, Any] | None = None,
+    errors: dict[str, Any] | None = None,
+    cursor: dict[str, Any] | None = None,
+) -> None:
+    """Sets the values given (None: left as it is), without reading the job."""
+    given = {
+        "state": state,
+        "started_at": started_at,
+        "finished_at": finished_at,
+        "counts": counts,
+        "report": report,
+        "errors": errors,
+        "cursor": cursor,
+    }
+    values = {name: value for name, value in given.items() if value is not None}
+    if values:
+        await session.execute(update(SyncJob).where(SyncJob.id == job_id).values(**values))
 
 
 def now() -> datetime:

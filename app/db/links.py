@@ -1,4 +1,5 @@
-"""Contact links: find and lock the one row that ties a person together within a sync.
+"""Contact links: find and lock the one row that ties a person together within a sync (and read
+links, unlocked, for the control API).
 
 Every change to a person runs inside one transaction that holds the link's row lock, so the two
 directions (and replicas) never interleave their read-merge-write on the same person.
@@ -71,6 +72,33 @@ async def claim_email(session: AsyncSession, sync_id: uuid.UUID, email: str) -> 
     link = await lock_by_email(session, sync_id, email)
     assert link is not None
     return link
+
+
+async def link_by_id(session: AsyncSession, link_id: int) -> ContactLink | None:
+    """The link, unlocked: for reading only."""
+    return await session.get(ContactLink, link_id)
+
+
+async def links_matching(
+    session: AsyncSession, *, limit: int, email: str | None = None, sync_id: uuid.UUID | None = None
+) -> list[ContactLink]:
+    """Up to `limit` links with this (normalised) email and/or of this sync, oldest first."""
+    statement = select(ContactLink).order_by(ContactLink.id).limit(limit)
+    if email is not None:
+        statement = statement.where(ContactLink.email_normalized == email)
+    if sync_id is not None:
+        statement = statement.where(ContactLink.sync_id == sync_id)
+    return list(await session.scalars(statement))
+
+
+async def link_counts_by_state(session: AsyncSession, sync_id: uuid.UUID) -> dict[LinkState, int]:
+    """How many of the sync's links are in each state (a state without links is left out)."""
+    counted = await session.execute(
+        select(ContactLink.state, func.count())
+        .where(ContactLink.sync_id == sync_id)
+        .group_by(ContactLink.state)
+    )
+    return {state: count for state, count in counted}
 
 
 async def ids_in_scope(

@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import (
     BigInteger,
@@ -187,6 +187,9 @@ class SyncJob(Base):
     __table_args__ = (Index("ix_sync_jobs_sync_id", "sync_id"),)
 
 
+DeadLetterStatus = Literal["open", "replayed", "discarded"]
+
+
 class DeadLetter(Base):
     """A message that failed permanently: the event, why, and whether it was replayed or discarded."""
 
@@ -208,6 +211,21 @@ class DeadLetter(Base):
     discarded_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (Index("ix_dead_letters_created_at", "created_at"),)
+
+    @property
+    def status(self) -> DeadLetterStatus:
+        return "discarded" if self.discarded_at else "replayed" if self.replayed_at else "open"
+
+    @property
+    def source(self) -> str | None:
+        """The side the event came from; None for a malformed message (`{"raw": ...}`)."""
+        source = self.event.get("source") if isinstance(self.event, dict) else None
+        return source if isinstance(source, str) else None
+
+    @property
+    def replayable(self) -> bool:
+        """Open, and holding an event: a malformed message has none to publish again."""
+        return self.status == "open" and "raw" not in self.event
 
 
 class Decision(Base):

@@ -1,11 +1,18 @@
-"""One async engine per process, and the sessions made from it."""
+"""One async engine per process, the sessions made from it, and a check that Postgres answers."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 
 from app.settings import Settings
 
@@ -27,3 +34,8 @@ async def transaction(factory: async_sessionmaker[AsyncSession]) -> AsyncIterato
     """A session inside one transaction: committed on success, rolled back on any error."""
     async with factory() as session, session.begin():
         yield session
+
+
+async def ping(connection: AsyncConnection) -> None:
+    """One round trip: raises when the connection or the database is gone."""
+    await connection.execute(text("SELECT 1"))

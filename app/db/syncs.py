@@ -1,4 +1,5 @@
-"""Sync configurations as the consumers see them: an immutable view, loaded and cached briefly."""
+"""Sync configurations: rows read and changed by the control API and the job worker, and the
+immutable view the consumers see, loaded and cached briefly."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db.models import Sync
@@ -149,3 +150,48 @@ async def insert_sync(
     session.add(row)
     await session.flush()
     return row.id
+
+
+async def sync_by_id(session: AsyncSession, sync_id: uuid.UUID, *, lock: bool = False) -> Sync | None:
+    """The sync; with `lock`, its row is locked until the transaction ends."""
+    if not lock:
+        return await session.get(Sync, sync_id)
+    row: Sync | None = await session.scalar(select(Sync).where(Sync.id == sync_id).with_for_update())
+    return row
+
+
+async def all_syncs(session: AsyncSession) -> list[Sync]:
+    """Every sync, cancelled ones included, oldest first."""
+    return list(await session.scalars(select(Sync).order_by(Sync.created_at, Sync.id)))
+
+
+async def live_sync_id_of_list(
+    session: AsyncSession, campaign_id: str, *, other_than: uuid.UUID | None = None
+) -> uuid.UUID | None:
+    """The id of the sync, not cancelled, that the GetResponse list belongs to (one at most)."""
+    statement = select(Sync.id).where(Sync.campaign_id == campaign_id, Sync.state != SyncState.CANCELLED)
+    if other_than is not None:
+        statement = statement.where(Sync.id != other_than)
+    sync_id: uuid.UUID | None = await session.scalar(statement)
+    return sync_id
+
+
+async def cancel_syncs_using(session: AsyncSession, connection_id: uuid.UUID) -> list[uuid.UUID]:
+    """Cancels every sync, not yet cancelled, that uses the connection; returns their ids."""
+    of_connection = or_(
+        Sync.salesforce_connection_id == connection_id, Sync.getresponse_connection_id == connection_id
+    )
+    cancelled = await session.scalars(
+        update(Sync)
+        .where(of_connection, Sync.state != SyncState.CANCELLED)
+        .values(state=SyncState.CANCELLED, updated_at=func.now())
+        .returning(Sync.id)
+    )
+    return list(cancelled)
+
+
+async def set_sync_state(session: AsyncSession, sync_id: uuid.UUID, state: SyncState) -> None:
+    """Moves the sync to `state`, unless it was cancelled meanwhile: a cancelled sync stays cancelled."""
+    await session.execute(
+        update(Sync).where(Sync.id == sync_id, Sync.state != SyncState.CANCELLED).values(state=state)
+    )

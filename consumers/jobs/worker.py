@@ -12,16 +12,15 @@ import uuid
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.bus import ConsumerRole
 from app.clients.errors import Permanent, Transient
 from app.clients.vendors import Vendors
 from app.db import jobs
-from app.db.models import Sync, SyncJob
+from app.db.models import SyncJob
 from app.db.session import transaction
-from app.db.syncs import SyncConfig, SyncDirectory
+from app.db.syncs import SyncConfig, SyncDirectory, set_sync_state
 from app.domain.jobs import JobKind, JobRequest, JobState, ResyncMode, ResyncScope
 from app.domain.sides import DomainError
 from app.domain.states import SyncState
@@ -116,7 +115,7 @@ class JobWorker:
 
     async def _save(self, job_id: uuid.UUID, **values: Any) -> None:
         async with transaction(self.sessions) as session:
-            await session.execute(update(SyncJob).where(SyncJob.id == job_id).values(**values))
+            await jobs.update_job(session, job_id, **values)
 
     async def _finish(
         self, job_id: uuid.UUID, state: JobState, *, errors: dict[str, Any] | None = None
@@ -129,7 +128,5 @@ class JobWorker:
     async def _sync_state(self, sync: SyncConfig, state: SyncState) -> None:
         async with transaction(self.sessions) as session:
             # A sync cancelled meanwhile stays cancelled.
-            await session.execute(
-                update(Sync).where(Sync.id == sync.id, Sync.state != SyncState.CANCELLED).values(state=state)
-            )
+            await set_sync_state(session, sync.id, state)
         self.syncs.invalidate()
