@@ -16,9 +16,8 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db.models import ContactLink, Decision, ProcessedEvent
-from app.domain.resolver import Decision as ResolverDecision
-from app.domain.states import LinkState, NoteRule
+from app.db.models import ContactLink
+from app.domain.states import LinkState
 
 
 async def lock_by_salesforce_id(
@@ -161,72 +160,3 @@ def note_salesforce_time(link: ContactLink, at: datetime | None) -> None:
 def touch(link: ContactLink) -> None:
     link.version += 1
     link.updated_at = func.now()
-
-
-async def already_processed(session: AsyncSession, consumer: str, event_id: str) -> bool:
-    found = await session.get(ProcessedEvent, (consumer, event_id))
-    return found is not None
-
-
-async def mark_processed(session: AsyncSession, consumer: str, event_id: str) -> None:
-    await session.execute(
-        insert(ProcessedEvent).values(consumer=consumer, event_id=event_id).on_conflict_do_nothing()
-    )
-
-
-def _boxed(value: Any) -> dict[str, Any]:
-    return {"value": value}
-
-
-def log_decisions(
-    session: AsyncSession,
-    link: ContactLink,
-    decisions: Sequence[ResolverDecision],
-    *,
-    event_id: str | None,
-) -> None:
-    for d in decisions:
-        session.add(
-            Decision(
-                link_id=link.id,
-                sync_id=link.sync_id,
-                event_id=event_id,
-                field=d.field,
-                old_value=_boxed(d.old),
-                new_value=_boxed(d.new),
-                winner=d.winner.value if d.winner else None,
-                rule=d.rule.value,
-                write_to=",".join(s.value for s in d.write_to) or None,
-                reason=d.reason,
-            )
-        )
-
-
-def log_note(
-    session: AsyncSession,
-    link: ContactLink,
-    *,
-    field: str,
-    rule: NoteRule,
-    reason: str,
-    event_id: str | None,
-    old: Any = None,
-    new: Any = None,
-    winner: str | None = None,
-    write_to: str | None = None,
-) -> None:
-    """A decision that is not a field merge: a create, a delete, a marker set, a skipped person."""
-    session.add(
-        Decision(
-            link_id=link.id,
-            sync_id=link.sync_id,
-            event_id=event_id,
-            field=field,
-            old_value=_boxed(old),
-            new_value=_boxed(new),
-            winner=winner,
-            rule=rule.value,
-            write_to=write_to,
-            reason=reason,
-        )
-    )

@@ -1,5 +1,5 @@
-"""Processed events as the status report reads them (marking and checking them, which every
-change does under its link's lock, is in links.py: `already_processed`, `mark_processed`)."""
+"""Event ids a consumer has fully applied: checked and marked in the transaction that applies the
+event (so a redelivered message changes nothing), and read by the status report."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import uuid
 from datetime import datetime
 
 from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import ProcessedEvent
@@ -21,3 +22,14 @@ async def last_processed_at(session: AsyncSession, consumer: str, sync_id: uuid.
         )
     )
     return last
+
+
+async def already_processed(session: AsyncSession, consumer: str, event_id: str) -> bool:
+    found = await session.get(ProcessedEvent, (consumer, event_id))
+    return found is not None
+
+
+async def mark_processed(session: AsyncSession, consumer: str, event_id: str) -> None:
+    await session.execute(
+        insert(ProcessedEvent).values(consumer=consumer, event_id=event_id).on_conflict_do_nothing()
+    )

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app import metrics
 from app.clients.errors import Permanent, VendorError
 from app.clients.salesforce import SalesforceClient
-from app.db import links
+from app.db import decisions
 from app.db.models import ContactLink
 from app.db.syncs import SyncConfig
 from app.domain.groups import CAMPAIGN_FIELD, CAMPAIGN_MEMBER, MEMBER_FIELD
@@ -80,7 +80,7 @@ def _note(
         rule, reason = NoteRule.JOINED_CAMPAIGN, f"came from GetResponse: joined {campaign}"
     else:
         rule, reason = NoteRule.CAMPAIGN_JOIN_FAILED, f"could not join {campaign}: {error.reason}"
-    links.log_note(
+    decisions.log_note(
         session,
         link,
         field=CAMPAIGN_MEMBER,

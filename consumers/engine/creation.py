@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db import links
+from app.db import decisions, links
 from app.db.models import ContactLink
 from app.db.syncs import SyncConfig
 from app.domain.mapping import CoercionNote
@@ -95,7 +95,7 @@ def created_in_getresponse(
     link.base = created_base(create.snapshot, create.refused)
     pending.mark_created(link)
     links.note_salesforce_time(link, create.snapshot.at)
-    links.log_note(
+    decisions.log_note(
         session,
         link,
         field="*",
@@ -107,7 +107,7 @@ def created_in_getresponse(
         event_id=event_id,
     )
     for note in create.skipped:
-        links.log_note(
+        decisions.log_note(
             session,
             link,
             field=note.field,
@@ -134,7 +134,7 @@ def created_in_salesforce(
     link.getresponse_changed_on = create.contact.changed_on
     link.state = LinkState.LINKED
     link.base = created_base(create.contact.snapshot, create.refused)
-    links.log_note(
+    decisions.log_note(
         session,
         link,
         field="*",

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.bus import ConsumerRole
 from app.clients.getresponse import GetResponseClient
 from app.clients.salesforce import SalesforceClient
-from app.db import links
+from app.db import processed_events
 from app.db.models import ContactLink
 from app.db.session import transaction
 from app.db.syncs import SyncConfig
@@ -65,7 +65,7 @@ async def apply_once(
     """Run `step` in one transaction, unless `consumer` has already applied `key`, and record that
     it has; a failure rolls both back, so the retry runs the whole step again."""
     async with transaction(sessions) as session:
-        if await links.already_processed(session, consumer, key):
+        if await processed_events.already_processed(session, consumer, key):
             return
         await step(session)
-        await links.mark_processed(session, consumer, key)
+        await processed_events.mark_processed(session, consumer, key)

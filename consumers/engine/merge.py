@@ -13,7 +13,7 @@ from typing import Any
 
 from app import metrics
 from app.clients.errors import PreconditionFailed
-from app.db import links
+from app.db import decisions
 from app.db.models import ContactLink
 from app.domain.resolver import (
     Resolution,
@@ -150,6 +150,6 @@ async def write_getresponse(
 
 def log_resolution(locked: LockedLink, resolution: Resolution) -> None:
     logged = [d for d in resolution.decisions if d.rule is not Rule.UNCHANGED]
-    links.log_decisions(locked.session, locked.link, logged, event_id=locked.event_id)
+    decisions.log_decisions(locked.session, locked.link, logged, event_id=locked.event_id)
     for decision in logged:
         metrics.DECISIONS.labels(decision.rule.value).inc()

@@ -16,7 +16,7 @@ from typing import Any
 
 from app.clients.errors import VendorError
 from app.clients.vendors import Vendors
-from app.db import links
+from app.db import decisions, links
 from app.db.models import ContactLink
 from app.db.session import transaction
 from app.db.syncs import SyncConfig, SyncDirectory
@@ -90,7 +90,7 @@ async def attach(locked: LockedLink, contact: GetResponsePerson) -> None:
         link.pending_changes = {}
     elif contact.changed_on is not None:
         link.getresponse_changed_on = contact.changed_on
-    links.log_note(
+    decisions.log_note(
         locked.session,
         link,
         field="getresponse_contact_id",
@@ -157,7 +157,7 @@ class PendingLookups:
         if link.lookup_attempts >= MAX_LOOKUPS:
             link.state = LinkState.DELETED
             link.next_lookup_at = None
-            links.log_note(
+            decisions.log_note(
                 session,
                 link,
                 field="getresponse_contact_id",

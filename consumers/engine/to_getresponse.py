@@ -20,7 +20,7 @@ from app.bus import ConsumerRole
 from app.clients.errors import Conflict, NotFound
 from app.clients.salesforce import SalesforceClient
 from app.clients.vendors import Vendors
-from app.db import links
+from app.db import decisions, links
 from app.db.models import ContactLink
 from app.db.syncs import SyncConfig, SyncDirectory
 from app.domain.events import CAMPAIGN_DETAIL, ChangeEvent, Kind
@@ -123,7 +123,7 @@ async def _changed(change: Change, object_type: ObjectType, locked: LockedLink |
         link = await links.claim_email(change.session, sync.id, email)
         locked = change.lock(link, object_type)
         if link.salesforce_id not in (None, event.record_id):
-            links.log_note(
+            decisions.log_note(
                 change.session,
                 link,
                 field="salesforce_id",
@@ -189,7 +189,7 @@ async def _push(locked: LockedLink, snapshot: Snapshot, event: ChangeEvent) -> N
     if link.state == LinkState.DELETED and event.kind is not Kind.UNDELETED:
         return  # removed from the list with the record; only an undelete brings the person back
     if link.removed_from_list:
-        links.log_note(
+        decisions.log_note(
             locked.session,
             link,
             field="*",
@@ -209,7 +209,7 @@ async def _push(locked: LockedLink, snapshot: Snapshot, event: ChangeEvent) -> N
         if contact is None:
             # Gone from the list: the unsubscribe or removal webhook tells the other direction,
             # which sets the marker; writing here would re-add someone who left.
-            links.log_note(
+            decisions.log_note(
                 locked.session,
                 link,
                 field="*",
@@ -311,7 +311,7 @@ async def _remove_from_list(locked: LockedLink) -> None:
             pass  # already gone: the outcome we wanted
     link.state = LinkState.DELETED
     link.next_lookup_at = None
-    links.log_note(
+    decisions.log_note(
         locked.session,
         link,
         field="*",

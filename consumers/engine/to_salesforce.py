@@ -17,7 +17,7 @@ from app import metrics
 from app.bus import ConsumerRole
 from app.clients.errors import NotFound
 from app.clients.vendors import Vendors
-from app.db import links
+from app.db import decisions, links
 from app.db.syncs import SyncConfig, SyncDirectory
 from app.domain.events import ChangeEvent, Kind, Transport
 from app.domain.resolver import Snapshot
@@ -116,7 +116,7 @@ async def _changed(change: Change, object_type: ObjectType, locked: LockedLink |
         return
     if link.getresponse_contact_id not in (None, contact.id) and not link.removed_from_list:
         if link.state != LinkState.DELETED:
-            links.log_note(
+            decisions.log_note(
                 change.session,
                 link,
                 field="getresponse_contact_id",
@@ -165,7 +165,7 @@ async def _link_or_create_in_salesforce(locked: LockedLink, contact: GetResponse
         link.salesforce_object = record.object_type.value
         locked.object_type = record.object_type
         if len(existing) > 1:
-            links.log_note(
+            decisions.log_note(
                 locked.session,
                 link,
                 field="salesforce_id",
@@ -253,7 +253,7 @@ async def _mark(locked: LockedLink, *, on: bool, rule: NoteRule, reason: str) ->
         except NotFound:
             pass  # deleted in Salesforce meanwhile
         link.salesforce_modified_at = None
-    links.log_note(
+    decisions.log_note(
         locked.session,
         link,
         field=",".join(fields) or "*",

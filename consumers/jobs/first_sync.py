@@ -26,7 +26,7 @@ from app.clients.getresponse import GetResponseClient
 from app.clients.limits import Priority
 from app.clients.salesforce import SalesforceClient
 from app.clients.vendors import Vendors
-from app.db import links
+from app.db import decisions, links
 from app.db.models import ContactLink
 from app.db.session import transaction
 from app.db.syncs import SyncConfig
@@ -287,7 +287,7 @@ class FirstSync:
                         # the next change of this person merges as a first sync again.
                         link.base = {}
                         counts["failed"] += 1
-                        links.log_note(
+                        decisions.log_note(
                             session,
                             link,
                             field="*",
@@ -355,7 +355,7 @@ class FirstSync:
             for (link, create), result in zip(claimed, results, strict=True):
                 if not result.ok or result.id is None:
                     counts["failed"] += 1
-                    links.log_note(
+                    decisions.log_note(
                         session,
                         link,
                         field="*",
