@@ -8,9 +8,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from e2e_harness import Harness
 
 from devstack.stack import Stack, down, up
+from tests.e2e.harness import Harness
 
 
 @pytest.fixture(scope="session")

@@ -12,10 +12,10 @@ from typing import Any
 
 import httpx
 import pytest
-from e2e_harness import Harness, unique_email
 
 from app.domain.groups import same_salesforce_id
 from devstack.defaults import COMPANY_FIELD, DEMO_MAPPING
+from tests.e2e.harness import Harness, unique_email
 
 
 @dataclass(frozen=True)

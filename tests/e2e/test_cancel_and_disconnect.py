@@ -10,9 +10,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from e2e_harness import Harness, unique_email
 
 from devstack.stack import Stack, down, up
+from tests.e2e.harness import Harness, unique_email
 
 
 @pytest.fixture(scope="module")

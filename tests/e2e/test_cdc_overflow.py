@@ -10,10 +10,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from e2e_harness import Harness, unique_email
 
 from devstack.defaults import COMPANY_FIELD
 from devstack.stack import Stack, down, up
+from tests.e2e.harness import Harness, unique_email
 
 
 @pytest.fixture(scope="module")

@@ -8,9 +8,9 @@ import uuid
 from typing import Any
 
 import httpx
-from e2e_harness import Harness, issue_token, unique_email
 
 from devstack.defaults import COMPANY_FIELD
+from tests.e2e.harness import Harness, issue_token, unique_email
 
 
 def _linked(e2e: Harness, tag: str) -> tuple[str, str, str]:

@@ -15,12 +15,12 @@ from typing import Any
 
 import httpx
 import pytest
-from e2e_harness import Harness, issue_token
 
 from app.db.session import create_engine, session_factory, transaction
 from app.db.syncs import insert_sync
 from app.settings import Settings
 from devstack.defaults import COMPANY_FIELD, DEMO_MAPPING, PHONE_FIELD
+from tests.e2e.harness import Harness, issue_token
 
 SECOND_LIST = "Gr7Sc"
 MATCHED, SALESFORCE_ONLY, GETRESPONSE_ONLY = 1300, 350, 350

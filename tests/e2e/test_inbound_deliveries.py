@@ -6,30 +6,23 @@ acknowledged delivery."""
 from __future__ import annotations
 
 import asyncio
-import sys
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-# The inbound test helpers: payload builders, saved connections, messages read back from Kafka.
-_TESTS = Path(__file__).resolve().parents[1]
-sys.path.extend(str(_TESTS / d) for d in ("unit/inbound", "integration/inbound"))
-
-from inbound_harness import Connected, Published, connect, published  # noqa: E402
-from inbound_payloads import new_id  # noqa: E402
-
-from app.bus import Topics  # noqa: E402
-from app.main import create_app  # noqa: E402
-from app.settings import Settings  # noqa: E402
-from simulators.common.server import ServerThread  # noqa: E402
-from simulators.getresponse.app import create_app as create_getresponse  # noqa: E402
-from simulators.getresponse.config import GetResponseSimConfig  # noqa: E402
-from simulators.salesforce.app import create_app as create_salesforce  # noqa: E402
-from simulators.salesforce.config import SalesforceSimConfig  # noqa: E402
+from app.bus import Topics
+from app.main import create_app
+from app.settings import Settings
+from simulators.common.server import ServerThread
+from simulators.getresponse.app import create_app as create_getresponse
+from simulators.getresponse.config import GetResponseSimConfig
+from simulators.salesforce.app import create_app as create_salesforce
+from simulators.salesforce.config import SalesforceSimConfig
+from tests.integration.inbound.harness import Connected, Published, connect, published
+from tests.unit.inbound.payloads import new_id
 
 
 class Servers:

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import time
 
-from e2e_harness import Harness, unique_email
-
 from devstack.defaults import COMPANY_FIELD, COUNTRY_FIELD, PHONE_FIELD
+from tests.e2e.harness import Harness, unique_email
 
 
 def _linked_lead(e2e: Harness, **extra: str) -> tuple[str, str, str]:

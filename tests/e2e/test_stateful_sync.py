@@ -14,12 +14,12 @@ import uuid
 from dataclasses import dataclass, field
 
 import pytest
-from e2e_harness import Harness
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, initialize, invariant, rule
 
 from devstack.defaults import COMPANY_FIELD, PHONE_FIELD
+from tests.e2e.harness import Harness
 
 COMPANIES = st.sampled_from(["Acme", "Globex", "Initech", "Umbrella", "Hooli", "Stark"])
 PHONES = st.sampled_from(["+48600100200", "+14155550100", "+442079460018", "+4930901820"])

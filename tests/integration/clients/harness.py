@@ -1,5 +1,5 @@
-"""What the client tests share: a handle on a running simulator's control API, the simulators'
-baseline configuration, waiting with a deadline, and the calls a simulator saw."""
+"""What the client tests share: the client credentials of the simulated org, waiting with a
+deadline, and the calls a simulator saw."""
 
 from __future__ import annotations
 
@@ -10,69 +10,12 @@ from datetime import datetime
 from typing import Any, TypeVar
 from urllib.parse import parse_qs, urlparse
 
-import httpx
-
 from app.clients.salesforce_auth import ClientCredentialsGrant
+from tests.fixtures.simulators import SF_CLIENT_ID, SF_CLIENT_SECRET, Sim
 
 T = TypeVar("T")
 
-SF_CLIENT_ID = "sfgr-sim-client"
-SF_CLIENT_SECRET = "sfgr-sim-secret"
-SF_USERNAME = "integration@sfgr-sim.example"
 CALL_CLIENT = "sfgr-client-tests"
-GR_API_KEY = "sfgr-sim-api-key"
-GR_OAUTH_TOKEN = "sfgr-sim-oauth-token"
-
-SF_BASELINE: dict[str, Any] = {
-    "api_quota": 100_000,
-    "duplicate_rule_on_email": False,
-    "jwt_public_key": None,
-    "outbound_url": None,
-    "cdc_url": None,
-}
-GR_BASELINE: dict[str, Any] = {
-    "api_key": GR_API_KEY,
-    "max_domain": None,
-    "create_delay_ms": 50,
-    "webhook_url": None,
-    "rate_per_second": 80,
-    "rate_per_window": 30_000,
-    "window_seconds": 600.0,
-    "max_concurrent": 10,
-    "batch_rate_per_window": 80,
-    "batch_rate_per_second": 1,
-}
-
-
-class Sim:
-    """The `/_sim` control API (and anything else) of one simulator, over plain HTTP."""
-
-    def __init__(self, url: str) -> None:
-        self.url = url
-        self.http = httpx.Client(base_url=url, timeout=10)
-
-    def close(self) -> None:
-        self.http.close()
-
-    def reset(self, baseline: dict[str, Any]) -> None:
-        self.http.post("/_sim/reset").raise_for_status()
-        self.configure(**baseline)
-
-    def configure(self, **patch: Any) -> None:
-        self.http.post("/_sim/config", json=patch).raise_for_status()
-
-    def faults(self, **faults: Any) -> None:
-        self.http.post("/_sim/faults", json=faults).raise_for_status()
-
-    def calls(self, path_prefix: str = "") -> list[dict[str, Any]]:
-        response = self.http.get("/_sim/calls")
-        response.raise_for_status()
-        return [c for c in response.json() if c["path"].startswith(path_prefix)]
-
-    def control(self, method: str, path: str, **kwargs: Any) -> Any:
-        response = self.http.request(method, path, **kwargs)
-        response.raise_for_status()
-        return response.json() if response.content else None
 
 
 def sf_client_credentials(sim: Sim, secret: str = SF_CLIENT_SECRET) -> ClientCredentialsGrant:

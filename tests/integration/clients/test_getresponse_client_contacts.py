@@ -8,7 +8,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from client_sims import GR_API_KEY, GR_OAUTH_TOKEN, Sim, eventually
 
 from app.clients.errors import Conflict, NotFound, Permanent, Transient, Unauthorized
 from app.clients.getresponse import GetResponseClient
@@ -20,6 +19,8 @@ from simulators.getresponse.seed import (
     PHONE_TEXT_FIELD_ID,
     SECOND_CAMPAIGN_ID,
 )
+from tests.fixtures.simulators import GR_API_KEY, GR_OAUTH_TOKEN, Sim
+from tests.integration.clients.harness import eventually
 
 
 def client(sim: Sim, **options: Any) -> GetResponseClient:

@@ -8,11 +8,12 @@ import asyncio
 import time
 
 import pytest
-from client_sims import GR_API_KEY, Sim, max_overlap, until
 
 from app.clients.errors import NotFound, RateLimited
 from app.clients.getresponse import GetResponseClient
 from app.clients.limits import AccountLimiter, AccountLimits, Priority
+from tests.fixtures.simulators import GR_API_KEY, Sim
+from tests.integration.clients.harness import max_overlap, until
 
 GENEROUS = AccountLimits(per_second=1000, concurrency=50, live_reserved_concurrency=0)
 

@@ -8,15 +8,6 @@ import time
 
 import jwt
 import pytest
-from client_sims import (
-    CALL_CLIENT,
-    SF_CLIENT_ID,
-    SF_CLIENT_SECRET,
-    SF_USERNAME,
-    Sim,
-    sf_client_credentials,
-    sf_refresh_token,
-)
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
@@ -29,6 +20,8 @@ from app.clients.salesforce_auth import (
     salesforce_credentials,
 )
 from app.settings import get_settings
+from tests.fixtures.simulators import SF_CLIENT_ID, SF_CLIENT_SECRET, SF_USERNAME, Sim
+from tests.integration.clients.harness import CALL_CLIENT, sf_client_credentials, sf_refresh_token
 
 TOKEN_PATH = "/services/oauth2/token"
 LEAD = {"LastName": "Lee", "Company": "Acme", "Email": "pat@example.com"}

@@ -7,12 +7,13 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from client_sims import CALL_CLIENT, Sim, eventually, sf_client_credentials
 
 from app.clients.errors import RateLimited, Transient
 from app.clients.salesforce import SalesforceClient
 from app.clients.salesforce_auth import ClientCredentialsGrant
 from devstack.ports import free_port
+from tests.fixtures.simulators import Sim
+from tests.integration.clients.harness import CALL_CLIENT, eventually, sf_client_credentials
 
 
 def rest_calls(sim: Sim) -> int:

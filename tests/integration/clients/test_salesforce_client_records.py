@@ -6,11 +6,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from client_sims import Sim
 
 from app.clients.errors import DuplicatesDetected, NotFound, Permanent, PreconditionFailed, Transient
 from app.clients.salesforce import SalesforceClient
 from app.clients.salesforce_formats import parse_datetime
+from tests.fixtures.simulators import Sim
 
 
 def lead(n: int = 0, **extra: object) -> dict[str, object]:

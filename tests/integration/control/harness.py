@@ -1,9 +1,8 @@
-"""Helpers of the control-API tests: a database of each test's own, tokens, the api in-process,
-the vendors' simulators, and what a test reads back from Postgres."""
+"""Helpers of the control-API tests: tokens, the api in-process, connecting the vendors'
+simulators, and what a test reads back from Postgres."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -17,41 +16,17 @@ from sqlalchemy.engine import make_url
 
 from app.control import tokens
 from app.crypto import SecretBox
-from app.db.connections import GETRESPONSE, SALESFORCE, save_connection
 from app.db.session import create_engine, session_factory, transaction
 from app.db.syncs import insert_sync
 from app.main import create_app
 from app.settings import Settings
 from devstack.defaults import DEMO_MAPPING
-from simulators.salesforce import ids
+from tests.fixtures.connections import save_connections
+from tests.fixtures.simulators import GR_ACCOUNT_ID, GR_API_KEY, SF_CLIENT_ID, SF_CLIENT_SECRET, SF_ORG_ID
 
-SF_CLIENT_ID = "sfgr-sim-client"
-SF_CLIENT_SECRET = "sfgr-sim-secret"
-SF_USERNAME = "integration@sfgr-sim.example"
-SF_ORG_ID = "00D5g0000SfGrSmEQK"  # the simulator's default org
-SANDBOX_ORG_ID = ids.to18("00D5g0000SbXtSt")
-GR_API_KEY = "sfgr-sim-api-key"
-GR_ACCOUNT_ID = "sfgrAcct1"
 MAIN_LIST = "Gr7Mn"
 SECOND_LIST = "Gr7Sc"
 ALL_SCOPES = ("syncs:admin",)
-
-
-def clone_database(template_url: str) -> str:
-    """A new database copied from the migrated template: a fresh schema in a fraction of a second."""
-    url = make_url(template_url)
-    name = f"sfgr_ctl_{uuid.uuid4().hex[:10]}"
-    admin_dsn = url.set(drivername="postgresql", database="postgres").render_as_string(hide_password=False)
-
-    async def run() -> None:
-        connection = await asyncpg.connect(admin_dsn)
-        try:
-            await connection.execute(f'CREATE DATABASE "{name}" TEMPLATE "{url.database}"')
-        finally:
-            await connection.close()
-
-    asyncio.run(run())
-    return url.set(database=name).render_as_string(hide_password=False)
 
 
 async def new_token(settings: Settings, *scopes: str, name: str = "test") -> str:
@@ -146,13 +121,8 @@ async def stored_sync(settings: Settings, campaign_id: str = MAIN_LIST) -> Store
     engine = create_engine(settings)
     try:
         async with transaction(session_factory(engine)) as session:
-            salesforce = await save_connection(
-                session, box, kind=SALESFORCE, external_id=SF_ORG_ID, api_base_url="https://acme.my.salesforce.com",
-                auth_kind="client_credentials", credentials={},
-            )
-            getresponse = await save_connection(
-                session, box, kind=GETRESPONSE, external_id=GR_ACCOUNT_ID,
-                api_base_url="https://api.getresponse.com/v3", auth_kind="api_key", credentials={},
+            salesforce, getresponse = await save_connections(
+                session, box, org_id=SF_ORG_ID, account_id=GR_ACCOUNT_ID, salesforce_auth="client_credentials"
             )
             sync_id = await insert_sync(
                 session, name="stored", salesforce_connection_id=salesforce, getresponse_connection_id=getresponse,

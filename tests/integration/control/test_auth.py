@@ -7,10 +7,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from control_harness import Api, new_token, sql
 from fastapi.routing import APIRoute
 
 from app.main import create_app
+from tests.integration.control.harness import Api, new_token, sql
 
 # Reached by the browser coming back from Salesforce: its one-time state authenticates it.
 UNAUTHENTICATED = {"/v1/connections/salesforce/callback"}

@@ -8,19 +8,6 @@ import uuid
 from typing import Any
 
 import httpx
-from control_harness import (
-    GR_ACCOUNT_ID,
-    GR_API_KEY,
-    MAIN_LIST,
-    SANDBOX_ORG_ID,
-    SF_CLIENT_ID,
-    SF_ORG_ID,
-    SF_USERNAME,
-    Api,
-    configure_sim,
-    query_of,
-    sql,
-)
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
@@ -29,6 +16,15 @@ from app.crypto import SecretBox
 from app.db.session import create_engine, session_factory, transaction
 from app.db.syncs import insert_sync
 from devstack.defaults import DEMO_MAPPING
+from tests.fixtures.simulators import (
+    GR_ACCOUNT_ID,
+    GR_API_KEY,
+    SANDBOX_ORG_ID,
+    SF_CLIENT_ID,
+    SF_ORG_ID,
+    SF_USERNAME,
+)
+from tests.integration.control.harness import MAIN_LIST, Api, configure_sim, query_of, sql
 
 CALLBACK = "http://sfgr.test/v1/connections/salesforce/callback"
 

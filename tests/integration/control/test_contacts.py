@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 
-from control_harness import Api, sql, stored_sync
+from tests.integration.control.harness import Api, sql, stored_sync
 
 
 async def add_link(api: Api, sync_id: uuid.UUID, email: str) -> int:

@@ -10,12 +10,12 @@ from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer
-from control_harness import Api, StoredSync, sql, stored_sync
 
 from app.bus import Topics
 from app.domain.events import ChangeEvent, Kind, Transport
 from app.domain.sides import Side
 from app.settings import Settings
+from tests.integration.control.harness import Api, StoredSync, sql, stored_sync
 
 
 def change_event(source: Side, record_id: str, **extra: Any) -> ChangeEvent:

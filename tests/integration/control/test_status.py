@@ -9,10 +9,10 @@ from datetime import timedelta
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from control_harness import Api, sql
-from test_syncs import VALID
 
 from app.bus import Topics
+from tests.integration.control.harness import Api, sql
+from tests.integration.control.test_syncs import VALID
 
 
 async def created_sync(api: Api, salesforce_url: str, getresponse_url: str) -> dict[str, Any]:

@@ -10,11 +10,11 @@ from typing import Any
 
 import httpx
 import pytest
-from control_harness import MAIN_LIST, SECOND_LIST, Api, sql
 
 from app.db.session import create_engine, session_factory
 from app.db.syncs import SyncDirectory
 from devstack.defaults import DEMO_MAPPING
+from tests.integration.control.harness import MAIN_LIST, SECOND_LIST, Api, sql
 
 MAPPING: dict[str, Any] = DEMO_MAPPING.model_dump(mode="json")
 VALID: dict[str, Any] = {

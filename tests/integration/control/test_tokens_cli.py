@@ -8,10 +8,10 @@ import hashlib
 import json
 
 import pytest
-from control_harness import Api, sql
 
 from app.cli import build_parser
 from app.settings import Settings, get_settings
+from tests.integration.control.harness import Api, sql
 
 
 def sfgr(monkeypatch: pytest.MonkeyPatch, settings: Settings, *argv: str) -> int:

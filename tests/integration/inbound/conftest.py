@@ -1,20 +1,14 @@
 """The api in-process (httpx over ASGI, inside the app's lifespan) against the real Postgres and
-the real broker of tests/conftest.py; see inbound_harness.py for the helpers."""
+the real broker of tests/conftest.py; see harness.py for the helpers."""
 
 from __future__ import annotations
 
-import sys
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
-# The payload builders live beside the parser tests, so that both speak of the same payloads.
-sys.path.append(str(Path(__file__).resolve().parents[2] / "unit" / "inbound"))
-
-from inbound_harness import MAX_BODY_BYTES, Api, Connected, connect, running_api
-
 from app.settings import Settings
+from tests.integration.inbound.harness import MAX_BODY_BYTES, Api, Connected, connect, running_api
 
 
 @pytest.fixture

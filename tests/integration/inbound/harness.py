@@ -14,15 +14,15 @@ from typing import Any
 
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from inbound_payloads import new_id
 
 from app.bus import Topics
 from app.crypto import SecretBox
-from app.db.connections import GETRESPONSE, SALESFORCE, save_connection
 from app.db.session import create_engine, session_factory, transaction
 from app.domain.events import ChangeEvent
 from app.main import create_app
 from app.settings import Settings
+from tests.fixtures.connections import save_connections
+from tests.unit.inbound.payloads import new_id
 
 MARKER_KEY = b"__end-of-test-marker__"
 MAX_BODY_BYTES = 256 * 1024  # the api's body limit in these tests: small, so that 413 is cheap to reach
@@ -60,15 +60,11 @@ async def connect(
     engine = create_engine(settings)
     try:
         async with transaction(session_factory(engine)) as session:
-            salesforce = await save_connection(
-                session, box, kind=SALESFORCE, external_id=org_id, api_base_url="https://acme.my.salesforce.com",
-                auth_kind="jwt_bearer", credentials={},
-                inbound_secrets={"outbound_key": secrets["outbound_key"],
-                                 "change_events_secret": secrets["change_events_secret"]},
-            )
-            getresponse = await save_connection(
-                session, box, kind=GETRESPONSE, external_id=account_id, api_base_url="https://api.getresponse.com/v3",
-                auth_kind="api_key", credentials={}, inbound_secrets={"webhook_secret": secrets["webhook_secret"]},
+            salesforce, getresponse = await save_connections(
+                session, box, org_id=org_id, account_id=account_id, salesforce_auth="jwt_bearer",
+                salesforce_secrets={"outbound_key": secrets["outbound_key"],
+                                    "change_events_secret": secrets["change_events_secret"]},
+                getresponse_secrets={"webhook_secret": secrets["webhook_secret"]},
             )
     finally:
         await engine.dispose()

@@ -8,10 +8,10 @@ from typing import Any
 
 import httpx
 import pytest
-from inbound_harness import MAX_BODY_BYTES, Api, Connected, published
-from inbound_payloads import OVERFLOW_RECORD_ID, cdc_event, json_body, new_id, sign
 
 from app.metrics import INBOUND_IGNORED
+from tests.integration.inbound.harness import MAX_BODY_BYTES, Api, Connected, published
+from tests.unit.inbound.payloads import OVERFLOW_RECORD_ID, cdc_event, json_body, new_id, sign
 
 URL = "/v1/salesforce/change-events"
 

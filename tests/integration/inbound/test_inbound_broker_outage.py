@@ -10,11 +10,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from inbound_harness import connect, published, running_api
-from inbound_payloads import json_body, new_id, notification, outbound_envelope, webhook_event
 
 from app.settings import Settings
 from devstack.broker import TansuBroker
+from tests.integration.inbound.harness import connect, published, running_api
+from tests.unit.inbound.payloads import json_body, new_id, notification, outbound_envelope, webhook_event
 
 
 @pytest.fixture

@@ -6,16 +6,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 
 import pytest
-from inbound_harness import Api, connect, published, running_api
-from inbound_payloads import (
-    cdc_event,
-    json_body,
-    new_id,
-    notification,
-    outbound_envelope,
-    sign,
-    webhook_event,
-)
 from pydantic import SecretStr
 
 from app.crypto import SecretBox
@@ -24,6 +14,16 @@ from app.db.migrate import upgrade
 from app.db.session import create_engine, session_factory
 from app.inbound.secrets import InboundSecretsCache
 from app.settings import Settings
+from tests.integration.inbound.harness import Api, connect, published, running_api
+from tests.unit.inbound.payloads import (
+    cdc_event,
+    json_body,
+    new_id,
+    notification,
+    outbound_envelope,
+    sign,
+    webhook_event,
+)
 
 
 @pytest.fixture

@@ -9,9 +9,17 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 from defusedxml.ElementTree import fromstring
-from inbound_harness import MAX_BODY_BYTES, Api, Connected, published
-from inbound_payloads import BILLION_LAUGHS, EXTERNAL_DTD, XXE, new_id, notification, outbound_envelope
 from prometheus_client import REGISTRY
+
+from tests.integration.inbound.harness import MAX_BODY_BYTES, Api, Connected, published
+from tests.unit.inbound.payloads import (
+    BILLION_LAUGHS,
+    EXTERNAL_DTD,
+    XXE,
+    new_id,
+    notification,
+    outbound_envelope,
+)
 
 SOAP_HEADERS = {"Content-Type": "text/xml; charset=utf-8", "SOAPAction": '""'}
 ENV = "{http://schemas.xmlsoap.org/soap/envelope/}"

@@ -6,10 +6,10 @@ from typing import Any
 
 import httpx
 import pytest
-from inbound_harness import MAX_BODY_BYTES, Api, Connected, published
-from inbound_payloads import json_body, webhook_event
 
 from app.metrics import INBOUND_IGNORED
+from tests.integration.inbound.harness import MAX_BODY_BYTES, Api, Connected, published
+from tests.unit.inbound.payloads import json_body, webhook_event
 
 URL = "/v1/getresponse/webhooks"
 WEBHOOK_ID = "7b3c1f0e-5d4a-4e8b-9c2d-1a0b9c8d7e6f"

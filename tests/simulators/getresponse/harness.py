@@ -1,5 +1,5 @@
 """What the GetResponse simulator's tests share: the harness around a running simulator, a webhook
-receiver that answers as a test tells it, waiting with a deadline, and the vendor's error shape.
+receiver that answers as a test tells it, and the vendor's error shape.
 """
 
 from __future__ import annotations
@@ -8,9 +8,8 @@ import asyncio
 import json
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 from starlette.applications import Starlette
@@ -18,25 +17,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from simulators.getresponse.config import GetResponseSimConfig
 from simulators.getresponse.seed import DEFAULT_CAMPAIGN_ID
+from tests.fixtures.polling import eventually
 
 API_KEY = "test-api-key"
 AUTH = {"X-Auth-Token": f"api-key {API_KEY}"}
 WEBHOOK_SECRET = "s3cret"
-T = TypeVar("T")
-
-
-def eventually(probe: Callable[[], T | None], *, timeout: float = 5.0, what: str = "condition") -> T:
-    """The first truthy result of `probe`, polled until `timeout` seconds have passed."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = probe()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.01)
 
 
 @dataclass
@@ -101,14 +87,16 @@ class Receiver:
         )
 
 
-def harness_config(receiver_url: str) -> GetResponseSimConfig:
-    return GetResponseSimConfig(
-        api_key=API_KEY,
-        create_delay_ms=40,
-        webhook_url=f"{receiver_url}/hooks?secret={WEBHOOK_SECRET}",
-        webhook_timeout_s=1.0,
-        delivery_time_scale=0.001,
-    )
+def harness_config(receiver_url: str) -> dict[str, Any]:
+    """What these tests set on top of the simulator's defaults: a key of their own, webhooks to
+    the receiver, and quick creates and deliveries."""
+    return {
+        "api_key": API_KEY,
+        "create_delay_ms": 40,
+        "webhook_url": f"{receiver_url}/hooks?secret={WEBHOOK_SECRET}",
+        "webhook_timeout_s": 1.0,
+        "delivery_time_scale": 0.001,
+    }
 
 
 class GetResponseHarness:

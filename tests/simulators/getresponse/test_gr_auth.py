@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from gr_harness import API_KEY, GetResponseHarness, assert_error
+
+from tests.simulators.getresponse.harness import API_KEY, GetResponseHarness, assert_error
 
 
 def call(gr: GetResponseHarness, headers: dict[str, str]) -> httpx.Response:

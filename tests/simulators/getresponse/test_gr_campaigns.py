@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 
 import pytest
-from gr_harness import GetResponseHarness, assert_error
 
 from simulators.getresponse.seed import DEFAULT_CAMPAIGN_ID, SECOND_CAMPAIGN_ID, SYNCED_TAG_ID
+from tests.simulators.getresponse.harness import GetResponseHarness, assert_error
 
 API_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d[+-]\d{4}$")
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from gr_harness import GetResponseHarness, assert_error, eventually
 
 from simulators.getresponse import seed
+from tests.fixtures.polling import eventually
+from tests.simulators.getresponse.harness import GetResponseHarness, assert_error
 
 
 def values(field_id: str, *items: Any) -> dict[str, Any]:

@@ -6,9 +6,9 @@ import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from gr_harness import GetResponseHarness, assert_error
 
 from simulators.getresponse import seed
+from tests.simulators.getresponse.harness import GetResponseHarness, assert_error
 
 API_TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+0000$")
 DETAIL_KEYS = {

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from gr_harness import GetResponseHarness, assert_error
-
 from simulators.getresponse import seed
+from tests.simulators.getresponse.harness import GetResponseHarness, assert_error
 
 COMPANY = {"customFieldId": seed.COMPANY_FIELD_ID, "value": ["Acme"]}
 PHONE = {"customFieldId": seed.PHONE_FIELD_ID, "value": ["+48600100200"]}

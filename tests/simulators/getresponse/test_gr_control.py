@@ -6,10 +6,11 @@ import subprocess
 import sys
 
 import httpx
-from gr_harness import API_KEY, AUTH, GetResponseHarness, assert_error, eventually
 
 from devstack.ports import free_port
 from simulators.getresponse import seed
+from tests.fixtures.polling import eventually
+from tests.simulators.getresponse.harness import API_KEY, AUTH, GetResponseHarness, assert_error
 
 
 def test_reset_clears_the_account_but_keeps_config_and_seeds(gr: GetResponseHarness) -> None:

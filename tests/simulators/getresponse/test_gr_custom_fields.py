@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from gr_harness import GetResponseHarness, assert_error
 
 from simulators.getresponse import seed
+from tests.simulators.getresponse.harness import GetResponseHarness, assert_error
 
 DEFINITION_KEYS = {
     "customFieldId",

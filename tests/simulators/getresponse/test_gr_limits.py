@@ -6,9 +6,10 @@ import asyncio
 import re
 
 import httpx
-from gr_harness import AUTH, GetResponseHarness, assert_error, eventually
 
 from simulators.getresponse.seed import DEFAULT_CAMPAIGN_ID
+from tests.fixtures.polling import eventually
+from tests.simulators.getresponse.harness import AUTH, GetResponseHarness, assert_error
 
 RESET = re.compile(r"^\d+ seconds$")
 

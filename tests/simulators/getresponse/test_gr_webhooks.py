@@ -7,11 +7,12 @@ import re
 import uuid
 
 import pytest
-from gr_harness import WEBHOOK_SECRET, GetResponseHarness, Reply, eventually
 
 from devstack.ports import free_port
 from simulators.getresponse import seed
 from simulators.getresponse.config import GetResponseSimConfig
+from tests.fixtures.polling import eventually
+from tests.simulators.getresponse.harness import WEBHOOK_SECRET, GetResponseHarness, Reply
 
 OCCURRED_AT = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00$")
 NO_BODY = b""

@@ -1,22 +1,19 @@
 """Helpers of the Salesforce simulator's contract tests: the handle tests drive the simulator with
-(`Sim`), a stand-in for the sync service's inbound endpoints (`Receiver`), and polling with a
-deadline (`eventually`). A module of its own, with a name no other test directory uses, so test
-modules can import it whatever else pytest has loaded."""
+(`SalesforceSim`) and a stand-in for the sync service's inbound endpoints (`Receiver`)."""
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 from fastapi import FastAPI, Request, Response
 
+from tests.fixtures.simulators import SF_CLIENT_ID, SF_CLIENT_SECRET, Sim
+
 API = "/services/data/v62.0"
-CLIENT_ID = "sfgr-sim-client"
-CLIENT_SECRET = "sfgr-sim-secret"
 ACK = (
     '<?xml version="1.0" encoding="UTF-8"?>'
     '<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"><soapenv:Body>'
@@ -29,20 +26,6 @@ REQUIRED: dict[str, dict[str, Any]] = {
     "Contact": {"LastName": "Lee"},
     "Campaign": {"Name": "Spring Webinar"},
 }
-
-T = TypeVar("T")
-
-
-def eventually(probe: Callable[[], T], *, timeout: float = 10.0, interval: float = 0.02) -> T:
-    """Polls `probe` until it returns something truthy, or fails after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    last: T = probe()
-    while not last:
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s; last value: {last!r}")
-        time.sleep(interval)
-        last = probe()
-    return last
 
 
 @dataclass
@@ -103,21 +86,22 @@ class Receiver:
         return app
 
 
-@dataclass
-class Sim:
-    url: str
-    http: httpx.Client
-    api: httpx.Client
-    token: str
+class SalesforceSim(Sim):
+    """A `Sim` that also speaks the REST API (`api`) as the integration user, once `log_in` has
+    fetched a token."""
 
-    def configure(self, **patch: Any) -> dict[str, Any]:
-        response = self.http.post("/_sim/config", json=patch)
-        assert response.status_code == 200, response.text
-        result: dict[str, Any] = response.json()
-        return result
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+        self.token = ""
+        self.api = httpx.Client(base_url=url + API, timeout=10)
 
-    def wait_idle(self, timeout: float = 10.0) -> None:
-        eventually(lambda: self.http.get("/_sim/idle").json()["idle"], timeout=timeout)
+    def close(self) -> None:
+        self.api.close()
+        super().close()
+
+    def log_in(self) -> None:
+        self.token = client_credentials_token(self.http)
+        self.api.headers["Authorization"] = f"Bearer {self.token}"
 
     def create(self, sobject: str = "Lead", **values: Any) -> str:
         """Creates through the REST API, filling in what the object requires."""
@@ -135,7 +119,7 @@ class Sim:
 def client_credentials_token(http: httpx.Client) -> str:
     response = http.post(
         "/services/oauth2/token",
-        data={"grant_type": "client_credentials", "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET},
+        data={"grant_type": "client_credentials", "client_id": SF_CLIENT_ID, "client_secret": SF_CLIENT_SECRET},
     )
     assert response.status_code == 200, response.text
     token: str = response.json()["access_token"]

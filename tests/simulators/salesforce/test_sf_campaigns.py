@@ -6,15 +6,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sf_harness import API, Sim
-
 from simulators.salesforce import ids
+from tests.simulators.salesforce.harness import API, SalesforceSim
 
 # SOQL built from ids the simulator made, as the sync builds it: not SQL.
 # ruff: noqa: S608
 
 
-def _member(sim: Sim, campaign_id: str, **person: str) -> str:
+def _member(sim: SalesforceSim, campaign_id: str, **person: str) -> str:
     return sim.create("CampaignMember", CampaignId=campaign_id, **person)
 
 
@@ -29,7 +28,7 @@ def _by_name(describe: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {f["name"]: f for f in describe["fields"]}
 
 
-def test_a_campaign_is_created_read_and_described(sim: Sim) -> None:
+def test_a_campaign_is_created_read_and_described(sim: SalesforceSim) -> None:
     created = sim.api.post("/sobjects/Campaign", json={"Name": "Spring Webinar", "IsActive": True})
     assert created.status_code == 201, created.text
     campaign_id = created.json()["id"]
@@ -49,7 +48,7 @@ def test_a_campaign_is_created_read_and_described(sim: Sim) -> None:
     assert listed == ["Lead", "Contact", "Campaign", "CampaignMember"]
 
 
-def test_a_campaign_needs_a_name_of_at_most_80_characters(sim: Sim) -> None:
+def test_a_campaign_needs_a_name_of_at_most_80_characters(sim: SalesforceSim) -> None:
     missing = _error(sim.api.post("/sobjects/Campaign", json={"IsActive": True}))
     assert missing["errorCode"] == "REQUIRED_FIELD_MISSING" and missing["fields"] == ["Name"]
     too_long = _error(sim.api.post("/sobjects/Campaign", json={"Name": "x" * 81}))
@@ -57,7 +56,7 @@ def test_a_campaign_needs_a_name_of_at_most_80_characters(sim: Sim) -> None:
     assert sim.create("Campaign", Name="x" * 80)
 
 
-def test_a_campaign_member_links_a_lead_with_the_default_status(sim: Sim) -> None:
+def test_a_campaign_member_links_a_lead_with_the_default_status(sim: SalesforceSim) -> None:
     campaign_id, lead_id = sim.create("Campaign"), sim.create()
     member_id = _member(sim, campaign_id[:15], LeadId=lead_id[:15])  # 15-character ids are ids too
     assert ids.is_valid(member_id, ids.CAMPAIGN_MEMBER_PREFIX)
@@ -68,7 +67,7 @@ def test_a_campaign_member_links_a_lead_with_the_default_status(sim: Sim) -> Non
     assert record["FirstRespondedDate"] is None and "OwnerId" not in record
 
 
-def test_campaign_member_describe_shows_create_only_links_and_no_recycle_bin(sim: Sim) -> None:
+def test_campaign_member_describe_shows_create_only_links_and_no_recycle_bin(sim: SalesforceSim) -> None:
     describe = sim.api.get("/sobjects/CampaignMember/describe").json()
     assert describe["keyPrefix"] == "00v" and describe["label"] == "Campaign Member"
     assert describe["undeletable"] is False
@@ -87,7 +86,7 @@ def test_campaign_member_describe_shows_create_only_links_and_no_recycle_bin(sim
     assert fields["HasResponded"]["updateable"] is False and fields["HasResponded"]["createable"] is False
 
 
-def test_a_member_needs_a_campaign_and_a_lead_or_contact(sim: Sim) -> None:
+def test_a_member_needs_a_campaign_and_a_lead_or_contact(sim: SalesforceSim) -> None:
     campaign_id, lead_id = sim.create("Campaign"), sim.create()
     no_person = _error(sim.api.post("/sobjects/CampaignMember", json={"CampaignId": campaign_id}))
     assert no_person["errorCode"] == "REQUIRED_FIELD_MISSING"
@@ -96,14 +95,14 @@ def test_a_member_needs_a_campaign_and_a_lead_or_contact(sim: Sim) -> None:
     assert no_campaign["errorCode"] == "REQUIRED_FIELD_MISSING" and no_campaign["fields"] == ["CampaignId"]
 
 
-def test_a_member_given_both_a_lead_and_a_contact_keeps_only_the_contact(sim: Sim) -> None:
+def test_a_member_given_both_a_lead_and_a_contact_keeps_only_the_contact(sim: SalesforceSim) -> None:
     campaign_id, lead_id, contact_id = sim.create("Campaign"), sim.create(), sim.create("Contact")
     member_id = _member(sim, campaign_id, LeadId=lead_id, ContactId=contact_id)
     record = sim.record("CampaignMember", member_id)
     assert record["ContactId"] == contact_id and record["LeadId"] is None
 
 
-def test_a_second_member_for_the_same_campaign_and_person_is_a_duplicate_value(sim: Sim) -> None:
+def test_a_second_member_for_the_same_campaign_and_person_is_a_duplicate_value(sim: SalesforceSim) -> None:
     campaign_id, other_campaign = sim.create("Campaign"), sim.create("Campaign", Name="Other")
     lead_id, contact_id = sim.create(), sim.create("Contact")
     _member(sim, campaign_id, LeadId=lead_id)
@@ -125,7 +124,7 @@ def test_a_second_member_for_the_same_campaign_and_person_is_a_duplicate_value(s
     ]
 
 
-def test_member_links_must_name_live_records_of_their_type(sim: Sim) -> None:
+def test_member_links_must_name_live_records_of_their_type(sim: SalesforceSim) -> None:
     campaign_id, lead_id, contact_id = sim.create("Campaign"), sim.create(), sim.create("Contact")
     absent_campaign = ids.to18("7015g0000000001")
 
@@ -144,7 +143,7 @@ def test_member_links_must_name_live_records_of_their_type(sim: Sim) -> None:
     assert deleted["errorCode"] == "ENTITY_IS_DELETED" and deleted["fields"] == ["ContactId"]
 
 
-def test_a_members_status_can_change_but_its_links_cannot(sim: Sim) -> None:
+def test_a_members_status_can_change_but_its_links_cannot(sim: SalesforceSim) -> None:
     campaign_id, lead_id, other_lead = sim.create("Campaign"), sim.create(), sim.create()
     member_id = _member(sim, campaign_id, LeadId=lead_id)
     assert (
@@ -163,7 +162,7 @@ def test_a_members_status_can_change_but_its_links_cannot(sim: Sim) -> None:
     assert reset["FirstRespondedDate"] == responded["FirstRespondedDate"]
 
 
-def test_deleting_a_member_is_a_hard_delete(sim: Sim) -> None:
+def test_deleting_a_member_is_a_hard_delete(sim: SalesforceSim) -> None:
     campaign_id, lead_id = sim.create("Campaign"), sim.create()
     member_id = _member(sim, campaign_id, LeadId=lead_id)
     assert sim.api.delete(f"/sobjects/CampaignMember/{member_id}").status_code == 204
@@ -177,7 +176,7 @@ def test_deleting_a_member_is_a_hard_delete(sim: Sim) -> None:
     assert _member(sim, campaign_id, LeadId=lead_id)  # and the Lead can join again
 
 
-def test_members_of_a_deleted_lead_or_campaign_stop_matching_until_it_is_undeleted(sim: Sim) -> None:
+def test_members_of_a_deleted_lead_or_campaign_stop_matching_until_it_is_undeleted(sim: SalesforceSim) -> None:
     campaign_id, lead_id = sim.create("Campaign"), sim.create()
     member_id = _member(sim, campaign_id, LeadId=lead_id)
     soql = f"SELECT Id FROM CampaignMember WHERE CampaignId = '{campaign_id}'"
@@ -195,7 +194,7 @@ def test_members_of_a_deleted_lead_or_campaign_stop_matching_until_it_is_undelet
         assert sim.api.get("/query", params={"q": soql}).json()["totalSize"] == 1
 
 
-def test_the_control_api_seeds_and_edits_campaigns_and_members_as_the_ui(sim: Sim) -> None:
+def test_the_control_api_seeds_and_edits_campaigns_and_members_as_the_ui(sim: SalesforceSim) -> None:
     created = sim.http.post("/_sim/records/Campaign", json={"Name": "Webinar", "IsActive": True})
     assert created.status_code == 201
     campaign_id = created.json()["id"]
@@ -224,7 +223,7 @@ def test_the_control_api_seeds_and_edits_campaigns_and_members_as_the_ui(sim: Si
     assert sim.http.get(f"/_sim/records/CampaignMember/{member_id}").status_code == 404
 
 
-def test_converting_a_lead_gives_its_memberships_the_contact(sim: Sim) -> None:
+def test_converting_a_lead_gives_its_memberships_the_contact(sim: SalesforceSim) -> None:
     first, second = sim.create("Campaign", Name="First"), sim.create("Campaign", Name="Second")
     lead_id, contact_id = sim.create(), sim.create("Contact")
     kept = _member(sim, first, LeadId=lead_id)
@@ -237,7 +236,7 @@ def test_converting_a_lead_gives_its_memberships_the_contact(sim: Sim) -> None:
     assert sim.record("CampaignMember", kept)["ContactId"] is None
 
 
-def test_plain_queries_read_campaigns_and_members(sim: Sim) -> None:
+def test_plain_queries_read_campaigns_and_members(sim: SalesforceSim) -> None:
     campaign_id = sim.create("Campaign", Name="Spring Webinar", IsActive=True)
     sim.create("Campaign", Name="Autumn Fair")
     lead_id = sim.create()
@@ -260,6 +259,6 @@ def test_plain_queries_read_campaigns_and_members(sim: Sim) -> None:
     assert member["LeadId"] == lead_id and member["Status"] == "Sent"
 
 
-def test_campaign_members_have_no_outbound_message_rule(sim: Sim) -> None:
+def test_campaign_members_have_no_outbound_message_rule(sim: SalesforceSim) -> None:
     refused = sim.http.post("/_sim/config", json={"outbound_fields": {"CampaignMember": ["CampaignId"]}})
     assert refused.status_code == 422

@@ -9,12 +9,13 @@ import json
 import time
 from typing import Any
 
-from sf_harness import Receiver, Sim, eventually
+from tests.fixtures.polling import eventually
+from tests.simulators.salesforce.harness import Receiver, SalesforceSim
 
 SECRET = "relay-secret"
 
 
-def _cdc(sim: Sim, receiver: Receiver, **config: object) -> None:
+def _cdc(sim: SalesforceSim, receiver: Receiver, **config: object) -> None:
     sim.configure(cdc_url=f"{receiver.url}/cdc", cdc_secret=SECRET, **config)
 
 
@@ -22,7 +23,7 @@ def _events(receiver: Receiver) -> list[dict[str, Any]]:
     return [event for message in receiver.at("/cdc") for event in json.loads(message.body)]
 
 
-def _wait_events(sim: Sim, receiver: Receiver, count: int) -> list[dict[str, Any]]:
+def _wait_events(sim: SalesforceSim, receiver: Receiver, count: int) -> list[dict[str, Any]]:
     eventually(lambda: len(_events(receiver)) >= count)
     sim.wait_idle()
     return _events(receiver)
@@ -38,7 +39,7 @@ def _fields(event: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_a_create_carries_every_non_empty_field_nested_and_no_system_modstamp(
-    sim: Sim, receiver: Receiver
+    sim: SalesforceSim, receiver: Receiver
 ) -> None:
     _cdc(sim, receiver)
     lead_id = sim.create(FirstName="Pat", Email="pat@example.com", Country="PL")
@@ -66,7 +67,7 @@ def test_a_create_carries_every_non_empty_field_nested_and_no_system_modstamp(
     assert isinstance(event["event"]["replayId"], int)
 
 
-def test_an_update_carries_only_changed_fields_and_last_modified_date(sim: Sim, receiver: Receiver) -> None:
+def test_an_update_carries_only_changed_fields_and_last_modified_date(sim: SalesforceSim, receiver: Receiver) -> None:
     lead_id = sim.create(FirstName="Pat", Phone="123")
     _cdc(sim, receiver)
     sim.api.patch(
@@ -86,7 +87,7 @@ def test_an_update_carries_only_changed_fields_and_last_modified_date(sim: Sim, 
     assert set(fields) == {"Name", "Phone", "Email", "LastModifiedDate"}
 
 
-def test_ui_changes_have_an_empty_change_origin_and_the_ui_user(sim: Sim, receiver: Receiver) -> None:
+def test_ui_changes_have_an_empty_change_origin_and_the_ui_user(sim: SalesforceSim, receiver: Receiver) -> None:
     lead_id = sim.create()
     _cdc(sim, receiver)
     sim.http.patch(f"/_sim/records/Lead/{lead_id}", json={"City": "Gdansk"})
@@ -98,7 +99,7 @@ def test_ui_changes_have_an_empty_change_origin_and_the_ui_user(sim: Sim, receiv
     assert _fields(event)["LastModifiedById"] == config["ui_user_id"]
 
 
-def test_delete_has_no_fields_and_undelete_has_them_all(sim: Sim, receiver: Receiver) -> None:
+def test_delete_has_no_fields_and_undelete_has_them_all(sim: SalesforceSim, receiver: Receiver) -> None:
     lead_id = sim.create(Email="pat@example.com")
     _cdc(sim, receiver)
     sim.api.delete(f"/sobjects/Lead/{lead_id}")
@@ -109,7 +110,7 @@ def test_delete_has_no_fields_and_undelete_has_them_all(sim: Sim, receiver: Rece
     assert _header(undeleted)["changedFields"] == []
 
 
-def test_replay_ids_increase_but_are_not_contiguous(sim: Sim, receiver: Receiver) -> None:
+def test_replay_ids_increase_but_are_not_contiguous(sim: SalesforceSim, receiver: Receiver) -> None:
     _cdc(sim, receiver)
     for _ in range(12):
         sim.create()
@@ -119,7 +120,7 @@ def test_replay_ids_increase_but_are_not_contiguous(sim: Sim, receiver: Receiver
 
 
 def test_one_collection_call_is_one_transaction_and_identical_changes_merge(
-    sim: Sim, receiver: Receiver
+    sim: SalesforceSim, receiver: Receiver
 ) -> None:
     first, second, third = sim.create(), sim.create(), sim.create()
     _cdc(sim, receiver)
@@ -137,7 +138,7 @@ def test_one_collection_call_is_one_transaction_and_identical_changes_merge(
     assert [_header(e)["sequenceNumber"] for e in created] == [1, 2]
 
 
-def test_a_mass_update_in_the_ui_is_one_event_with_several_record_ids(sim: Sim, receiver: Receiver) -> None:
+def test_a_mass_update_in_the_ui_is_one_event_with_several_record_ids(sim: SalesforceSim, receiver: Receiver) -> None:
     ids = [sim.create(), sim.create("Lead", Email="b@example.com")]
     _cdc(sim, receiver)
     response = sim.http.post(
@@ -149,7 +150,7 @@ def test_a_mass_update_in_the_ui_is_one_event_with_several_record_ids(sim: Sim, 
     assert _fields(event)["LeadSource"] == "Web"
 
 
-def test_gap_and_overflow_events_carry_the_header_only(sim: Sim, receiver: Receiver) -> None:
+def test_gap_and_overflow_events_carry_the_header_only(sim: SalesforceSim, receiver: Receiver) -> None:
     lead_id = sim.create()
     _cdc(sim, receiver)
     gap = sim.http.post(
@@ -169,7 +170,7 @@ def test_gap_and_overflow_events_carry_the_header_only(sim: Sim, receiver: Recei
 
 
 def test_every_post_is_signed_and_failures_are_retried_with_a_fresh_signature(
-    sim: Sim, receiver: Receiver
+    sim: SalesforceSim, receiver: Receiver
 ) -> None:
     _cdc(sim, receiver)
     receiver.reply("/cdc", (500, "relay down", "text/plain"), (502, "still down", "text/plain"))
@@ -192,7 +193,7 @@ def test_every_post_is_signed_and_failures_are_retried_with_a_fresh_signature(
     ]
 
 
-def test_entities_not_selected_for_cdc_send_nothing(sim: Sim, receiver: Receiver) -> None:
+def test_entities_not_selected_for_cdc_send_nothing(sim: SalesforceSim, receiver: Receiver) -> None:
     _cdc(sim, receiver, cdc_entities=["Contact"])
     sim.create()
     contact_id = sim.create("Contact")
@@ -200,7 +201,7 @@ def test_entities_not_selected_for_cdc_send_nothing(sim: Sim, receiver: Receiver
     assert _header(event)["entityName"] == "Contact" and _header(event)["recordIds"] == [contact_id]
 
 
-def test_a_save_that_changes_nothing_still_reports_last_modified_date(sim: Sim, receiver: Receiver) -> None:
+def test_a_save_that_changes_nothing_still_reports_last_modified_date(sim: SalesforceSim, receiver: Receiver) -> None:
     lead_id = sim.create()
     sim.http.post("/_sim/clock", json={"advance_seconds": 1})
     _cdc(sim, receiver)
@@ -210,7 +211,7 @@ def test_a_save_that_changes_nothing_still_reports_last_modified_date(sim: Sim, 
     assert set(_fields(event)) == {"LastModifiedDate"}
 
 
-def test_campaign_member_events_are_off_until_the_entity_is_selected(sim: Sim, receiver: Receiver) -> None:
+def test_campaign_member_events_are_off_until_the_entity_is_selected(sim: SalesforceSim, receiver: Receiver) -> None:
     assert sim.http.get("/_sim/config").json()["cdc_entities"] == ["Lead", "Contact"]
     campaign_id = sim.create("Campaign")
     _cdc(sim, receiver)
@@ -223,7 +224,7 @@ def test_campaign_member_events_are_off_until_the_entity_is_selected(sim: Sim, r
 
 
 def test_a_campaign_member_create_carries_its_campaign_person_and_status(
-    sim: Sim, receiver: Receiver
+    sim: SalesforceSim, receiver: Receiver
 ) -> None:
     campaign_id, lead_id = sim.create("Campaign"), sim.create()
     _cdc(sim, receiver, cdc_entities=["CampaignMember"])
@@ -241,7 +242,7 @@ def test_a_campaign_member_create_carries_its_campaign_person_and_status(
         assert absent not in fields
 
 
-def test_a_campaign_member_status_change_and_delete(sim: Sim, receiver: Receiver) -> None:
+def test_a_campaign_member_status_change_and_delete(sim: SalesforceSim, receiver: Receiver) -> None:
     campaign_id, contact_id = sim.create("Campaign"), sim.create("Contact")
     member_id = sim.create("CampaignMember", CampaignId=campaign_id, ContactId=contact_id)
     _cdc(sim, receiver, cdc_entities=["CampaignMember"])
@@ -255,7 +256,7 @@ def test_a_campaign_member_status_change_and_delete(sim: Sim, receiver: Receiver
     assert _fields(deleted) == {}
 
 
-def test_a_deleted_lead_hides_its_memberships_without_member_events(sim: Sim, receiver: Receiver) -> None:
+def test_a_deleted_lead_hides_its_memberships_without_member_events(sim: SalesforceSim, receiver: Receiver) -> None:
     campaign_id, lead_id = sim.create("Campaign"), sim.create()
     sim.create("CampaignMember", CampaignId=campaign_id, LeadId=lead_id)
     _cdc(sim, receiver, cdc_entities=["Lead", "CampaignMember"])

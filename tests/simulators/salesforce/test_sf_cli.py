@@ -8,10 +8,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sf_harness import eventually
 
 from devstack.ports import free_port
 from simulators.salesforce.__main__ import _parser, config_from
+from tests.fixtures.polling import eventually
 
 ROOT = Path(__file__).resolve().parents[3]
 

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from sf_harness import Sim
-
 from simulators.salesforce import ids
+from tests.simulators.salesforce.harness import SalesforceSim
 
 
 def _lead(**values: Any) -> dict[str, Any]:
     return {"attributes": {"type": "Lead"}, "LastName": "Lee", "Company": "Acme", **values}
 
 
-def test_create_returns_one_result_per_record_in_order(sim: Sim) -> None:
+def test_create_returns_one_result_per_record_in_order(sim: SalesforceSim) -> None:
     response = sim.api.post(
         "/composite/sobjects",
         json={"records": [_lead(), {"attributes": {"type": "Contact"}, "LastName": "Kim"}]},
@@ -25,7 +24,7 @@ def test_create_returns_one_result_per_record_in_order(sim: Sim) -> None:
     assert all(r["errors"] == [] for r in results)
 
 
-def test_partial_success_without_all_or_none_uses_status_code_errors(sim: Sim) -> None:
+def test_partial_success_without_all_or_none_uses_status_code_errors(sim: SalesforceSim) -> None:
     response = sim.api.post(
         "/composite/sobjects",
         json={
@@ -54,7 +53,7 @@ def test_partial_success_without_all_or_none_uses_status_code_errors(sim: Sim) -
     assert len(sim.http.get("/_sim/records/Lead").json()) == 1
 
 
-def test_all_or_none_rolls_everything_back(sim: Sim) -> None:
+def test_all_or_none_rolls_everything_back(sim: SalesforceSim) -> None:
     response = sim.api.post(
         "/composite/sobjects", json={"allOrNone": True, "records": [_lead(), _lead(Email="broken")]}
     )
@@ -75,7 +74,7 @@ def test_all_or_none_rolls_everything_back(sim: Sim) -> None:
     assert sim.http.get("/_sim/records/Lead").json() == []
 
 
-def test_update_needs_ids_and_reports_each_record(sim: Sim) -> None:
+def test_update_needs_ids_and_reports_each_record(sim: SalesforceSim) -> None:
     lead_id = sim.create()
     gone = sim.create()
     sim.api.delete(f"/sobjects/Lead/{gone}")
@@ -97,7 +96,7 @@ def test_update_needs_ids_and_reports_each_record(sim: Sim) -> None:
     assert sim.record("Lead", lead_id)["Email"] == "new@example.com"
 
 
-def test_update_all_or_none_leaves_records_untouched(sim: Sim) -> None:
+def test_update_all_or_none_leaves_records_untouched(sim: SalesforceSim) -> None:
     lead_id = sim.create(Email="before@example.com")
     response = sim.api.patch(
         "/composite/sobjects",
@@ -128,7 +127,7 @@ def test_update_all_or_none_leaves_records_untouched(sim: Sim) -> None:
     assert sim.record("Lead", lead_id)["Email"] == "before@example.com"
 
 
-def test_create_refuses_ids_and_unknown_types(sim: Sim) -> None:
+def test_create_refuses_ids_and_unknown_types(sim: SalesforceSim) -> None:
     lead_id = sim.create()
     response = sim.api.post(
         "/composite/sobjects",
@@ -144,7 +143,7 @@ def test_create_refuses_ids_and_unknown_types(sim: Sim) -> None:
     assert codes == ["INVALID_FIELD", "INVALID_TYPE", "INVALID_TYPE"]
 
 
-def test_delete_by_ids_with_per_record_results(sim: Sim) -> None:
+def test_delete_by_ids_with_per_record_results(sim: SalesforceSim) -> None:
     first, second = sim.create(), sim.create("Contact")
     sim.api.delete(f"/sobjects/Lead/{first}")
     response = sim.api.delete(
@@ -158,14 +157,14 @@ def test_delete_by_ids_with_per_record_results(sim: Sim) -> None:
     assert sim.record("Contact", second)["IsDeleted"] is True
 
 
-def test_delete_all_or_none_keeps_everything(sim: Sim) -> None:
+def test_delete_all_or_none_keeps_everything(sim: SalesforceSim) -> None:
     lead_id = sim.create()
     response = sim.api.delete("/composite/sobjects", params={"ids": f"{lead_id},junk", "allOrNone": "true"})
     assert response.json()[0]["errors"][0]["statusCode"] == "ALL_OR_NONE_OPERATION_ROLLED_BACK"
     assert sim.record("Lead", lead_id)["IsDeleted"] is False
 
 
-def test_more_than_200_records_is_refused_as_a_whole(sim: Sim) -> None:
+def test_more_than_200_records_is_refused_as_a_whole(sim: SalesforceSim) -> None:
     response = sim.api.post("/composite/sobjects", json={"records": [_lead() for _ in range(201)]})
     assert response.status_code == 400
     assert response.json()[0]["errorCode"] == "EXCEEDED_ID_LIMIT"

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from sf_harness import Receiver, Sim
+from tests.simulators.salesforce.harness import Receiver, SalesforceSim
 
 
-def test_ui_records_go_through_the_same_validation(sim: Sim) -> None:
+def test_ui_records_go_through_the_same_validation(sim: SalesforceSim) -> None:
     created = sim.http.post("/_sim/records/Lead", json={"LastName": "Lee", "Company": "Acme"})
     assert created.status_code == 201
     lead_id = created.json()["id"]
@@ -21,7 +21,7 @@ def test_ui_records_go_through_the_same_validation(sim: Sim) -> None:
     )
 
 
-def test_ui_delete_and_undelete_round_trip(sim: Sim) -> None:
+def test_ui_delete_and_undelete_round_trip(sim: SalesforceSim) -> None:
     lead_id = sim.create()
     assert sim.http.delete(f"/_sim/records/Lead/{lead_id}").status_code == 200
     assert sim.record("Lead", lead_id)["IsDeleted"] is True
@@ -31,7 +31,7 @@ def test_ui_delete_and_undelete_round_trip(sim: Sim) -> None:
     assert sim.http.post(f"/_sim/records/Lead/{lead_id}/undelete").status_code == 400
 
 
-def test_listing_returns_every_record_including_deleted(sim: Sim) -> None:
+def test_listing_returns_every_record_including_deleted(sim: SalesforceSim) -> None:
     kept, gone = sim.create(), sim.create()
     sim.api.delete(f"/sobjects/Lead/{gone}")
     listed = {r["Id"]: r["IsDeleted"] for r in sim.http.get("/_sim/records/Lead").json()}
@@ -39,7 +39,7 @@ def test_listing_returns_every_record_including_deleted(sim: Sim) -> None:
     assert sim.http.get("/_sim/records/Account").status_code == 404
 
 
-def test_convert_can_attach_an_existing_contact(sim: Sim) -> None:
+def test_convert_can_attach_an_existing_contact(sim: SalesforceSim) -> None:
     lead_id, contact_id = sim.create(), sim.create("Contact")
     response = sim.http.post(f"/_sim/records/Lead/{lead_id}/convert", json={"contactId": contact_id})
     assert response.json() == {"id": lead_id, "convertedContactId": contact_id}
@@ -47,7 +47,7 @@ def test_convert_can_attach_an_existing_contact(sim: Sim) -> None:
 
 
 def test_reset_clears_records_calls_deliveries_and_faults_but_keeps_config(
-    sim: Sim, receiver: Receiver
+    sim: SalesforceSim, receiver: Receiver
 ) -> None:
     sim.configure(outbound_url=f"{receiver.url}/om", api_quota=50)
     sim.create()
@@ -63,7 +63,7 @@ def test_reset_clears_records_calls_deliveries_and_faults_but_keeps_config(
     assert sim.api.get("/limits").headers["Sforce-Limit-Info"] == "api-usage=1/50"  # sessions survive
 
 
-def test_config_updates_are_partial_and_validated(sim: Sim) -> None:
+def test_config_updates_are_partial_and_validated(sim: SalesforceSim) -> None:
     updated = sim.configure(duplicate_rule_on_email=True, outbound_fields={"lead": ["email", "Country"]})
     assert updated["duplicate_rule_on_email"] is True
     assert updated["outbound_fields"] == {"Lead": ["Id", "Email", "Country"]}
@@ -80,7 +80,7 @@ def test_config_updates_are_partial_and_validated(sim: Sim) -> None:
     assert sim.http.get("/_sim/config").json()["duplicate_rule_on_email"] is True
 
 
-def test_idle_reports_pending_batches(sim: Sim, receiver: Receiver) -> None:
+def test_idle_reports_pending_batches(sim: SalesforceSim, receiver: Receiver) -> None:
     sim.configure(outbound_url=f"{receiver.url}/om", batch_window_ms=400)
     sim.create()
     assert sim.http.get("/_sim/idle").json() == {"idle": False}
@@ -88,7 +88,7 @@ def test_idle_reports_pending_batches(sim: Sim, receiver: Receiver) -> None:
     assert len(receiver.at("/om")) == 1
 
 
-def test_the_clock_moves_record_timestamps_forward(sim: Sim) -> None:
+def test_the_clock_moves_record_timestamps_forward(sim: SalesforceSim) -> None:
     first = sim.record("Lead", sim.create())["CreatedDate"]
     moved = sim.http.post("/_sim/clock", json={"advance_seconds": 86400}).json()["now"]
     second = sim.record("Lead", sim.create())["CreatedDate"]
@@ -96,7 +96,7 @@ def test_the_clock_moves_record_timestamps_forward(sim: Sim) -> None:
     assert sim.http.post("/_sim/clock", json={"advance_seconds": -1}).status_code == 422
 
 
-def test_a_config_body_that_is_not_a_json_object_is_422(sim: Sim) -> None:
+def test_a_config_body_that_is_not_a_json_object_is_422(sim: SalesforceSim) -> None:
     assert (
         sim.http.post(
             "/_sim/config", content=b"{nope", headers={"Content-Type": "application/json"}

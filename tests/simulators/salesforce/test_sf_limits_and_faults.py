@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from sf_harness import Sim
+
+from tests.simulators.salesforce.harness import SalesforceSim
 
 
 def _usage(header: str) -> tuple[int, int]:
@@ -13,7 +14,7 @@ def _usage(header: str) -> tuple[int, int]:
     return int(used), int(limit)
 
 
-def test_every_rest_response_carries_sforce_limit_info_and_counts_once(sim: Sim) -> None:
+def test_every_rest_response_carries_sforce_limit_info_and_counts_once(sim: SalesforceSim) -> None:
     first = sim.api.get("/limits")
     used, limit = _usage(first.headers["Sforce-Limit-Info"])
     assert limit == 100_000
@@ -28,7 +29,7 @@ def test_every_rest_response_carries_sforce_limit_info_and_counts_once(sim: Sim)
     )
 
 
-def test_a_spent_quota_is_403_request_limit_exceeded_without_retry_after(sim: Sim) -> None:
+def test_a_spent_quota_is_403_request_limit_exceeded_without_retry_after(sim: SalesforceSim) -> None:
     sim.configure(api_quota=3)
     for _ in range(3):
         assert sim.api.get("/limits").status_code == 200
@@ -46,7 +47,7 @@ def test_a_spent_quota_is_403_request_limit_exceeded_without_retry_after(sim: Si
     assert sim.api.get("/limits").status_code == 200
 
 
-def test_the_calls_log_records_vendor_calls_with_their_client(sim: Sim) -> None:
+def test_the_calls_log_records_vendor_calls_with_their_client(sim: SalesforceSim) -> None:
     sim.api.post(
         "/sobjects/Lead/",
         json={"LastName": "L", "Company": "C"},
@@ -66,7 +67,7 @@ def test_the_calls_log_records_vendor_calls_with_their_client(sim: Sim) -> None:
     ("status", "code"),
     [(503, "SERVER_UNAVAILABLE"), (500, "UNKNOWN_EXCEPTION"), (403, "REQUEST_LIMIT_EXCEEDED")],
 )
-def test_injected_errors_come_in_salesforce_shape(sim: Sim, status: int, code: str) -> None:
+def test_injected_errors_come_in_salesforce_shape(sim: SalesforceSim, status: int, code: str) -> None:
     sim.http.post(
         "/_sim/faults", json={"error_rate": 1.0, "error_statuses": [status], "path_prefix": "/services/data"}
     )
@@ -79,7 +80,7 @@ def test_injected_errors_come_in_salesforce_shape(sim: Sim, status: int, code: s
     assert sim.http.get("/_sim/faults").json()["error_rate"] == 1.0
 
 
-def test_injected_errors_on_oauth_use_the_oauth_shape(sim: Sim) -> None:
+def test_injected_errors_on_oauth_use_the_oauth_shape(sim: SalesforceSim) -> None:
     sim.http.post(
         "/_sim/faults", json={"error_rate": 1.0, "error_statuses": [503], "path_prefix": "/services/oauth2"}
     )
@@ -88,7 +89,7 @@ def test_injected_errors_on_oauth_use_the_oauth_shape(sim: Sim) -> None:
     assert response.json()["error"] == "temporarily_unavailable"
 
 
-def test_faults_can_target_methods_and_add_latency(sim: Sim) -> None:
+def test_faults_can_target_methods_and_add_latency(sim: SalesforceSim) -> None:
     sim.http.post(
         "/_sim/faults",
         json={"error_rate": 1.0, "error_statuses": [500], "methods": ["PATCH"], "latency_ms": 50},

@@ -14,14 +14,16 @@ import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
-from sf_harness import CLIENT_ID, CLIENT_SECRET, Sim
+
+from tests.fixtures.simulators import SF_CLIENT_ID, SF_CLIENT_SECRET
+from tests.simulators.salesforce.harness import SalesforceSim
 
 REDIRECT = "https://sync.example/oauth/callback"
 JWT_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 
 
-def _authorize(sim: Sim, **params: str) -> httpx.Response:
-    query = {"response_type": "code", "client_id": CLIENT_ID, "redirect_uri": REDIRECT, **params}
+def _authorize(sim: SalesforceSim, **params: str) -> httpx.Response:
+    query = {"response_type": "code", "client_id": SF_CLIENT_ID, "redirect_uri": REDIRECT, **params}
     return sim.http.get("/services/oauth2/authorize", params=query)
 
 
@@ -32,7 +34,7 @@ def _code(response: httpx.Response) -> dict[str, list[str]]:
     return parse_qs(urlparse(location).query)
 
 
-def _token(sim: Sim, **form: str) -> httpx.Response:
+def _token(sim: SalesforceSim, **form: str) -> httpx.Response:
     return sim.http.post("/services/oauth2/token", data=form)
 
 
@@ -40,26 +42,26 @@ def _s256(verifier: str) -> str:
     return base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
 
 
-def _assert_token_shape(sim: Sim, body: dict[str, Any]) -> None:
+def _assert_token_shape(sim: SalesforceSim, body: dict[str, Any]) -> None:
     assert body["token_type"] == "Bearer"
     assert body["instance_url"] == sim.url
     org_id = sim.http.get("/_sim/config").json()["org_id"]
     assert body["id"].startswith(f"{sim.url}/id/{org_id}/005")
     assert body["issued_at"].isdigit() and len(body["issued_at"]) == 13  # epoch milliseconds, as a string
-    expected = hmac.new(CLIENT_SECRET.encode(), (body["id"] + body["issued_at"]).encode(), hashlib.sha256)
+    expected = hmac.new(SF_CLIENT_SECRET.encode(), (body["id"] + body["issued_at"]).encode(), hashlib.sha256)
     assert body["signature"] == base64.b64encode(expected.digest()).decode()
     assert isinstance(body["scope"], str)
 
 
-def test_authorization_code_with_pkce_gives_a_refresh_token_and_a_working_session(sim: Sim) -> None:
+def test_authorization_code_with_pkce_gives_a_refresh_token_and_a_working_session(sim: SalesforceSim) -> None:
     verifier = "v" * 64
     params = _code(_authorize(sim, state="xyz", code_challenge=_s256(verifier), code_challenge_method="S256"))
     assert params["state"] == ["xyz"]
     form = {
         "grant_type": "authorization_code",
         "code": params["code"][0],
-        "client_id": CLIENT_ID,
-        "client_secret": CLIENT_SECRET,
+        "client_id": SF_CLIENT_ID,
+        "client_secret": SF_CLIENT_SECRET,
         "redirect_uri": REDIRECT,
         "code_verifier": verifier,
     }
@@ -77,14 +79,14 @@ def test_authorization_code_with_pkce_gives_a_refresh_token_and_a_working_sessio
     assert again.json() == {"error": "invalid_grant", "error_description": "invalid authorization code"}
 
 
-def test_a_wrong_code_verifier_is_an_invalid_grant(sim: Sim) -> None:
+def test_a_wrong_code_verifier_is_an_invalid_grant(sim: SalesforceSim) -> None:
     params = _code(_authorize(sim, code_challenge=_s256("right-verifier")))
     response = _token(
         sim,
         grant_type="authorization_code",
         code=params["code"][0],
-        client_id=CLIENT_ID,
-        client_secret=CLIENT_SECRET,
+        client_id=SF_CLIENT_ID,
+        client_secret=SF_CLIENT_SECRET,
         redirect_uri=REDIRECT,
         code_verifier="wrong-verifier",
     )
@@ -92,7 +94,7 @@ def test_a_wrong_code_verifier_is_an_invalid_grant(sim: Sim) -> None:
     assert response.json()["error"] == "invalid_grant"
 
 
-def test_authorize_refuses_plain_pkce_and_unknown_clients(sim: Sim) -> None:
+def test_authorize_refuses_plain_pkce_and_unknown_clients(sim: SalesforceSim) -> None:
     assert _code(_authorize(sim, code_challenge="abc", code_challenge_method="plain"))["error"] == [
         "invalid_request"
     ]
@@ -104,13 +106,13 @@ def test_authorize_refuses_plain_pkce_and_unknown_clients(sim: Sim) -> None:
     assert unknown.json()["error"] == "invalid_client_id"
 
 
-def test_the_code_must_be_redeemed_with_the_same_redirect_uri_and_secret(sim: Sim) -> None:
+def test_the_code_must_be_redeemed_with_the_same_redirect_uri_and_secret(sim: SalesforceSim) -> None:
     code = _code(_authorize(sim))["code"][0]
     wrong_secret = _token(
         sim,
         grant_type="authorization_code",
         code=code,
-        client_id=CLIENT_ID,
+        client_id=SF_CLIENT_ID,
         client_secret="nope",
         redirect_uri=REDIRECT,
     )
@@ -123,29 +125,29 @@ def test_the_code_must_be_redeemed_with_the_same_redirect_uri_and_secret(sim: Si
         sim,
         grant_type="authorization_code",
         code=code,
-        client_id=CLIENT_ID,
-        client_secret=CLIENT_SECRET,
+        client_id=SF_CLIENT_ID,
+        client_secret=SF_CLIENT_SECRET,
         redirect_uri="https://elsewhere.example/cb",
     )
     assert wrong_uri.json()["error"] == "redirect_uri_mismatch"
 
 
-def test_refresh_gives_a_new_access_token_without_a_new_refresh_token(sim: Sim) -> None:
+def test_refresh_gives_a_new_access_token_without_a_new_refresh_token(sim: SalesforceSim) -> None:
     code = _code(_authorize(sim))["code"][0]
     first = _token(
         sim,
         grant_type="authorization_code",
         code=code,
-        client_id=CLIENT_ID,
-        client_secret=CLIENT_SECRET,
+        client_id=SF_CLIENT_ID,
+        client_secret=SF_CLIENT_SECRET,
         redirect_uri=REDIRECT,
     ).json()
     refreshed = _token(
         sim,
         grant_type="refresh_token",
         refresh_token=first["refresh_token"],
-        client_id=CLIENT_ID,
-        client_secret=CLIENT_SECRET,
+        client_id=SF_CLIENT_ID,
+        client_secret=SF_CLIENT_SECRET,
     )
     assert refreshed.status_code == 200
     body = refreshed.json()
@@ -154,9 +156,9 @@ def test_refresh_gives_a_new_access_token_without_a_new_refresh_token(sim: Sim) 
     assert body["access_token"] != first["access_token"]
 
 
-def test_client_credentials_and_jwt_give_no_refresh_token(sim: Sim) -> None:
+def test_client_credentials_and_jwt_give_no_refresh_token(sim: SalesforceSim) -> None:
     body = _token(
-        sim, grant_type="client_credentials", client_id=CLIENT_ID, client_secret=CLIENT_SECRET
+        sim, grant_type="client_credentials", client_id=SF_CLIENT_ID, client_secret=SF_CLIENT_SECRET
     ).json()
     _assert_token_shape(sim, body)
     assert "refresh_token" not in body
@@ -181,7 +183,7 @@ def _private_key() -> tuple[bytes, str]:
 
 def _claims(**overrides: Any) -> dict[str, Any]:
     claims = {
-        "iss": CLIENT_ID,
+        "iss": SF_CLIENT_ID,
         "sub": "integration@sfgr-sim.example",
         "aud": "https://login.salesforce.com",
         "exp": int(time.time()) + 170,
@@ -201,7 +203,7 @@ def _claims(**overrides: Any) -> dict[str, Any]:
         ({"exp_in": 600}, "invalid_grant"),  # "a short expiry": at most 3 minutes
     ],
 )
-def test_jwt_bearer_checks_every_claim(sim: Sim, overrides: dict[str, Any], error: str) -> None:
+def test_jwt_bearer_checks_every_claim(sim: SalesforceSim, overrides: dict[str, Any], error: str) -> None:
     overrides = dict(overrides)
     if "exp_in" in overrides:
         overrides["exp"] = int(time.time()) + overrides.pop("exp_in")
@@ -214,7 +216,7 @@ def test_jwt_bearer_checks_every_claim(sim: Sim, overrides: dict[str, Any], erro
     assert response.json()["error"] == error
 
 
-def test_jwt_bearer_verifies_the_signature_when_a_key_is_configured(sim: Sim) -> None:
+def test_jwt_bearer_verifies_the_signature_when_a_key_is_configured(sim: SalesforceSim) -> None:
     private, public = _private_key()
     other_private, _ = _private_key()
     sim.configure(jwt_public_key=public, environment="sandbox")
@@ -238,7 +240,7 @@ def test_jwt_bearer_verifies_the_signature_when_a_key_is_configured(sim: Sim) ->
     assert hs256.json()["error"] == "invalid_grant"
 
 
-def test_unknown_grant_types_and_json_bodies_are_unsupported(sim: Sim) -> None:
+def test_unknown_grant_types_and_json_bodies_are_unsupported(sim: SalesforceSim) -> None:
     assert (
         _token(sim, grant_type="password", username="u", password="p").json()["error"]
         == "unsupported_grant_type"
@@ -248,7 +250,7 @@ def test_unknown_grant_types_and_json_bodies_are_unsupported(sim: Sim) -> None:
     assert as_json.json()["error"] == "unsupported_grant_type"
 
 
-def test_revoked_and_expired_tokens_get_invalid_session_id(sim: Sim) -> None:
+def test_revoked_and_expired_tokens_get_invalid_session_id(sim: SalesforceSim) -> None:
     expected = [{"message": "Session expired or invalid", "errorCode": "INVALID_SESSION_ID"}]
     assert sim.api.get("/limits").status_code == 200
     assert sim.http.post("/services/oauth2/revoke", data={"token": sim.token}).status_code == 200
@@ -265,32 +267,32 @@ def test_revoked_and_expired_tokens_get_invalid_session_id(sim: Sim) -> None:
     assert garbage.status_code == 401 and garbage.json() == expected
 
 
-def test_revoking_a_refresh_token_ends_its_sessions(sim: Sim) -> None:
+def test_revoking_a_refresh_token_ends_its_sessions(sim: SalesforceSim) -> None:
     code = _code(_authorize(sim))["code"][0]
     body = _token(
         sim,
         grant_type="authorization_code",
         code=code,
-        client_id=CLIENT_ID,
-        client_secret=CLIENT_SECRET,
+        client_id=SF_CLIENT_ID,
+        client_secret=SF_CLIENT_SECRET,
         redirect_uri=REDIRECT,
     ).json()
     auth = {"Authorization": f"Bearer {body['access_token']}"}
     assert sim.http.get("/services/data/v62.0/limits", headers=auth).status_code == 200
     assert sim.http.post("/services/oauth2/revoke", data={"token": body["refresh_token"]}).status_code == 200
     assert sim.http.get("/services/data/v62.0/limits", headers=auth).status_code == 401
-    again = _token(sim, grant_type="refresh_token", refresh_token=body["refresh_token"], client_id=CLIENT_ID)
+    again = _token(sim, grant_type="refresh_token", refresh_token=body["refresh_token"], client_id=SF_CLIENT_ID)
     assert again.json()["error"] == "invalid_grant"
 
 
-def test_expiring_sessions_through_the_control_api_forces_a_refresh(sim: Sim) -> None:
+def test_expiring_sessions_through_the_control_api_forces_a_refresh(sim: SalesforceSim) -> None:
     assert sim.http.post("/_sim/sessions/expire").json()["expired"] >= 1
     assert sim.api.get("/limits").status_code == 401
 
 
-def test_the_identity_url_describes_the_user_and_org(sim: Sim) -> None:
+def test_the_identity_url_describes_the_user_and_org(sim: SalesforceSim) -> None:
     body = _token(
-        sim, grant_type="client_credentials", client_id=CLIENT_ID, client_secret=CLIENT_SECRET
+        sim, grant_type="client_credentials", client_id=SF_CLIENT_ID, client_secret=SF_CLIENT_SECRET
     ).json()
     identity = sim.http.get(
         body["id"].removeprefix(sim.url), headers={"Authorization": f"Bearer {body['access_token']}"}

@@ -7,9 +7,10 @@ from xml.etree.ElementTree import Element
 
 import pytest
 from defusedxml import ElementTree
-from sf_harness import ACK, Receiver, Sim, eventually
 
 from simulators.salesforce import ids
+from tests.fixtures.polling import eventually
+from tests.simulators.salesforce.harness import ACK, Receiver, SalesforceSim
 
 SOAP = "{http://schemas.xmlsoap.org/soap/envelope/}"
 OUT = "{http://soap.sforce.com/2005/09/outbound}"
@@ -39,11 +40,11 @@ def _records(body: bytes) -> dict[str, dict[str, str | None]]:
     return out
 
 
-def _outbound(sim: Sim, receiver: Receiver, **config: object) -> None:
+def _outbound(sim: SalesforceSim, receiver: Receiver, **config: object) -> None:
     sim.configure(outbound_url=f"{receiver.url}/om?key=s3cret", **config)
 
 
-def test_a_create_arrives_as_a_soap_notification_exactly_as_documented(sim: Sim, receiver: Receiver) -> None:
+def test_a_create_arrives_as_a_soap_notification_exactly_as_documented(sim: SalesforceSim, receiver: Receiver) -> None:
     _outbound(sim, receiver)
     lead_id = sim.create(FirstName="Pat", Email="pat@example.com")
     message = eventually(lambda: receiver.at("/om"))[0]
@@ -81,7 +82,7 @@ def test_a_create_arrives_as_a_soap_notification_exactly_as_documented(sim: Sim,
 
 
 def test_changes_within_the_window_share_one_message_and_ui_edits_fire_too(
-    sim: Sim, receiver: Receiver
+    sim: SalesforceSim, receiver: Receiver
 ) -> None:
     _outbound(sim, receiver, batch_window_ms=300)
     first = sim.create()
@@ -94,7 +95,7 @@ def test_changes_within_the_window_share_one_message_and_ui_edits_fire_too(
     assert records[0]["Email"] == records[2]["Email"] == "pat@example.com"  # latest state only
 
 
-def test_more_than_100_notifications_are_split(sim: Sim, receiver: Receiver) -> None:
+def test_more_than_100_notifications_are_split(sim: SalesforceSim, receiver: Receiver) -> None:
     _outbound(sim, receiver, batch_window_ms=500)
     lead = {"attributes": {"type": "Lead"}, "LastName": "L", "Company": "C"}
     for _ in range(2):
@@ -104,7 +105,7 @@ def test_more_than_100_notifications_are_split(sim: Sim, receiver: Receiver) -> 
     assert sizes == [50, 100]
 
 
-def test_deletes_and_undeletes_fire_no_outbound_message(sim: Sim, receiver: Receiver) -> None:
+def test_deletes_and_undeletes_fire_no_outbound_message(sim: SalesforceSim, receiver: Receiver) -> None:
     lead_id = sim.create()
     _outbound(sim, receiver)
     sim.api.delete(f"/sobjects/Lead/{lead_id}")
@@ -113,7 +114,7 @@ def test_deletes_and_undeletes_fire_no_outbound_message(sim: Sim, receiver: Rece
     assert receiver.at("/om") == []
 
 
-def test_only_objects_with_a_rule_send_messages(sim: Sim, receiver: Receiver) -> None:
+def test_only_objects_with_a_rule_send_messages(sim: SalesforceSim, receiver: Receiver) -> None:
     _outbound(sim, receiver, outbound_fields={"Contact": ["Email"]})
     sim.create()
     contact_id = sim.create("Contact", Email="kim@example.com")
@@ -144,7 +145,7 @@ UNQUALIFIED_ACK = (
     ids=["bare-200", "empty", "ack-false", "ack-outside-namespace", "json", "ack-with-500", "503"],
 )
 def test_anything_but_a_soap_ack_true_is_retried(
-    sim: Sim, receiver: Receiver, reply: tuple[int, str, str]
+    sim: SalesforceSim, receiver: Receiver, reply: tuple[int, str, str]
 ) -> None:
     _outbound(sim, receiver)
     receiver.reply("/om", reply)
@@ -157,7 +158,7 @@ def test_anything_but_a_soap_ack_true_is_retried(
 
 
 def test_a_retry_carries_the_latest_state_under_the_same_notification_id(
-    sim: Sim, receiver: Receiver
+    sim: SalesforceSim, receiver: Receiver
 ) -> None:
     _outbound(sim, receiver)
     receiver.reply("/om", *[(500, "down", "text/plain")] * 10_000)
@@ -175,7 +176,7 @@ def test_a_retry_carries_the_latest_state_under_the_same_notification_id(
     assert fields["Email"] == "second@example.com"
 
 
-def test_ack_is_case_insensitive_true_or_1(sim: Sim, receiver: Receiver) -> None:
+def test_ack_is_case_insensitive_true_or_1(sim: SalesforceSim, receiver: Receiver) -> None:
     _outbound(sim, receiver)
     receiver.reply(
         "/om", (200, ACK.format(value=" TRUE "), "text/xml"), (200, ACK.format(value="1"), "text/xml")
@@ -187,7 +188,7 @@ def test_ack_is_case_insensitive_true_or_1(sim: Sim, receiver: Receiver) -> None
     assert len(receiver.at("/om")) == 2
 
 
-def test_a_record_deleted_before_delivery_is_sent_with_its_id_alone(sim: Sim, receiver: Receiver) -> None:
+def test_a_record_deleted_before_delivery_is_sent_with_its_id_alone(sim: SalesforceSim, receiver: Receiver) -> None:
     _outbound(sim, receiver)
     receiver.reply("/om", (503, "down", "text/plain"))
     lead_id = sim.create(Email="pat@example.com")
@@ -199,7 +200,7 @@ def test_a_record_deleted_before_delivery_is_sent_with_its_id_alone(sim: Sim, re
 
 
 def test_undelivered_messages_back_off_and_are_dropped_after_24_scaled_hours(
-    sim: Sim, receiver: Receiver
+    sim: SalesforceSim, receiver: Receiver
 ) -> None:
     scale = 0.00002  # 24 h -> 1.73 s; the 2 h cap between attempts -> 0.144 s
     _outbound(sim, receiver, delivery_time_scale=scale)
@@ -215,7 +216,7 @@ def test_undelivered_messages_back_off_and_are_dropped_after_24_scaled_hours(
     assert len(receiver.at("/om")) == len(times)  # dropped: nothing more is sent
 
 
-def test_deliveries_can_be_read_with_bodies_and_from_a_sequence(sim: Sim, receiver: Receiver) -> None:
+def test_deliveries_can_be_read_with_bodies_and_from_a_sequence(sim: SalesforceSim, receiver: Receiver) -> None:
     _outbound(sim, receiver)
     sim.create()
     sim.wait_idle()
@@ -227,7 +228,7 @@ def test_deliveries_can_be_read_with_bodies_and_from_a_sequence(sim: Sim, receiv
     assert [a["seq"] for a in newer] == [2] and "body" not in newer[0]
 
 
-def test_duplicate_deliveries_repeat_the_same_notification_ids(sim: Sim, receiver: Receiver) -> None:
+def test_duplicate_deliveries_repeat_the_same_notification_ids(sim: SalesforceSim, receiver: Receiver) -> None:
     _outbound(sim, receiver)
     sim.http.post("/_sim/faults", json={"delivery_duplicate_rate": 1.0})
     sim.create()

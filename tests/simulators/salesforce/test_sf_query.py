@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from sf_harness import API, Sim
+from tests.simulators.salesforce.harness import API, SalesforceSim
 
 
-def _q(sim: Sim, soql: str, path: str = "/query", **headers: str) -> Any:
+def _q(sim: SalesforceSim, soql: str, path: str = "/query", **headers: str) -> Any:
     response = sim.api.get(path, params={"q": soql}, headers=headers)
     assert response.status_code == 200, response.text
     return response.json()
 
 
-def _bulk(sim: Sim, count: int, **values: Any) -> list[str]:
+def _bulk(sim: SalesforceSim, count: int, **values: Any) -> list[str]:
     made: list[str] = []
     for start in range(0, count, 200):
         records = [
@@ -25,7 +25,7 @@ def _bulk(sim: Sim, count: int, **values: Any) -> list[str]:
     return made
 
 
-def test_query_selects_fields_with_attributes_and_canonical_names(sim: Sim) -> None:
+def test_query_selects_fields_with_attributes_and_canonical_names(sim: SalesforceSim) -> None:
     lead_id = sim.create(FirstName="Pat", Email="pat@example.com", LeadSource="Web")
     body = _q(
         sim, "select id, name, EMAIL, leadsource, lastmodifieddate from lead where email = 'PAT@EXAMPLE.COM'"
@@ -37,7 +37,7 @@ def test_query_selects_fields_with_attributes_and_canonical_names(sim: Sim) -> N
     assert record["Name"] == "Pat Lee" and record["LastModifiedDate"].endswith("+0000")
 
 
-def test_query_filters_on_timestamps_with_unquoted_date_times(sim: Sim) -> None:
+def test_query_filters_on_timestamps_with_unquoted_date_times(sim: SalesforceSim) -> None:
     old = sim.create(Email="old@example.com")
     stamp = sim.record("Lead", old)["SystemModstamp"]
     sim.http.post("/_sim/clock", json={"advance_seconds": 2})
@@ -53,14 +53,14 @@ def test_query_filters_on_timestamps_with_unquoted_date_times(sim: Sim) -> None:
     assert quoted.status_code == 400 and quoted.json()[0]["errorCode"] == "INVALID_FIELD"
 
 
-def test_an_unencoded_plus_in_a_date_time_is_a_malformed_query(sim: Sim) -> None:
+def test_an_unencoded_plus_in_a_date_time_is_a_malformed_query(sim: SalesforceSim) -> None:
     raw = "/query?q=SELECT+Id+FROM+Lead+WHERE+SystemModstamp+>+2024-05-01T10:00:00.000+0000"
     response = sim.api.get(raw)
     assert response.status_code == 400
     assert response.json()[0]["errorCode"] == "MALFORMED_QUERY"
 
 
-def test_query_hides_deleted_records_and_query_all_shows_them(sim: Sim) -> None:
+def test_query_hides_deleted_records_and_query_all_shows_them(sim: SalesforceSim) -> None:
     kept, gone = sim.create(), sim.create()
     assert sim.api.delete(f"/sobjects/Lead/{gone}").status_code == 204
     assert [r["Id"] for r in _q(sim, "SELECT Id FROM Lead")["records"]] == [kept]
@@ -71,7 +71,7 @@ def test_query_hides_deleted_records_and_query_all_shows_them(sim: Sim) -> None:
     ]
 
 
-def test_count_limit_and_boolean_filters(sim: Sim) -> None:
+def test_count_limit_and_boolean_filters(sim: SalesforceSim) -> None:
     sim.create(HasOptedOutOfEmail=True)
     sim.create()
     sim.create("Contact", GRdeleted__c=True)
@@ -81,7 +81,7 @@ def test_count_limit_and_boolean_filters(sim: Sim) -> None:
     assert len(_q(sim, "SELECT Id FROM Lead LIMIT 1")["records"]) == 1
 
 
-def test_results_page_through_next_records_url(sim: Sim) -> None:
+def test_results_page_through_next_records_url(sim: SalesforceSim) -> None:
     made = _bulk(sim, 450)
     first = _q(
         sim, "SELECT Id, LastName FROM Lead ORDER BY LastName", **{"Sforce-Query-Options": "batchSize=200"}
@@ -98,7 +98,7 @@ def test_results_page_through_next_records_url(sim: Sim) -> None:
     assert seen == made
 
 
-def test_the_default_batch_is_2000_and_small_batch_sizes_are_raised_to_200(sim: Sim) -> None:
+def test_the_default_batch_is_2000_and_small_batch_sizes_are_raised_to_200(sim: SalesforceSim) -> None:
     _bulk(sim, 2001)
     default = _q(sim, "SELECT Id FROM Lead")
     assert len(default["records"]) == 2000 and default["nextRecordsUrl"].endswith("-2000")
@@ -106,13 +106,13 @@ def test_the_default_batch_is_2000_and_small_batch_sizes_are_raised_to_200(sim: 
     assert len(tiny["records"]) == 200
 
 
-def test_a_bad_query_locator_is_refused(sim: Sim) -> None:
+def test_a_bad_query_locator_is_refused(sim: SalesforceSim) -> None:
     response = sim.api.get("/query/01g5g00000000000AAA-2000")
     assert response.status_code == 400
     assert response.json()[0]["errorCode"] == "INVALID_QUERY_LOCATOR"
 
 
-def test_malformed_queries_are_400_malformed_query(sim: Sim) -> None:
+def test_malformed_queries_are_400_malformed_query(sim: SalesforceSim) -> None:
     for soql in ("SELECT FROM Lead", "SELECT Id FROM Lead WHERE Email = 'unterminated", "DELETE FROM Lead"):
         response = sim.api.get("/query", params={"q": soql})
         assert response.status_code == 400
@@ -122,7 +122,7 @@ def test_malformed_queries_are_400_malformed_query(sim: Sim) -> None:
     assert unknown.json()[0]["errorCode"] == "INVALID_TYPE"
 
 
-def test_ids_filter_in_15_or_18_character_form(sim: Sim) -> None:
+def test_ids_filter_in_15_or_18_character_form(sim: SalesforceSim) -> None:
     first, second, _ = sim.create(), sim.create(), sim.create()
     body = _q(sim, f"SELECT Id FROM Lead WHERE Id IN ('{first[:15]}', '{second}') ORDER BY Id")  # noqa: S608
     assert [r["Id"] for r in body["records"]] == [first, second]

@@ -6,14 +6,14 @@ import re
 from datetime import datetime
 
 import pytest
-from sf_harness import API, Sim
 
 from simulators.salesforce import ids, timefmt
+from tests.simulators.salesforce.harness import API, SalesforceSim
 
 REST_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}\+0000")
 
 
-def test_the_versions_list_needs_no_session_and_lists_v50_onwards(sim: Sim) -> None:
+def test_the_versions_list_needs_no_session_and_lists_v50_onwards(sim: SalesforceSim) -> None:
     response = sim.http.get("/services/data/")
     assert response.status_code == 200
     versions = response.json()
@@ -23,7 +23,7 @@ def test_the_versions_list_needs_no_session_and_lists_v50_onwards(sim: Sim) -> N
 
 
 @pytest.mark.parametrize("version", ["v49.0", "v20.0", "v62", "v62.1"])
-def test_versions_below_50_or_malformed_are_not_found(sim: Sim, version: str) -> None:
+def test_versions_below_50_or_malformed_are_not_found(sim: SalesforceSim, version: str) -> None:
     response = sim.http.get(
         f"/services/data/{version}/sobjects/Lead/describe", headers={"Authorization": f"Bearer {sim.token}"}
     )
@@ -31,7 +31,7 @@ def test_versions_below_50_or_malformed_are_not_found(sim: Sim, version: str) ->
     assert response.json() == [{"message": "The requested resource does not exist", "errorCode": "NOT_FOUND"}]
 
 
-def test_create_answers_201_with_an_18_character_lead_id(sim: Sim) -> None:
+def test_create_answers_201_with_an_18_character_lead_id(sim: SalesforceSim) -> None:
     response = sim.api.post("/sobjects/Lead/", json={"LastName": "Lee", "Company": "Acme"})
     assert response.status_code == 201
     body = response.json()
@@ -41,7 +41,7 @@ def test_create_answers_201_with_an_18_character_lead_id(sim: Sim) -> None:
     assert ids.is_valid(contact.json()["id"], "003")
 
 
-def test_read_returns_attributes_and_salesforce_date_times(sim: Sim) -> None:
+def test_read_returns_attributes_and_salesforce_date_times(sim: SalesforceSim) -> None:
     lead_id = sim.create(FirstName="Pat", Email="pat@example.com", Country="PL")
     response = sim.api.get(f"/sobjects/Lead/{lead_id}")
     assert response.status_code == 200
@@ -55,7 +55,7 @@ def test_read_returns_attributes_and_salesforce_date_times(sim: Sim) -> None:
     assert "Last-Modified" in response.headers
 
 
-def test_read_with_fields_returns_those_fields_and_the_id(sim: Sim) -> None:
+def test_read_with_fields_returns_those_fields_and_the_id(sim: SalesforceSim) -> None:
     lead_id = sim.create(Email="pat@example.com")
     body = sim.api.get(f"/sobjects/Lead/{lead_id}", params={"fields": "email,LastName"}).json()
     assert set(body) == {"attributes", "Email", "LastName", "Id"}
@@ -64,12 +64,12 @@ def test_read_with_fields_returns_those_fields_and_the_id(sim: Sim) -> None:
     assert unknown.json()[0]["errorCode"] == "INVALID_FIELD"
 
 
-def test_a_15_character_id_reads_the_same_record(sim: Sim) -> None:
+def test_a_15_character_id_reads_the_same_record(sim: SalesforceSim) -> None:
     lead_id = sim.create()
     assert sim.api.get(f"/sobjects/Lead/{lead_id[:15]}").json()["Id"] == lead_id
 
 
-def test_update_answers_204_with_no_body_and_bumps_the_timestamps(sim: Sim) -> None:
+def test_update_answers_204_with_no_body_and_bumps_the_timestamps(sim: SalesforceSim) -> None:
     lead_id = sim.create()
     before = sim.record("Lead", lead_id)
     response = sim.api.patch(f"/sobjects/Lead/{lead_id}", json={"Email": "new@example.com"})
@@ -81,7 +81,7 @@ def test_update_answers_204_with_no_body_and_bumps_the_timestamps(sim: Sim) -> N
     assert after["SystemModstamp"] >= before["SystemModstamp"]
 
 
-def test_delete_answers_204_and_the_record_is_then_entity_is_deleted(sim: Sim) -> None:
+def test_delete_answers_204_and_the_record_is_then_entity_is_deleted(sim: SalesforceSim) -> None:
     lead_id = sim.create()
     response = sim.api.delete(f"/sobjects/Lead/{lead_id}")
     assert response.status_code == 204 and response.content == b""
@@ -92,7 +92,7 @@ def test_delete_answers_204_and_the_record_is_then_entity_is_deleted(sim: Sim) -
     assert sim.record("Lead", lead_id)["IsDeleted"] is True
 
 
-def test_unknown_malformed_and_mistyped_ids(sim: Sim) -> None:
+def test_unknown_malformed_and_mistyped_ids(sim: SalesforceSim) -> None:
     unknown = ids.to18("00Q5g0000000001")
     response = sim.api.get(f"/sobjects/Lead/{unknown}")
     assert response.status_code == 404
@@ -106,7 +106,7 @@ def test_unknown_malformed_and_mistyped_ids(sim: Sim) -> None:
     assert sim.api.get(f"/sobjects/Lead/{contact_id}").json()[0]["errorCode"] == "NOT_FOUND"
 
 
-def test_unknown_fields_in_a_body_are_invalid_field(sim: Sim) -> None:
+def test_unknown_fields_in_a_body_are_invalid_field(sim: SalesforceSim) -> None:
     response = sim.api.post(
         "/sobjects/Lead/", json={"LastName": "Lee", "Company": "Acme", "Shoe_Size__c": 42}
     )
@@ -120,13 +120,13 @@ def test_unknown_fields_in_a_body_are_invalid_field(sim: Sim) -> None:
     ]
 
 
-def _last_modified(sim: Sim, lead_id: str) -> datetime:
+def _last_modified(sim: SalesforceSim, lead_id: str) -> datetime:
     value = timefmt.parse_soql_datetime(sim.record("Lead", lead_id)["LastModifiedDate"])
     assert value is not None
     return value
 
 
-def test_if_unmodified_since_refuses_writes_after_a_later_change(sim: Sim) -> None:
+def test_if_unmodified_since_refuses_writes_after_a_later_change(sim: SalesforceSim) -> None:
     lead_id = sim.create()
     seen = _last_modified(sim, lead_id)
     sim.http.post("/_sim/clock", json={"advance_seconds": 5})
@@ -141,7 +141,7 @@ def test_if_unmodified_since_refuses_writes_after_a_later_change(sim: Sim) -> No
     assert sim.record("Lead", lead_id)["Email"] is None
 
 
-def test_if_unmodified_since_compares_whole_seconds(sim: Sim) -> None:
+def test_if_unmodified_since_compares_whole_seconds(sim: SalesforceSim) -> None:
     lead_id = sim.create()
     same_second = timefmt.http_date(_last_modified(sim, lead_id))  # the millis are cut off: not "after"
     fresh = sim.api.patch(
@@ -154,7 +154,7 @@ def test_if_unmodified_since_compares_whole_seconds(sim: Sim) -> None:
 
 
 @pytest.mark.parametrize("header", ["yesterday", "2024-05-01T10:00:00Z", "Wednesday, 01-May-24 10:00:00 GMT"])
-def test_an_invalid_if_unmodified_since_is_400(sim: Sim, header: str) -> None:
+def test_an_invalid_if_unmodified_since_is_400(sim: SalesforceSim, header: str) -> None:
     lead_id = sim.create()
     invalid = sim.api.patch(
         f"/sobjects/Lead/{lead_id}", json={"Email": "x@example.com"}, headers={"If-Unmodified-Since": header}
@@ -163,7 +163,7 @@ def test_an_invalid_if_unmodified_since_is_400(sim: Sim, header: str) -> None:
     assert sim.record("Lead", lead_id)["Email"] is None
 
 
-def test_if_modified_since_gives_304_when_unchanged(sim: Sim) -> None:
+def test_if_modified_since_gives_304_when_unchanged(sim: SalesforceSim) -> None:
     lead_id = sim.create()
     last_modified = sim.api.get(f"/sobjects/Lead/{lead_id}").headers["Last-Modified"]
     assert (
@@ -173,7 +173,7 @@ def test_if_modified_since_gives_304_when_unchanged(sim: Sim) -> None:
 
 
 @pytest.mark.parametrize("sobject", ["Lead", "Contact"])
-def test_describe_lists_fields_with_types_and_flags(sim: Sim, sobject: str) -> None:
+def test_describe_lists_fields_with_types_and_flags(sim: SalesforceSim, sobject: str) -> None:
     response = sim.api.get(f"/sobjects/{sobject}/describe")
     assert response.status_code == 200
     body = response.json()
@@ -203,7 +203,7 @@ def test_describe_lists_fields_with_types_and_flags(sim: Sim, sobject: str) -> N
         assert "MailingCountry" in fields and "Country" not in fields
 
 
-def test_wrong_methods_media_types_and_json_get_salesforce_errors(sim: Sim) -> None:
+def test_wrong_methods_media_types_and_json_get_salesforce_errors(sim: SalesforceSim) -> None:
     lead_id = sim.create()
     put = sim.api.put(f"/sobjects/Lead/{lead_id}", json={})
     assert put.status_code == 405
@@ -220,7 +220,7 @@ def test_wrong_methods_media_types_and_json_get_salesforce_errors(sim: Sim) -> N
     assert sim.api.get("/sobjects/Account/describe").json()[0]["errorCode"] == "NOT_FOUND"
 
 
-def test_upsert_by_external_id_finds_no_external_id_field(sim: Sim) -> None:
+def test_upsert_by_external_id_finds_no_external_id_field(sim: SalesforceSim) -> None:
     response = sim.api.patch("/sobjects/Lead/Email/pat@example.com", json={"LastName": "Lee"})
     assert response.status_code == 404
     assert response.json()[0]["errorCode"] == "NOT_FOUND"

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from sf_harness import Sim
+
+from tests.simulators.salesforce.harness import SalesforceSim
 
 # SOQL built from ids the simulator made, as the sync builds it: not SQL.
 # ruff: noqa: S608
@@ -23,7 +24,7 @@ class Org:
 
 
 @pytest.fixture
-def org(sim: Sim) -> Org:
+def org(sim: SalesforceSim) -> Org:
     campaign, other = sim.create("Campaign", Name="Webinar"), sim.create("Campaign", Name="Fair")
     members = [sim.create(Email="ann@x.com"), sim.create(Email="bob@y.com")]
     outsiders = [sim.create(Email="cid@x.com"), sim.create(Email="dan@x.com")]
@@ -35,13 +36,13 @@ def org(sim: Sim) -> Org:
     return Org(campaign, other, members, outsiders, contact)
 
 
-def _ids(sim: Sim, soql: str) -> list[str]:
+def _ids(sim: SalesforceSim, soql: str) -> list[str]:
     response = sim.api.get("/query", params={"q": soql})
     assert response.status_code == 200, response.text
     return [r["Id"] for r in response.json()["records"]]
 
 
-def _refusal(sim: Sim, soql: str) -> dict[str, Any]:
+def _refusal(sim: SalesforceSim, soql: str) -> dict[str, Any]:
     response = sim.api.get("/query", params={"q": soql})
     assert response.status_code == 400, response.text
     [error] = response.json()
@@ -53,29 +54,29 @@ def _in_campaign(campaign: str, field: str = "LeadId") -> str:
     return f"(SELECT {field} FROM CampaignMember WHERE CampaignId = '{campaign}')"
 
 
-def test_semi_join_selects_the_leads_of_one_campaign(sim: Sim, org: Org) -> None:
+def test_semi_join_selects_the_leads_of_one_campaign(sim: SalesforceSim, org: Org) -> None:
     soql = f"SELECT Id FROM Lead WHERE Id IN {_in_campaign(org.campaign)} ORDER BY Email"
     assert _ids(sim, soql) == org.members
 
 
-def test_anti_join_selects_the_leads_outside_the_campaign(sim: Sim, org: Org) -> None:
+def test_anti_join_selects_the_leads_outside_the_campaign(sim: SalesforceSim, org: Org) -> None:
     soql = f"SELECT Id FROM Lead WHERE Id NOT IN {_in_campaign(org.campaign)} ORDER BY Email"
     assert _ids(sim, soql) == org.outsiders
 
 
-def test_semi_join_takes_the_campaign_id_in_15_or_18_characters(sim: Sim, org: Org) -> None:
+def test_semi_join_takes_the_campaign_id_in_15_or_18_characters(sim: SalesforceSim, org: Org) -> None:
     soql = "SELECT Id FROM Lead WHERE Id IN {} ORDER BY Email"
     assert _ids(sim, soql.format(_in_campaign(org.campaign[:15]))) == org.members
     assert _ids(sim, soql.format(_in_campaign(org.campaign))) == org.members
 
 
-def test_semi_join_on_contacts_goes_through_contact_id(sim: Sim, org: Org) -> None:
+def test_semi_join_on_contacts_goes_through_contact_id(sim: SalesforceSim, org: Org) -> None:
     assert _ids(sim, f"SELECT Id FROM Contact WHERE Id IN {_in_campaign(org.campaign, 'ContactId')}") == [
         org.contact
     ]
 
 
-def test_semi_join_combines_with_other_conditions(sim: Sim, org: Org) -> None:
+def test_semi_join_combines_with_other_conditions(sim: SalesforceSim, org: Org) -> None:
     member_in_x = f"SELECT Id FROM Lead WHERE (Email LIKE '%@x.com') AND Id IN {_in_campaign(org.campaign)}"
     assert _ids(sim, member_in_x) == [org.members[0]]
     either_domain = (
@@ -95,7 +96,7 @@ def test_semi_join_combines_with_other_conditions(sim: Sim, org: Org) -> None:
     assert count.json()["totalSize"] == 2
 
 
-def test_semi_join_subquery_filters_members_by_their_own_fields(sim: Sim, org: Org) -> None:
+def test_semi_join_subquery_filters_members_by_their_own_fields(sim: SalesforceSim, org: Org) -> None:
     responded = sim.api.get(
         "/query", params={"q": f"SELECT Id FROM CampaignMember WHERE LeadId = '{org.members[1]}'"}
     )
@@ -112,7 +113,7 @@ def test_semi_join_subquery_filters_members_by_their_own_fields(sim: Sim, org: O
     assert set(_ids(sim, campaigns_with_leads)) == {org.campaign, org.other_campaign}
 
 
-def test_members_of_a_deleted_campaign_match_nothing(sim: Sim, org: Org) -> None:
+def test_members_of_a_deleted_campaign_match_nothing(sim: SalesforceSim, org: Org) -> None:
     assert sim.api.delete(f"/sobjects/Campaign/{org.campaign}").status_code == 204
     assert _ids(sim, f"SELECT Id FROM Lead WHERE Id IN {_in_campaign(org.campaign)}") == []
     assert len(_ids(sim, f"SELECT Id FROM Lead WHERE Id NOT IN {_in_campaign(org.campaign)}")) == 4
@@ -208,13 +209,13 @@ def test_members_of_a_deleted_campaign_match_nothing(sim: Sim, org: Org) -> None
         ),
     ],
 )
-def test_refused_semi_join_forms(sim: Sim, where: str, code: str, message: str) -> None:
+def test_refused_semi_join_forms(sim: SalesforceSim, where: str, code: str, message: str) -> None:
     error = _refusal(sim, f"SELECT Id FROM Lead WHERE {where}")
     assert error["errorCode"] == code
     assert message in error["message"]
 
 
-def test_a_refused_semi_join_points_at_the_offending_field(sim: Sim) -> None:
+def test_a_refused_semi_join_points_at_the_offending_field(sim: SalesforceSim) -> None:
     soql = "SELECT Id FROM Lead WHERE Id IN (SELECT Status FROM CampaignMember)"
     message = _refusal(sim, soql)["message"]
     column = soql.index("Status") + 1

@@ -21,12 +21,12 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-from sf_harness import CLIENT_ID, CLIENT_SECRET
 from simple_salesforce import Salesforce, SalesforceMalformedRequest, SalesforceResourceNotFound
 from simple_salesforce.api import DEFAULT_API_VERSION
 
 from devstack.ports import free_port
 from simulators.salesforce import SalesforceSimConfig, create_app
+from tests.fixtures.simulators import SF_CLIENT_ID, SF_CLIENT_SECRET
 
 
 def _self_signed(directory: Path) -> tuple[Path, Path]:
@@ -110,7 +110,7 @@ def sf(tls_sim: tuple[str, Path], monkeypatch: pytest.MonkeyPatch) -> Iterator[S
     session.verify = str(cert_file)
     token = session.post(
         f"{url}/services/oauth2/token",
-        data={"grant_type": "client_credentials", "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET},
+        data={"grant_type": "client_credentials", "client_id": SF_CLIENT_ID, "client_secret": SF_CLIENT_SECRET},
     ).json()
     assert token["instance_url"] == url
     yield Salesforce(instance_url=token["instance_url"], session_id=token["access_token"], session=session)

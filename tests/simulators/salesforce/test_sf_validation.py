@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from sf_harness import Sim
+
+from tests.simulators.salesforce.harness import SalesforceSim
 
 
-def test_required_fields_are_listed_in_one_error(sim: Sim) -> None:
+def test_required_fields_are_listed_in_one_error(sim: SalesforceSim) -> None:
     response = sim.api.post("/sobjects/Lead/", json={"Email": "pat@example.com"})
     assert response.status_code == 400
     assert response.json() == [
@@ -20,7 +21,7 @@ def test_required_fields_are_listed_in_one_error(sim: Sim) -> None:
     assert contact.json()[0]["fields"] == ["LastName"]
 
 
-def test_an_empty_string_is_null_and_cannot_fill_a_required_field(sim: Sim) -> None:
+def test_an_empty_string_is_null_and_cannot_fill_a_required_field(sim: SalesforceSim) -> None:
     lead_id = sim.create(Phone="123")
     assert sim.api.patch(f"/sobjects/Lead/{lead_id}", json={"Phone": ""}).status_code == 204
     assert sim.record("Lead", lead_id)["Phone"] is None
@@ -32,7 +33,7 @@ def test_an_empty_string_is_null_and_cannot_fill_a_required_field(sim: Sim) -> N
 @pytest.mark.parametrize(
     ("field", "limit"), [("LastName", 80), ("FirstName", 40), ("Company", 255), ("Phone", 40), ("Title", 128)]
 )
-def test_text_longer_than_the_field_is_string_too_long(sim: Sim, field: str, limit: int) -> None:
+def test_text_longer_than_the_field_is_string_too_long(sim: SalesforceSim, field: str, limit: int) -> None:
     assert (
         sim.api.post(
             "/sobjects/Lead/", json={"LastName": "L", "Company": "C", field: "x" * limit}
@@ -49,7 +50,7 @@ def test_text_longer_than_the_field_is_string_too_long(sim: Sim, field: str, lim
 
 
 @pytest.mark.parametrize("email", ["not-an-email", "a@b", "a@@b.com", "a b@c.com", ".a@b.com"])
-def test_malformed_emails_are_invalid_email_address(sim: Sim, email: str) -> None:
+def test_malformed_emails_are_invalid_email_address(sim: SalesforceSim, email: str) -> None:
     response = sim.api.post("/sobjects/Lead/", json={"LastName": "L", "Company": "C", "Email": email})
     assert response.status_code == 400
     assert response.json() == [
@@ -61,7 +62,7 @@ def test_malformed_emails_are_invalid_email_address(sim: Sim, email: str) -> Non
     ]
 
 
-def test_an_80_character_email_is_the_limit(sim: Sim) -> None:
+def test_an_80_character_email_is_the_limit(sim: SalesforceSim) -> None:
     local = "p" * (80 - len("@example.com"))
     assert (
         sim.api.post(
@@ -75,7 +76,7 @@ def test_an_80_character_email_is_the_limit(sim: Sim) -> None:
     assert too_long.json()[0]["errorCode"] == "STRING_TOO_LONG"
 
 
-def test_read_only_fields_and_wrong_json_types_are_refused(sim: Sim) -> None:
+def test_read_only_fields_and_wrong_json_types_are_refused(sim: SalesforceSim) -> None:
     read_only = sim.api.post("/sobjects/Lead/", json={"LastName": "L", "Company": "C", "IsConverted": True})
     assert read_only.status_code == 400
     assert read_only.json()[0]["errorCode"] == "INVALID_FIELD_FOR_INSERT_UPDATE"
@@ -95,13 +96,13 @@ def test_read_only_fields_and_wrong_json_types_are_refused(sim: Sim) -> None:
     assert not_an_object.json()[0]["errorCode"] == "JSON_PARSER_ERROR"
 
 
-def test_field_names_are_case_insensitive_and_stored_canonically(sim: Sim) -> None:
+def test_field_names_are_case_insensitive_and_stored_canonically(sim: SalesforceSim) -> None:
     lead_id = sim.create(lastname="lower", EMAIL="pat@example.com")
     record = sim.record("Lead", lead_id)
     assert record["LastName"] == "lower" and record["Email"] == "pat@example.com"
 
 
-def test_converted_leads_are_read_only(sim: Sim) -> None:
+def test_converted_leads_are_read_only(sim: SalesforceSim) -> None:
     lead_id = sim.create(FirstName="Pat", Email="pat@example.com", Country="PL")
     converted = sim.http.post(f"/_sim/records/Lead/{lead_id}/convert")
     assert converted.status_code == 200
@@ -123,7 +124,7 @@ def test_converted_leads_are_read_only(sim: Sim) -> None:
     assert sim.http.post(f"/_sim/records/Lead/{lead_id}/convert").status_code == 400
 
 
-def test_the_duplicate_rule_on_email_blocks_with_the_misspelled_duplicate_resut(sim: Sim) -> None:
+def test_the_duplicate_rule_on_email_blocks_with_the_misspelled_duplicate_resut(sim: SalesforceSim) -> None:
     first = sim.create(Email="pat@example.com")
     assert sim.create(Email="PAT@example.com")  # rule off by default
     sim.configure(duplicate_rule_on_email=True)
@@ -149,7 +150,7 @@ def test_the_duplicate_rule_on_email_blocks_with_the_misspelled_duplicate_resut(
     assert renamed.json()[0]["errorCode"] == "DUPLICATES_DETECTED"
 
 
-def test_owner_must_be_a_user_of_the_org(sim: Sim) -> None:
+def test_owner_must_be_a_user_of_the_org(sim: SalesforceSim) -> None:
     response = sim.api.post(
         "/sobjects/Lead/", json={"LastName": "L", "Company": "C", "OwnerId": "005000000000001AAA"}
     )

@@ -3,12 +3,11 @@ Campaign of a sync's group is what puts a person on the list, though no Lead or 
 
 from __future__ import annotations
 
-from inbound_payloads import cdc_event, json_body, new_id, notification, outbound_envelope
-
 from app.domain.events import CAMPAIGN_DETAIL, ChangeEvent, Kind
 from app.inbound.campaign_members import as_member_rereads
 from app.inbound.change_events import parse_change_events
 from app.inbound.outbound_messages import outbound_change_events, parse_outbound_message
+from tests.unit.inbound.payloads import cdc_event, json_body, new_id, notification, outbound_envelope
 
 CAMPAIGN = "701" + "5g000001AbCdAAK"
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from inbound_payloads import OVERFLOW_RECORD_ID, cdc_event, json_body, new_id
 
 from app.domain.events import Kind, Source, Transport
 from app.inbound.change_events import flat_field_name, is_our_echo, parse_change_events
 from app.inbound.errors import InboundRejected
+from tests.unit.inbound.payloads import OVERFLOW_RECORD_ID, cdc_event, json_body, new_id
 
 CLIENT_ID = "sfgr-sync"
 

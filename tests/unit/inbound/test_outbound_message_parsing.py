@@ -6,7 +6,11 @@ import time
 from datetime import UTC, datetime
 
 import pytest
-from inbound_payloads import (
+
+from app.domain.events import Kind, Source, Transport
+from app.inbound.errors import InboundRejected
+from app.inbound.outbound_messages import outbound_change_events, parse_outbound_message
+from tests.unit.inbound.payloads import (
     BILLION_LAUGHS,
     EXTERNAL_DTD,
     ORG_ID,
@@ -16,10 +20,6 @@ from inbound_payloads import (
     notification,
     outbound_envelope,
 )
-
-from app.domain.events import Kind, Source, Transport
-from app.inbound.errors import InboundRejected
-from app.inbound.outbound_messages import outbound_change_events, parse_outbound_message
 
 
 def rejected(body: bytes) -> InboundRejected:

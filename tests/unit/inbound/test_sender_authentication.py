@@ -6,7 +6,6 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from inbound_payloads import ORG_ID, sign
 
 from app.db.connections import InboundSecrets
 from app.inbound.authentication import (
@@ -16,6 +15,7 @@ from app.inbound.authentication import (
     verify_change_event_signature,
 )
 from app.inbound.errors import InboundRejected
+from tests.unit.inbound.payloads import ORG_ID, sign
 
 NOW = 1_714_557_600
 BODY = b'[{"payload":{}}]'

@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from inbound_payloads import json_body, webhook_event
 
 from app.domain.events import Kind, Source, Transport
 from app.inbound.errors import InboundRejected
 from app.inbound.webhooks import ParsedWebhook, parse_webhook
+from tests.unit.inbound.payloads import json_body, webhook_event
 
 ACCOUNT = "sfgrAcct1"
 
