@@ -21,6 +21,7 @@ import aiohttp
 
 from app.db import decisions, links
 from app.db.session import create_engine, session_factory
+from app.domain.states import SyncState
 from app.settings import Settings
 from devstack.defaults import COMPANY_FIELD
 from devstack.stack import Stack, down, up
@@ -73,7 +74,7 @@ async def walkthrough(info: dict[str, Any]) -> None:
         async def on_list() -> Any:
             found = await get(f"{getresponse}/_sim/contacts?email={email}")
             # A create is queued before it is active, and only an active contact can be edited.
-            return next((c for c in found if c["state"] == "active"), None)
+            return next((c for c in found if c["state"] == SyncState.ACTIVE), None)
 
         contact, seconds = await _until(on_list)
         say(f"   ... on the GetResponse list after {seconds:.2f} s as contact {contact['contactId']}:")

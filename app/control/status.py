@@ -132,7 +132,7 @@ async def sync_status(
         links=LinkCounts(
             linked=by_state.get(LinkState.LINKED, 0),
             pending=by_state.get(LinkState.PENDING, 0),
-            deleted=by_state.get(LinkState.DELETED, 0),
+            deleted=by_state.get(LinkState.DELETED, 0) + by_state.get(LinkState.REMOVING, 0),
         ),
         dead_letters_open=open_letters,
         errors_last_hour=recent_letters,

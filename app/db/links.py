@@ -100,6 +100,14 @@ async def link_counts_by_state(session: AsyncSession, sync_id: uuid.UUID) -> dic
     return {state: count for state, count in counted}
 
 
+async def email_taken(session: AsyncSession, sync_id: uuid.UUID, email: str) -> bool:
+    """Whether a link of the sync has this (normalised) email."""
+    found = await session.scalar(
+        select(ContactLink.id).where(ContactLink.sync_id == sync_id, ContactLink.email_normalized == email)
+    )
+    return found is not None
+
+
 async def ids_in_scope(
     session: AsyncSession,
     sync_id: uuid.UUID,
@@ -143,7 +151,10 @@ async def due_lookups(session: AsyncSession, now: datetime, limit: int = 50) -> 
     """Pending links whose GetResponse id is due to be looked up; rows other workers hold are skipped."""
     statement = (
         select(ContactLink)
-        .where(ContactLink.state == LinkState.PENDING, ContactLink.next_lookup_at <= now)
+        .where(
+            ContactLink.state.in_((LinkState.PENDING, LinkState.REMOVING)),
+            ContactLink.next_lookup_at <= now,
+        )
         .order_by(ContactLink.next_lookup_at)
         .limit(limit)
         .with_for_update(skip_locked=True)

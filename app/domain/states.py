@@ -32,6 +32,9 @@ class LinkState(StrEnum):
     PENDING = "pending"  # claimed by email; or created in GetResponse, whose id is not known yet
     LINKED = "linked"
     DELETED = "deleted"  # deleted in Salesforce (off the list), or a create GetResponse rejected
+    # Deleted in Salesforce while its GetResponse create was pending: the contact is removed from
+    # the list once it shows up.
+    REMOVING = "removing"
 
 
 class NoteRule(StrEnum):

@@ -13,8 +13,10 @@ from typing import Any
 
 from app import metrics
 from app.clients.errors import PreconditionFailed
-from app.db import decisions
+from app.clients.salesforce_formats import parse_datetime as parse_salesforce_datetime
+from app.db import decisions, links
 from app.db.models import ContactLink
+from app.domain.coercion import normalize_email
 from app.domain.resolver import (
     Resolution,
     Rule,
@@ -25,9 +27,11 @@ from app.domain.resolver import (
     written_to_salesforce,
 )
 from app.domain.sides import Side
+from app.domain.states import NoteRule
 from consumers.engine.locked import LockedLink
-from consumers.engine.people import GetResponsePerson, getresponse_person, read_salesforce
+from consumers.engine.people import GetResponsePerson, email_field, getresponse_person, read_salesforce
 
+MODIFIED_FIELD = "LastModifiedDate"
 # A record that keeps changing under our conditional PATCH is re-read and merged this many times.
 MAX_PRECONDITION_ROUNDS = 3
 
@@ -81,6 +85,7 @@ async def merge_and_write(
         )
     written = resolution.writes[Side.SALESFORCE]
     link.base = base_to_json(written_to_salesforce(resolution.new_base, written, salesforce_modified_at))
+    await _follow_email(locked, resolution)
     if written:
         # Our own PATCH moved LastModifiedDate to an instant we do not know; the next conditional
         # write reads the record first rather than guess.
@@ -91,6 +96,32 @@ async def merge_and_write(
         link.getresponse_changed_on = contact.changed_on
     log_resolution(locked, resolution)
     return resolution
+
+
+async def _follow_email(locked: LockedLink, resolution: Resolution) -> None:
+    """A link is found by its email (the next event, the lookups of a pending create, a first
+    sync), so when the person's email changed, the link's follows; unless another person of the
+    sync has that email, which the decision log then says."""
+    link = locked.link
+    name, _ = email_field(locked.sync, locked.object_type)
+    agreed = resolution.new_base.get(name)
+    email = normalize_email(agreed.value) if agreed is not None else None
+    if email is None or email == link.email_normalized:
+        return
+    if await links.email_taken(locked.session, link.sync_id, email):
+        decisions.log_note(
+            locked.session,
+            link,
+            field=name,
+            rule=NoteRule.DUPLICATE,
+            old=link.email_normalized,
+            new=email,
+            reason=f"the email changed to {email}, which another person of this sync has: this person "
+            f"stays linked as {link.email_normalized}",
+            event_id=locked.event_id,
+        )
+        return
+    link.email_normalized = email
 
 
 def plan_writes(
@@ -125,10 +156,28 @@ async def _write_salesforce(locked: LockedLink, resolution: Resolution, modified
     if not values:
         return
     fields = locked.sync.mapping.canonical_to_salesforce(values, locked.object_type, creating=False).fields
+    if modified_at is not None:
+        await _unmodified_since(locked, modified_at)
     await locked.sf.update(
         locked.object_type.value, _salesforce_id(locked.link), fields, if_unmodified_since=modified_at
     )
     metrics.VENDOR_WRITES.labels("salesforce", "update").inc()
+
+
+async def _unmodified_since(locked: LockedLink, modified_at: datetime) -> None:
+    """Raise PreconditionFailed when the record was saved after `modified_at`.
+
+    If-Unmodified-Since compares whole seconds (api-contracts.md, "Conditional writes"), so a save
+    later within the second of `modified_at` passes the PATCH's condition unseen and would be
+    overwritten; the record's LastModifiedDate, read to the millisecond, shows it.
+    """
+    record_id = _salesforce_id(locked.link)
+    record = await locked.sf.get(locked.object_type.value, record_id, fields=[MODIFIED_FIELD])
+    saved = record.get(MODIFIED_FIELD)
+    if isinstance(saved, str) and parse_salesforce_datetime(saved) > modified_at:
+        raise PreconditionFailed(
+            "the Salesforce record was saved after the state merged", vendor="salesforce", status=412
+        )
 
 
 async def write_getresponse(

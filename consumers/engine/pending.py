@@ -5,7 +5,9 @@ filled by whichever comes first: the subscribe webhook (the getresponse -> sales
 finds the link by email), or this module's lookup loop, which searches the list by exact email
 with a growing delay. Salesforce changes that arrive meanwhile wait in `pending_changes` and are
 merged and written once the contact is known. A contact that never appears (GetResponse may
-reject it later, e.g. an invalid domain) is given up on, and the decision log says so.
+reject it later, e.g. an invalid domain) is given up on, and the decision log says so. A person
+deleted in Salesforce meanwhile waits as `removing`: their contact is taken off the list as soon
+as it shows up, instead of being linked.
 """
 
 from __future__ import annotations
@@ -14,7 +16,9 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from app.clients.errors import VendorError
+from app import metrics
+from app.clients.errors import NotFound, VendorError
+from app.clients.getresponse import GetResponseClient
 from app.clients.vendors import Vendors
 from app.db import decisions, links
 from app.db.models import ContactLink
@@ -101,6 +105,36 @@ async def attach(locked: LockedLink, contact: GetResponsePerson) -> None:
     )
 
 
+async def delete_contact(gr: GetResponseClient, contact_id: str) -> None:
+    try:
+        await gr.delete_contact(contact_id)
+        metrics.VENDOR_WRITES.labels("getresponse", "delete").inc()
+    except NotFound:
+        pass  # already gone: the outcome we wanted
+
+
+async def remove_arrived(locked: LockedLink, contact: GetResponsePerson) -> None:
+    """The contact of a person deleted in Salesforce while its create was pending has shown up:
+    take it off the list, as the delete asked."""
+    link = locked.link
+    await delete_contact(locked.gr, contact.id)
+    link.getresponse_contact_id = contact.id
+    link.state = LinkState.DELETED
+    link.pending_since = None
+    link.next_lookup_at = None
+    decisions.log_note(
+        locked.session,
+        link,
+        field="getresponse_contact_id",
+        rule=NoteRule.DELETED,
+        new=contact.id,
+        winner=Side.SALESFORCE.value,
+        write_to=Side.GETRESPONSE.value,
+        reason="the contact created before the person was deleted in Salesforce showed up: removed",
+        event_id=locked.event_id,
+    )
+
+
 class PendingLookups:
     """The loop, run beside the salesforce -> getresponse consumer (any number of replicas)."""
 
@@ -150,7 +184,11 @@ class PendingLookups:
         if contact is not None:
             sf = await self.vendors.salesforce(sync.salesforce_connection_id)
             object_type = ObjectType(link.salesforce_object or sync.create_as)
-            await attach(LockedLink(session, sync, link, object_type, sf, gr, None), contact)
+            locked = LockedLink(session, sync, link, object_type, sf, gr, None)
+            if link.state is LinkState.REMOVING:
+                await remove_arrived(locked, contact)
+            else:
+                await attach(locked, contact)
             links.touch(link)
             return
         link.lookup_attempts += 1

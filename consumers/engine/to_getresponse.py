@@ -186,8 +186,10 @@ def _about_another_campaign(sync: SyncConfig, event: ChangeEvent) -> bool:
 async def _push(locked: LockedLink, snapshot: Snapshot, event: ChangeEvent) -> None:
     link, sync = locked.link, locked.sync
     at = snapshot.at
-    if link.state == LinkState.DELETED and event.kind is not Kind.UNDELETED:
+    if link.state in (LinkState.DELETED, LinkState.REMOVING) and event.kind is not Kind.UNDELETED:
         return  # removed from the list with the record; only an undelete brings the person back
+    if link.state is LinkState.REMOVING:
+        link.state = LinkState.PENDING  # undeleted before our create showed up: wait for it again
     if link.removed_from_list:
         decisions.log_note(
             locked.session,
@@ -220,12 +222,14 @@ async def _push(locked: LockedLink, snapshot: Snapshot, event: ChangeEvent) -> N
             links.note_salesforce_time(link, at)
             return
     elif link.pending_since is not None:
+        # Our create is on its way: this change joins those held for it, and all of them are
+        # written in one merge once the contact shows up (now, or through a lookup or its webhook).
+        pending.hold_changes(link, dict(snapshot.values), at)
+        links.note_salesforce_time(link, at)
         contact = await find_on_list(locked.gr, sync, link.email_normalized)
-        if contact is None:
-            pending.hold_changes(link, dict(snapshot.values), at)
-            links.note_salesforce_time(link, at)
-            return
-        await pending.attach(locked, contact)
+        if contact is not None:
+            await pending.attach(locked, contact)
+        return
     else:
         contact = await find_on_list(locked.gr, sync, link.email_normalized)
         if contact is None:
@@ -301,14 +305,28 @@ async def _create(locked: LockedLink, snapshot: Snapshot) -> None:
 
 async def _remove_from_list(locked: LockedLink) -> None:
     link = locked.link
-    if link.state == LinkState.DELETED:
+    if link.state in (LinkState.DELETED, LinkState.REMOVING):
+        return
+    if link.getresponse_contact_id is None and link.pending_since is not None:
+        # Our create is still on its way: the lookups keep looking, and remove the contact once
+        # it shows up, instead of linking it (consumers/engine/pending.py).
+        link.state = LinkState.REMOVING
+        link.pending_changes = {}
+        decisions.log_note(
+            locked.session,
+            link,
+            field="*",
+            rule=NoteRule.DELETED,
+            winner=Side.SALESFORCE.value,
+            write_to=Side.GETRESPONSE.value,
+            reason="deleted in Salesforce while its GetResponse create was pending: removed from the "
+            "list once it shows up",
+            event_id=locked.event_id,
+        )
+        links.touch(link)
         return
     if link.getresponse_contact_id:
-        try:
-            await locked.gr.delete_contact(link.getresponse_contact_id)
-            metrics.VENDOR_WRITES.labels("getresponse", "delete").inc()
-        except NotFound:
-            pass  # already gone: the outcome we wanted
+        await pending.delete_contact(locked.gr, link.getresponse_contact_id)
     link.state = LinkState.DELETED
     link.next_lookup_at = None
     decisions.log_note(

@@ -110,6 +110,10 @@ async def _changed(change: Change, object_type: ObjectType, locked: LockedLink |
         object_type = ObjectType(link.salesforce_object) if link.salesforce_object else sync.create_as
         locked = change.lock(link, object_type)
     link = locked.link
+    if link.state is LinkState.REMOVING:
+        await pending.remove_arrived(locked, contact)  # our create of a person deleted since
+        links.touch(link)
+        return
     if link.state == LinkState.PENDING and link.pending_since is not None:
         await pending.attach(locked, contact)  # our own create has shown up
         links.touch(link)
@@ -222,7 +226,7 @@ def _marker_fields(sync: SyncConfig, value: bool) -> dict[str, bool]:
 
 async def _left_list(locked: LockedLink, event: ChangeEvent) -> None:
     link = locked.link
-    if link.state == LinkState.DELETED or link.removed_from_list:
+    if link.state in (LinkState.DELETED, LinkState.REMOVING) or link.removed_from_list:
         return  # the echo of our own delete, or a repeat
     await _mark(
         locked,
