@@ -36,8 +36,16 @@ class Settings(BaseSettings):
     kafka_ssl_cafile: str | None = None
     # Tansu (tests, demo) rejects the idempotent producer; Apache Kafka in production wants it on.
     kafka_enable_idempotence: bool = True
+    # Whether the processes create missing topics at start-up; false where topics are provisioned
+    # elsewhere (then a missing topic stops start-up, naming it). Existing topics are never altered.
+    kafka_create_topics: bool = True
+    # How the topics we create are made; retention and every other topic config stay the broker's.
     kafka_topic_partitions: int = Field(6, ge=1)
     kafka_replication_factor: int = Field(1, ge=1)
+    # With acks=all, how many in-sync replicas must hold a message before Kafka acknowledges it.
+    # Unset: 2 from a replication factor of 3 up (an acknowledged write is on two brokers, and one
+    # broker may be down without stopping writes), else 1.
+    kafka_min_insync_replicas: int | None = Field(None, ge=1)
     kafka_topic_prefix: str = "sfgr"
     kafka_request_timeout_ms: int = Field(10_000, ge=100)
     # Tansu ignores LeaveGroup and delays joins by about half the session timeout, so the test
@@ -90,6 +98,18 @@ class Settings(BaseSettings):
     # Where Salesforce and GetResponse reach this api, for the inbound URLs shown after a connect;
     # unset: the base URL of the connect request itself.
     public_base_url: str | None = None
+
+    @model_validator(mode="after")
+    def _settle_min_insync_replicas(self) -> Self:
+        if self.kafka_min_insync_replicas is None:
+            self.kafka_min_insync_replicas = 2 if self.kafka_replication_factor >= 3 else 1
+        elif self.kafka_min_insync_replicas > self.kafka_replication_factor:
+            raise ValueError(
+                f"SFGR_KAFKA_MIN_INSYNC_REPLICAS ({self.kafka_min_insync_replicas}) is above "
+                f"SFGR_KAFKA_REPLICATION_FACTOR ({self.kafka_replication_factor}): every publish "
+                "(acks=all) to the topics created with it would fail with NOT_ENOUGH_REPLICAS"
+            )
+        return self
 
     @model_validator(mode="after")
     def _refuse_unsafe_production_defaults(self) -> Self:

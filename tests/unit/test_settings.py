@@ -51,3 +51,37 @@ def test_settings_come_from_sfgr_environment_variables(monkeypatch: pytest.Monke
     monkeypatch.setenv("SFGR_KAFKA_ENABLE_IDEMPOTENCE", "false")
     settings = Settings()
     assert (settings.kafka_topic_partitions, settings.kafka_enable_idempotence) == (12, False)
+
+
+def test_topics_are_created_unless_turned_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert Settings().kafka_create_topics is True
+    monkeypatch.setenv("SFGR_KAFKA_CREATE_TOPICS", "false")
+    assert Settings().kafka_create_topics is False
+
+
+@pytest.mark.parametrize(("replication_factor", "min_insync"), [(1, 1), (2, 1), (3, 2), (5, 2)])
+def test_min_insync_replicas_defaults_to_two_from_a_replication_factor_of_three(
+    replication_factor: int, min_insync: int
+) -> None:
+    settings = Settings(kafka_replication_factor=replication_factor)
+    assert settings.kafka_min_insync_replicas == min_insync
+
+
+def test_min_insync_replicas_given_is_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SFGR_KAFKA_REPLICATION_FACTOR", "5")
+    monkeypatch.setenv("SFGR_KAFKA_MIN_INSYNC_REPLICAS", "3")
+    assert Settings().kafka_min_insync_replicas == 3
+    assert Settings(kafka_replication_factor=3, kafka_min_insync_replicas=3).kafka_min_insync_replicas == 3
+
+
+def test_min_insync_replicas_above_the_replication_factor_is_refused_naming_both_settings() -> None:
+    with pytest.raises(ValidationError) as refused:
+        Settings(kafka_replication_factor=2, kafka_min_insync_replicas=3)
+    message = str(refused.value)
+    assert "SFGR_KAFKA_MIN_INSYNC_REPLICAS (3) is above SFGR_KAFKA_REPLICATION_FACTOR (2)" in message
+    assert "NOT_ENOUGH_REPLICAS" in message
+
+
+def test_min_insync_replicas_below_one_is_refused() -> None:
+    with pytest.raises(ValidationError, match="kafka_min_insync_replicas"):
+        Settings(kafka_min_insync_replicas=0)
