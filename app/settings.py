@@ -46,7 +46,8 @@ class Settings(BaseSettings):
     # Unset: 2 from a replication factor of 3 up (an acknowledged write is on two brokers, and one
     # broker may be down without stopping writes), else 1.
     kafka_min_insync_replicas: int | None = Field(None, ge=1)
-    kafka_topic_prefix: str = "sfgr"
+    # Kafka topic names allow only these characters, 249 at most (the longest suffix is 20).
+    kafka_topic_prefix: str = Field("sfgr", pattern=r"^[A-Za-z0-9._-]+$", max_length=229)
     kafka_request_timeout_ms: int = Field(10_000, ge=100)
     # Tansu ignores LeaveGroup and delays joins by about half the session timeout, so the test
     # harness and the dev stack use a short one; Apache Kafka's defaults suit production.

@@ -85,3 +85,13 @@ def test_min_insync_replicas_above_the_replication_factor_is_refused_naming_both
 def test_min_insync_replicas_below_one_is_refused() -> None:
     with pytest.raises(ValidationError, match="kafka_min_insync_replicas"):
         Settings(kafka_min_insync_replicas=0)
+
+
+@pytest.mark.parametrize("prefix", ["sfgr prod", "sfgr/prod", "", "x" * 230])
+def test_a_topic_prefix_kafka_would_refuse_as_a_topic_name_is_refused(prefix: str) -> None:
+    with pytest.raises(ValidationError, match="kafka_topic_prefix"):
+        Settings(kafka_topic_prefix=prefix)
+
+
+def test_a_topic_prefix_of_legal_characters_is_kept() -> None:
+    assert Settings(kafka_topic_prefix="acme_prod-2.sfgr").kafka_topic_prefix == "acme_prod-2.sfgr"
