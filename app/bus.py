@@ -20,7 +20,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError, for_code
 
 from app.domain.events import ChangeEvent
 from app.logs import get_logger
@@ -183,6 +183,55 @@ class PublishFailed(RuntimeError):
     """Kafka did not acknowledge: the caller must not acknowledge its sender either."""
 
 
+class TopicsUnavailable(RuntimeError):
+    """Kafka answers, but the bus's topics are not there: missing while SFGR_KAFKA_CREATE_TOPICS is
+    false, or refused by the broker. Retrying alone does not help; the message says what would."""
+
+
+def _topics_named(names: Sequence[str]) -> str:
+    return ("topic " if len(names) == 1 else "topics ") + ", ".join(names)
+
+
+def new_topic(settings: Settings, name: str) -> NewTopic:
+    """How every topic we create is made. Only min.insync.replicas is set: retention and the rest
+    stay the cluster's defaults, which its operators own."""
+    return NewTopic(
+        name,
+        settings.kafka_topic_partitions,
+        settings.kafka_replication_factor,
+        topic_configs={"min.insync.replicas": str(settings.kafka_min_insync_replicas)},
+    )
+
+
+def created_topics(response: Any, settings: Settings) -> list[str]:
+    """The topics a CreateTopics `response` says were created; raises TopicsUnavailable naming
+    each topic the broker refused, with its reason.
+
+    aiokafka returns the broker's per-topic errors in the response instead of raising them. A topic
+    that already exists was created by another process since we listed the topics: that is fine.
+    """
+    created: list[str] = []
+    refused: list[str] = []
+    for entry in response.to_object()["topic_errors"]:
+        topic, code = entry["topic"], entry["error_code"]
+        if code == 0:
+            created.append(topic)
+        elif code != TopicAlreadyExistsError.errno:
+            error = for_code(code)
+            reason = entry.get("error_message") or error.description
+            refused.append(f"{topic} ({error.message}: {reason})")
+    if refused:
+        raise TopicsUnavailable(
+            f"Kafka refused to create {_topics_named(refused)}; asked for "
+            f"{settings.kafka_topic_partitions} partitions, replication factor "
+            f"{settings.kafka_replication_factor}, min.insync.replicas {settings.kafka_min_insync_replicas}: "
+            "fix SFGR_KAFKA_TOPIC_PARTITIONS, SFGR_KAFKA_REPLICATION_FACTOR or "
+            "SFGR_KAFKA_MIN_INSYNC_REPLICAS, or create the topics on the cluster and set "
+            "SFGR_KAFKA_CREATE_TOPICS=false"
+        )
+    return created
+
+
 class Bus:
     """The process's one producer (acks=all; idempotence from settings)."""
 
@@ -248,21 +297,32 @@ class Bus:
         task.add_done_callback(self._retiring.discard)
 
     async def ensure_topics(self) -> None:
+        """Make sure every topic exists, creating the missing ones when the settings allow it.
+
+        Raises TopicsUnavailable when a topic is missing and may not be created, or when Kafka
+        refuses to create one; KafkaError or OSError when no broker answers.
+        """
         admin = AIOKafkaAdminClient(**client_options(self.settings))
         try:
             await admin.start()
             existing = set(await admin.list_topics())
-            missing = [
-                NewTopic(name, self.settings.kafka_topic_partitions, self.settings.kafka_replication_factor)
-                for name in self.topics.all()
-                if name not in existing
-            ]
+            missing = [name for name in self.topics.all() if name not in existing]
+            if missing and not self.settings.kafka_create_topics:
+                raise TopicsUnavailable(
+                    f"Kafka {_topics_named(missing)} missing and SFGR_KAFKA_CREATE_TOPICS is false: "
+                    "create them on the cluster (or set SFGR_KAFKA_CREATE_TOPICS=true)"
+                )
             if missing:
-                try:
-                    await admin.create_topics(missing)
-                except TopicAlreadyExistsError:
-                    pass  # another process created them first
-                log.info("kafka topics created", topics=[t.name for t in missing])
+                response = await admin.create_topics([new_topic(self.settings, name) for name in missing])
+                created = created_topics(response, self.settings)
+                if created:
+                    log.info(
+                        "kafka topics created",
+                        topics=created,
+                        partitions=self.settings.kafka_topic_partitions,
+                        replication_factor=self.settings.kafka_replication_factor,
+                        min_insync_replicas=self.settings.kafka_min_insync_replicas,
+                    )
         finally:
             await admin.close()
         self._topics_ready = True
@@ -288,6 +348,8 @@ class Bus:
 
         try:
             await asyncio.wait_for(send_all(), timeout)
+        except TopicsUnavailable as exc:
+            raise PublishFailed(str(exc)) from exc
         except (KafkaError, TimeoutError, OSError) as exc:
             self._topics_ready = False
             self._retire_producer()
@@ -300,3 +362,10 @@ class Bus:
         ok = await asyncio.wait_for(producer.client.force_metadata_update(), within)
         if not ok:
             raise PublishFailed("Kafka metadata request failed")
+
+    async def check_ready(self, within: float = 3.0) -> None:
+        """What /readyz asks: a broker answers, and the topics exist (created now if missing and
+        allowed). Raises TopicsUnavailable for the topics, anything else when no broker answers."""
+        await self.ping(within)
+        if not self._topics_ready:
+            await asyncio.wait_for(self.ensure_topics(), within)
