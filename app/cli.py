@@ -8,7 +8,9 @@ import json
 import os
 import signal
 import sys
+from collections.abc import Coroutine
 from pathlib import Path
+from typing import Any
 
 from app.logs import configure_logging, get_logger
 from app.settings import get_settings
@@ -18,6 +20,19 @@ log = get_logger("sfgr")
 
 def _state_dir(args: argparse.Namespace) -> Path:
     return Path(args.dir or os.environ.get("SFGR_DEV_DIR") or ".sfgr").resolve()
+
+
+def _run_until_done(process: Coroutine[Any, Any, None]) -> int:
+    """Run a consumer or poller process; missing or refused Kafka topics stop it with one error line
+    naming them (exit 1), since running without them would only fail every message."""
+    from app.bus import TopicsUnavailable
+
+    try:
+        asyncio.run(process)
+    except TopicsUnavailable as exc:
+        log.error("kafka topics unavailable; stopping", error=str(exc))
+        return 1
+    return 0
 
 
 def cmd_api(args: argparse.Namespace) -> int:
@@ -47,8 +62,7 @@ def cmd_consume(args: argparse.Namespace) -> int:
         return 2
     settings = get_settings()
     configure_logging(settings.log_level, settings.log_format)
-    asyncio.run(run_role(settings, ROLES[args.role]))
-    return 0
+    return _run_until_done(run_role(settings, ROLES[args.role]))
 
 
 def cmd_poll(args: argparse.Namespace) -> int:
@@ -56,8 +70,7 @@ def cmd_poll(args: argparse.Namespace) -> int:
 
     settings = get_settings()
     configure_logging(settings.log_level, settings.log_format)
-    asyncio.run(run_poller(settings))
-    return 0
+    return _run_until_done(run_poller(settings))
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:

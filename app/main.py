@@ -19,7 +19,7 @@ from app.api import (
 )
 from app.api.deps import Resources
 from app.api.middleware import RequestContextMiddleware
-from app.bus import Bus
+from app.bus import Bus, TopicsUnavailable
 from app.crypto import SecretBox
 from app.db.session import create_engine, session_factory
 from app.inbound.secrets import InboundSecretsCache
@@ -38,6 +38,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         bus = Bus(settings)
         try:
             await bus.start()
+        except TopicsUnavailable as exc:
+            # Start, but not ready: /readyz answers 503 with this message until the topics exist
+            # (it checks again on every call), so a rollout stops here and says why.
+            log.error("kafka topics unavailable at start-up", error=str(exc))
         except Exception as exc:
             # Start anyway: /readyz reports Kafka, and publishing reconnects on its own.
             log.warning("kafka not reachable at start-up", error=str(exc))

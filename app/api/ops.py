@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from app.api.deps import ResourcesDep
+from app.bus import TopicsUnavailable
 from app.db.session import ping
 
 router = APIRouter(tags=["operations"])
@@ -20,7 +21,9 @@ async def healthz() -> dict[str, str]:
 
 
 @router.get(
-    "/readyz", summary="Postgres and Kafka are reachable", responses={503: {"description": "not ready"}}
+    "/readyz",
+    summary="Postgres and Kafka are reachable, and Kafka has our topics",
+    responses={503: {"description": "not ready"}},
 )
 async def readyz(resources: ResourcesDep) -> JSONResponse:
     checks: dict[str, str] = {}
@@ -29,10 +32,12 @@ async def readyz(resources: ResourcesDep) -> JSONResponse:
         async with resources.engine.connect() as connection:
             await ping(connection)
 
-    for name, check in (("database", database), ("kafka", resources.bus.ping)):
+    for name, check in (("database", database), ("kafka", resources.bus.check_ready)):
         try:
             await asyncio.wait_for(check(), 3.0)
             checks[name] = "ok"
+        except TopicsUnavailable as exc:
+            checks[name] = str(exc)
         except Exception as exc:
             checks[name] = f"unreachable: {type(exc).__name__}: {exc}".strip()
     ready = all(v == "ok" for v in checks.values())

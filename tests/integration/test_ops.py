@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 from pydantic import SecretStr
 
+from app.bus import Bus
 from app.main import create_app
 from app.settings import Settings
 from devstack.ports import free_port
@@ -31,6 +34,26 @@ def test_readyz_is_503_naming_kafka_when_the_broker_is_unreachable(settings: Set
         assert ready.status_code == 503
         assert ready.json()["failing"] == ["kafka"]
         assert ready.json()["checks"]["database"] == "ok"
+
+
+def test_readyz_is_503_naming_missing_topics_while_creation_is_off_and_ready_once_they_exist(
+    settings: Settings,
+) -> None:
+    without_creation = settings.model_copy(update={"kafka_create_topics": False})
+    with ServerThread(create_app(without_creation)) as api:
+        assert httpx.get(f"{api.url}/healthz").status_code == 200  # it runs, and says why it is not ready
+        ready = httpx.get(f"{api.url}/readyz", timeout=15)
+        assert ready.status_code == 503
+        assert ready.json()["failing"] == ["kafka"]
+        named = ", ".join(Bus(settings).topics.all())
+        assert ready.json()["checks"]["kafka"].startswith(
+            f"Kafka topics {named} missing and SFGR_KAFKA_CREATE_TOPICS is false"
+        )
+
+        asyncio.run(Bus(settings).ensure_topics())  # provisioned meanwhile, as the cluster's owners would
+        ready = httpx.get(f"{api.url}/readyz", timeout=15)
+        assert ready.status_code == 200, ready.text
+        assert ready.json()["checks"]["kafka"] == "ok"
 
 
 def test_readyz_is_503_naming_the_database_when_postgres_is_unreachable(settings: Settings) -> None:

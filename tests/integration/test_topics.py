@@ -9,6 +9,8 @@ does give, and everything else the processes do at start-up.
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -118,3 +120,33 @@ async def test_processes_starting_together_all_start(settings: Settings) -> None
     async with kafka_admin(settings) as admin:
         assert set(buses[0].topics.all()) <= set(await admin.list_topics())
 
+
+@pytest.mark.parametrize("command", [["consume", "resync"], ["poll"]], ids=["consumer", "poller"])
+async def test_a_process_with_creation_off_and_topics_missing_stops_with_one_line_naming_them(
+    settings: Settings, command: list[str]
+) -> None:
+    env = {
+        **os.environ,
+        "SFGR_ENVIRONMENT": "test",
+        "SFGR_DATABASE_URL": settings.database_url.get_secret_value(),
+        "SFGR_KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
+        "SFGR_KAFKA_ENABLE_IDEMPOTENCE": "false",
+        "SFGR_KAFKA_TOPIC_PREFIX": settings.kafka_topic_prefix,
+        "SFGR_KAFKA_CREATE_TOPICS": "false",
+        "SFGR_LOG_FORMAT": "json",
+    }
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "app", *command,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env,
+    )
+    try:
+        _, stderr = await asyncio.wait_for(process.communicate(), 120)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    assert process.returncode == 1, stderr.decode()
+    lines = stderr.decode().splitlines()
+    assert len(lines) == 1 and '"level": "error"' in lines[0] and "Traceback" not in lines[0], lines
+    assert f"{settings.kafka_topic_prefix}.resync.requests" in lines[0]
+    assert "SFGR_KAFKA_CREATE_TOPICS is false" in lines[0]
