@@ -2,7 +2,9 @@
 
 Known differences from Apache Kafka (design.md, "Infrastructure"): the in-memory engine loses
 everything on restart, end offsets (and so lag figures) are wrong, and the idempotent producer
-fails against it, so processes talking to it run with SFGR_KAFKA_ENABLE_IDEMPOTENCE=false.
+fails against it, so processes talking to it run with SFGR_KAFKA_ENABLE_IDEMPOTENCE=false. It
+creates whatever topic it is asked for (invalid names, impossible replication factors, unknown
+configs, even with validate_only) and refuses only an existing name.
 """
 
 from __future__ import annotations
