@@ -75,6 +75,11 @@ class Settings(BaseSettings):
     # Two edits of one field this close together count as simultaneous: the preferred system wins.
     clock_skew_ms: int = Field(1000, ge=0)
 
+    # How often a process that holds a vendor client re-reads its connection's row (one small
+    # query per connection, never per event): a reconnect, a new key or a disconnect reaches every
+    # consumer, retrier, poller and job worker within this time, without a restart.
+    connection_recheck_s: float = Field(3.0, gt=0)
+
     # Share of the org's rolling 24 h API allocation left to its other users: the sync stops
     # calling (and retries later) once it would eat into it.
     salesforce_api_reserve_fraction: float = Field(0.1, ge=0.0, lt=1.0)

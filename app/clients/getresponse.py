@@ -12,6 +12,7 @@ C8-C11).
   account in the process) and feeds it the `X-RateLimit-*` headers; a 429 pauses the whole
   account for the wait it names, then raises `RateLimited`.
 - No retries: the caller owns the retry policy (`app.clients.retry`).
+- `retire` ends a client whose connection changed (app/clients/vendors.py).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from app.clients.errors import Permanent, RateLimited
 from app.clients.getresponse_errors import VENDOR, getresponse_error
 from app.clients.getresponse_formats import format_query_time
 from app.clients.limits import AccountLimiter, Priority, account_limiter
-from app.clients.transport import DEFAULT_TIMEOUT_S, Reply, exchange, new_session
+from app.clients.transport import DEFAULT_TIMEOUT_S, Reply, Retirement, exchange, new_session
 
 STANDARD_BASE_URL = "https://api.getresponse.com/v3"
 MAX_BASE_URL = "https://api3.getresponse360.com/v3"
@@ -38,13 +39,17 @@ MAX_BATCH = 1000  # contacts per POST /contacts/batch (B6)
 
 
 class _SharedSession:
-    """The one aiohttp session of a client and of its `with_priority` views."""
+    """The one aiohttp session of a client and of its `with_priority` views, and whether they
+    were retired."""
 
     def __init__(self, timeout_s: float) -> None:
         self.timeout_s = timeout_s
+        self.retired: Retirement | None = None
         self._session: aiohttp.ClientSession | None = None
 
     def get(self) -> aiohttp.ClientSession:
+        if self.retired is not None:
+            raise self.retired.error(VENDOR)
         if self._session is None:
             self._session = new_session(self.timeout_s)
         return self._session
@@ -105,6 +110,17 @@ class GetResponseClient:
     async def close(self) -> None:
         if self._owns_session:
             await self._session.close()
+
+    async def retire(self, retirement: Retirement) -> None:
+        """Closes the client and its views for good: a later call raises `retirement.error()`
+        without going out, and a call in flight ends as `Transient`. The account's limiter lives
+        on for the client that replaces this one."""
+        self._session.retired = retirement
+        await self._session.close()
+
+    @property
+    def retired(self) -> Retirement | None:
+        return self._session.retired
 
     # Contacts
 

@@ -16,6 +16,7 @@
   `RateLimited` *before* calling, and lets one call through per `quota_retry_after_s` to learn
   whether the rolling window has freed some.
 - No retries beyond the token refresh: the caller owns the retry policy (`app.clients.retry`).
+- `retire` ends a client whose connection changed (app/clients/vendors.py).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from app.clients.errors import Permanent, RateLimited, VendorError
 from app.clients.salesforce_auth import AccessToken, SalesforceCredentials, fetch_token
 from app.clients.salesforce_errors import VENDOR, record_error, rest_error
 from app.clients.salesforce_formats import http_date, parse_limit_info
-from app.clients.transport import DEFAULT_TIMEOUT_S, Reply, exchange, new_session
+from app.clients.transport import DEFAULT_TIMEOUT_S, Reply, Retirement, exchange, new_session
 from app.settings import get_settings
 
 DEFAULT_API_VERSION = "62.0"
@@ -79,6 +80,7 @@ class SalesforceClient:
         self.reserve_fraction = reserve_fraction
         self.quota_retry_after_s = quota_retry_after_s
         self._session: aiohttp.ClientSession | None = None
+        self._retired: Retirement | None = None
         self._token: AccessToken | None = None
         self._auth_lock = asyncio.Lock()
         self._usage: tuple[int, int] | None = None
@@ -95,6 +97,17 @@ class SalesforceClient:
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+    async def retire(self, retirement: Retirement) -> None:
+        """Closes the client for good: a later call (or token request) raises
+        `retirement.error()` without going out, and a call in flight ends as `Transient`."""
+        self._retired = retirement
+        self._token = None
+        await self.close()
+
+    @property
+    def retired(self) -> Retirement | None:
+        return self._retired
 
     @property
     def api_usage(self) -> tuple[int, int] | None:
@@ -318,6 +331,8 @@ class SalesforceClient:
         return CONCURRENCY_RETRY_S
 
     def _http(self) -> aiohttp.ClientSession:
+        if self._retired is not None:
+            raise self._retired.error(VENDOR)
         if self._session is None:
             self._session = new_session(self.timeout_s)
         return self._session

@@ -1,5 +1,6 @@
 """One HTTP exchange with a vendor: the request goes out with a timeout, the answer comes back
-read and parsed, and anything that kept an answer from arriving becomes `Transient`.
+read and parsed, and anything that kept an answer from arriving becomes `Transient`. And
+`Retirement`: why a client whose connection changed no longer calls out.
 
 A timeout on a write is ambiguous (the vendor may have applied it); it is still `Transient`,
 because every write the sync makes is idempotent by design.
@@ -15,7 +16,7 @@ from typing import Any
 import aiohttp
 from multidict import CIMultiDictProxy
 
-from app.clients.errors import Transient, Vendor
+from app.clients.errors import Transient, Unauthorized, Vendor, VendorError
 
 DEFAULT_TIMEOUT_S = 10.0
 USER_AGENT = "sfgr-sync/0.1"
@@ -31,6 +32,22 @@ class Reply:
     @property
     def ok(self) -> bool:
         return 200 <= self.status < 300
+
+
+@dataclass(frozen=True)
+class Retirement:
+    """Why a client was closed for good (app/clients/vendors.py retires the client of a changed
+    connection): each later call through it raises `error()` instead of going out. `revoked`: the
+    connection was disconnected, so the call is refused (`Unauthorized`); otherwise it has a new
+    credential, and the call is worth trying again with the connection's current client
+    (`Transient`)."""
+
+    reason: str
+    revoked: bool
+
+    def error(self, vendor: Vendor) -> VendorError:
+        kind = Unauthorized if self.revoked else Transient
+        return kind(self.reason, vendor=vendor)
 
 
 def new_session(timeout_s: float) -> aiohttp.ClientSession:

@@ -1,10 +1,11 @@
-"""Connections: store them (credentials sealed), find them, and read what the inbound endpoints
-check."""
+"""Connections: store them (credentials sealed), find them, tell whether one changed, and read
+what the inbound endpoints check."""
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -17,6 +18,17 @@ from app.domain.states import ConnectionState
 
 SALESFORCE = "salesforce"
 GETRESPONSE = "getresponse"
+
+
+@dataclass(frozen=True)
+class ConnectionVersion:
+    """What changes whenever a connection does: connecting again (`save_connection`) and
+    disconnecting both move `updated_at`, and the sealed credentials differ after every write,
+    since sealing is randomised; the digest also catches a writer that forgets `updated_at`."""
+
+    state: ConnectionState
+    updated_at: datetime
+    credentials_digest: str
 
 
 @dataclass(frozen=True)
@@ -70,10 +82,32 @@ async def connected(session: AsyncSession, kind: str) -> list[Connection]:
     return list(rows)
 
 
-async def connected_by_id(session: AsyncSession, connection_id: uuid.UUID) -> Connection | None:
-    """The connection with this id, if it is still connected."""
-    connection = await session.get(Connection, connection_id)
-    return connection if connection is not None and connection.state is ConnectionState.CONNECTED else None
+def _version_columns() -> tuple[Any, ...]:
+    return Connection.state, Connection.updated_at, func.md5(Connection.credentials)
+
+
+async def connection_version(session: AsyncSession, connection_id: uuid.UUID) -> ConnectionVersion | None:
+    """The connection's version, in one small row (no credentials); None when there is no such
+    connection."""
+    statement = select(*_version_columns()).where(Connection.id == connection_id)
+    row = (await session.execute(statement)).one_or_none()
+    return ConnectionVersion(*row) if row is not None else None
+
+
+async def connection_with_version(
+    session: AsyncSession, connection_id: uuid.UUID
+) -> tuple[Connection, ConnectionVersion] | None:
+    """The connection as the database has it now, whatever its state, with its version."""
+    statement = (
+        select(Connection, *_version_columns())
+        .where(Connection.id == connection_id)
+        .execution_options(populate_existing=True)
+    )
+    row = (await session.execute(statement)).one_or_none()
+    if row is None:
+        return None
+    connection, *version = row
+    return connection, ConnectionVersion(*version)
 
 
 async def inbound_secrets(session: AsyncSession, box: SecretBox, kind: str) -> list[InboundSecrets]:
