@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from app.bus import CONSUMER_GROUPS, Bus, ConsumerGroup, ConsumerRole
 from app.clients.vendors import Vendors
 from app.db.syncs import SyncDirectory
+from app.outbox import OutboxRelay
 from app.settings import Settings
 from consumers.engine.pending import PendingLookups
 from consumers.engine.to_getresponse import SalesforceToGetResponse
@@ -102,7 +103,10 @@ async def _to_salesforce(ctx: RoleContext) -> RoleHandler:
 async def _resync(ctx: RoleContext) -> RoleHandler:
     vendors = Vendors(ctx.settings, ctx.sessions)
     worker = JobWorker(engine=ctx.engine, sessions=ctx.sessions, syncs=ctx.syncs(), vendors=vendors)
-    return RoleRuntime(worker, vendors)
+    # Whatever can run jobs also sends their requests: what the poller queues, and what an api
+    # left unsent, starts even while no api runs (app/outbox.py).
+    relay = OutboxRelay(ctx.settings, sessions=ctx.sessions, bus=ctx.bus)
+    return RoleRuntime(worker, vendors, [relay])
 
 
 _HANDLERS: dict[ConsumerRole, Callable[[RoleContext], Awaitable[RoleHandler]]] = {
