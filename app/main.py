@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -24,6 +25,7 @@ from app.crypto import SecretBox
 from app.db.session import create_engine, session_factory
 from app.inbound.secrets import InboundSecretsCache
 from app.logs import configure_logging, get_logger
+from app.outbox import OutboxRelay
 from app.settings import Settings, get_settings
 
 log = get_logger(__name__)
@@ -46,16 +48,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             # Start anyway: /readyz reports Kafka, and publishing reconnects on its own.
             log.warning("kafka not reachable at start-up", error=str(exc))
         sessions = session_factory(engine)
+        # The api makes jobs, so it sends their requests: at once after each commit (nudged by
+        # start_job), and at start-up whatever a crashed process left unsent.
+        relay = OutboxRelay(settings, sessions=sessions, bus=bus)
+        relaying = asyncio.create_task(relay.run())
         app.state.resources = Resources(
             settings=settings,
             engine=engine,
             sessions=sessions,
             bus=bus,
             inbound_secrets=InboundSecretsCache(sessions, SecretBox(settings)),
+            relay=relay,
         )
         try:
             yield
         finally:
+            relay.stop()
+            await relaying
             await bus.stop()
             await engine.dispose()
 

@@ -28,3 +28,7 @@ EVENTS_RETRIED = Counter(
 DEAD_LETTERS = Counter("sfgr_dead_letters_total", "Events dead-lettered", ["role", "error"])
 VENDOR_WRITES = Counter("sfgr_vendor_writes_total", "Writes made to a vendor", ["vendor", "operation"])
 DECISIONS = Counter("sfgr_decisions_total", "Field decisions taken by the resolver", ["rule"])
+OUTBOX_SENT = Counter("sfgr_outbox_sent_total", "Outbox messages Kafka acknowledged and marked sent")
+OUTBOX_FAILURES = Counter(
+    "sfgr_outbox_failures_total", "Relay passes that sent nothing (Kafka or Postgres unreachable)", ["error"]
+)

@@ -72,6 +72,12 @@ class Settings(BaseSettings):
     # that what no delivery reported (a lost webhook, a custom-field edit changedOn does not show)
     # does not stay wrong; 0 turns it off.
     reconcile_interval_s: float = Field(6 * 3600.0, ge=0)
+    # The outbox relay (app/outbox.py), run by the api and the resync consumers: how often it looks
+    # for messages that committed transactions left unsent (a commit in its own process wakes it at
+    # once), how many it sends per Kafka round trip, and how long sent rows are kept.
+    outbox_poll_interval_s: float = Field(0.5, gt=0)
+    outbox_batch_size: int = Field(100, ge=1)
+    outbox_retention_s: float = Field(7 * 86400.0, ge=60)
     # Two edits of one field this close together count as simultaneous: the preferred system wins.
     clock_skew_ms: int = Field(1000, ge=0)
 

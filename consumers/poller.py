@@ -146,9 +146,11 @@ class Poller:
                 continue
             self._reconciled[sync.id] = now
             try:
+                # No relay runs here: those of the api and the resync consumers send the request
+                # within SFGR_OUTBOX_POLL_INTERVAL_S.
                 job_id = await start_job(
                     self.sessions,
-                    self.bus,
+                    self.bus.topics,
                     sync_id=sync.id,
                     kind=JobKind.RESYNC,
                     dry_run=False,

@@ -24,7 +24,7 @@ async def run_role(settings: Settings, role: Role) -> None:
     engine = create_engine(settings)
     bus = Bus(settings)
     await bus.start()
-    context = RoleContext(settings=settings, sessions=session_factory(engine), bus=bus)
+    context = RoleContext(settings=settings, engine=engine, sessions=session_factory(engine), bus=bus)
     handler = await role.build_handler(context)
     runner = ConsumerRunner(
         settings,

@@ -10,11 +10,12 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Protocol
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.bus import CONSUMER_GROUPS, Bus, ConsumerGroup, ConsumerRole
 from app.clients.vendors import Vendors
 from app.db.syncs import SyncDirectory
+from app.outbox import OutboxRelay
 from app.settings import Settings
 from consumers.engine.pending import PendingLookups
 from consumers.engine.to_getresponse import SalesforceToGetResponse
@@ -27,6 +28,7 @@ from consumers.runner import Record
 @dataclass(frozen=True)
 class RoleContext:
     settings: Settings
+    engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
     bus: Bus
 
@@ -40,23 +42,29 @@ class RoleHandler(Protocol):
     async def close(self) -> None: ...
 
 
+class BackgroundLoop(Protocol):
+    async def run(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
 @dataclass
 class RoleRuntime:
     """A role's handler, the background loops that run beside it, and what to close at the end."""
 
-    processor: Processor
+    handler: RoleHandler
     vendors: Vendors
-    loops: list[PendingLookups] = field(default_factory=list)
+    loops: list[BackgroundLoop] = field(default_factory=list)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self._tasks = [asyncio.create_task(loop.run()) for loop in self.loops]
 
     async def handle(self, record: Record) -> None:
-        await self.processor.handle(record)
+        await self.handler.handle(record)
 
     async def close(self) -> None:
-        await self.processor.close()
+        await self.handler.close()
         for loop in self.loops:
             loop.stop()
         for task in self._tasks:
@@ -93,7 +101,12 @@ async def _to_salesforce(ctx: RoleContext) -> RoleHandler:
 
 
 async def _resync(ctx: RoleContext) -> RoleHandler:
-    return JobWorker(sessions=ctx.sessions, syncs=ctx.syncs(), vendors=Vendors(ctx.settings, ctx.sessions))
+    vendors = Vendors(ctx.settings, ctx.sessions)
+    worker = JobWorker(engine=ctx.engine, sessions=ctx.sessions, syncs=ctx.syncs(), vendors=vendors)
+    # Whatever can run jobs also sends their requests: what the poller queues, and what an api
+    # left unsent, starts even while no api runs (app/outbox.py).
+    relay = OutboxRelay(ctx.settings, sessions=ctx.sessions, bus=ctx.bus)
+    return RoleRuntime(worker, vendors, [relay])
 
 
 _HANDLERS: dict[ConsumerRole, Callable[[RoleContext], Awaitable[RoleHandler]]] = {

@@ -103,6 +103,17 @@ def kafka_bootstrap(workdir: Path) -> Iterator[str]:
 
 
 @pytest.fixture
+def own_broker(workdir: Path) -> Iterator[TansuBroker]:
+    """A broker of one test alone, on a port that stays the same across stop and start: for tests
+    of what happens while Kafka is down."""
+    broker = TansuBroker.create(workdir / f"tansu-{uuid.uuid4().hex[:8]}.log")
+    try:
+        yield broker
+    finally:
+        broker.stop()
+
+
+@pytest.fixture
 def settings(database_url: str, kafka_bootstrap: str) -> Settings:
     """Settings for one test: its own topic prefix, so tests never read each other's messages."""
     return Settings(

@@ -24,6 +24,7 @@ from app.clients.vendors import Vendors
 from app.control import tokens
 from app.control.tokens import Scope
 from app.inbound.secrets import InboundSecretsCache
+from app.outbox import OutboxRelay
 from app.settings import Settings
 
 
@@ -36,6 +37,7 @@ class Resources:
     sessions: async_sessionmaker[AsyncSession]
     bus: Bus
     inbound_secrets: InboundSecretsCache
+    relay: OutboxRelay  # sends what the process's transactions put in the outbox (job requests)
 
 
 def get_resources(request: Request) -> Resources:

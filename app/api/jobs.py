@@ -132,7 +132,12 @@ async def first_sync(
 ) -> Response:
     try:
         job_id = await start_job(
-            resources.sessions, resources.bus, sync_id=sync_id, kind=JobKind.FIRST_SYNC, dry_run=dry_run
+            resources.sessions,
+            resources.bus.topics,
+            sync_id=sync_id,
+            kind=JobKind.FIRST_SYNC,
+            dry_run=dry_run,
+            nudge=resources.relay.nudge,
         )
     except JobRefused as exc:
         raise _refused(exc) from exc
@@ -167,12 +172,13 @@ async def resync(
     try:
         job_id = await start_job(
             resources.sessions,
-            resources.bus,
+            resources.bus.topics,
             sync_id=body.sync_id,
             kind=JobKind.RESYNC,
             dry_run=body.dry_run,
             mode=body.mode,
             scope=body.scope,
+            nudge=resources.relay.nudge,
         )
     except JobRefused as exc:
         raise _refused(exc) from exc

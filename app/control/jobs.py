@@ -1,22 +1,25 @@
-"""Starting first syncs and resyncs: a job row, then a request on the resync topic.
+"""Starting first syncs and resyncs: a job row and the request that starts it, in one transaction.
 
-The row is committed before the request is published, so a worker never sees a request for a job
-it cannot read; if Kafka then refuses the request, the job is marked failed and the caller is
-told to try again (nothing half-started is left queued forever).
+The request goes to the outbox (app/db/outbox.py) beside the job row, and the relay (app/outbox.py)
+publishes it to the resync topic once the transaction committed: a worker never sees a request for
+a job it cannot read, and a job is never left queued without its request, whatever crashes or
+whenever Kafka is down (the job then stays queued and starts once Kafka is back). The caller's
+`nudge` wakes its process's relay right after the commit, so a job starts at once.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.bus import Bus, PublishFailed, make_message
-from app.db import jobs, syncs
+from app.bus import Topics, make_message
+from app.db import jobs, outbox, syncs
 from app.db.models import SyncJob
 from app.db.session import transaction
-from app.domain.jobs import JobKind, JobRequest, JobState, ResyncMode, ResyncScope
+from app.domain.jobs import JobKind, JobRequest, ResyncMode, ResyncScope
 from app.domain.states import SyncState
 
 
@@ -29,16 +32,21 @@ class JobRefused(Exception):
 
 async def start_job(
     sessions: async_sessionmaker[AsyncSession],
-    bus: Bus,
+    topics: Topics,
     *,
     sync_id: uuid.UUID,
     kind: JobKind,
     dry_run: bool,
     mode: ResyncMode = ResyncMode.RECONCILE,
     scope: ResyncScope | None = None,
+    nudge: Callable[[], None] | None = None,
 ) -> uuid.UUID:
+    """Queues a job and its request; `nudge` is called once both are committed. Refused (404, 409)
+    for an unknown or cancelled sync, and for a real (not dry) run while one of its kind of the
+    sync is queued or running."""
     async with transaction(sessions) as session:
-        sync = await syncs.sync_by_id(session, sync_id)
+        # Locked, so that two starts at once cannot both find no job running.
+        sync = await syncs.sync_by_id(session, sync_id, lock=True)
         if sync is None:
             raise JobRefused(404, f"no sync {sync_id}")
         if sync.state is SyncState.CANCELLED:
@@ -56,18 +64,13 @@ async def start_job(
             scope=scope.model_dump() if scope else None,
         )
         job_id = job.id
-    request = JobRequest(job_id=str(job_id)).model_dump_json().encode()
-    try:
-        await bus.publish(
-            [make_message(bus.topics.resync_requests, str(sync_id), request, headers={"job_id": str(job_id)})]
+        request = JobRequest(job_id=str(job_id)).model_dump_json().encode()
+        await outbox.enqueue(
+            session,
+            make_message(topics.resync_requests, str(sync_id), request, headers={"job_id": str(job_id)}),
         )
-    except PublishFailed as exc:
-        async with transaction(sessions) as session:
-            failed = await jobs.get_job(session, job_id)
-            if failed is not None:
-                failed.state = JobState.FAILED
-                failed.errors = {"reason": f"could not be queued: {exc}"}
-        raise JobRefused(503, "the job could not be queued (Kafka did not acknowledge); try again") from exc
+    if nudge is not None:
+        nudge()
     return job_id
 
 

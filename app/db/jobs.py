@@ -1,4 +1,5 @@
-"""Sync jobs (first syncs, resyncs): create, read, count, and record progress."""
+"""Sync jobs (first syncs, resyncs): create, read, count, record progress, and the claim a worker
+holds on a job while it runs it."""
 
 from __future__ import annotations
 
@@ -6,8 +7,8 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import func, select, text, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.db.models import SyncJob
 from app.domain.jobs import JobKind, JobState
@@ -101,3 +102,22 @@ async def update_job(
 
 def now() -> datetime:
     return datetime.now(UTC)
+
+
+def _claim_key(job_id: uuid.UUID) -> int:
+    """The job's advisory-lock key: 64 bits of its id (the poller's fixed key is elsewhere in that
+    space; a clash costs a wait, never a wrong result)."""
+    return int.from_bytes(job_id.bytes[:8], "big", signed=True)
+
+
+async def try_claim_job(connection: AsyncConnection, job_id: uuid.UUID) -> bool:
+    """Claims the job for the life of `connection` (a session-level advisory lock, which outlives
+    the transaction), if no other connection holds it. Commit afterwards: the claim stays."""
+    got: bool = (
+        await connection.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": _claim_key(job_id)})
+    ).scalar_one()
+    return got
+
+
+async def release_job_claim(connection: AsyncConnection, job_id: uuid.UUID) -> None:
+    await connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": _claim_key(job_id)})

@@ -26,6 +26,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -185,6 +186,24 @@ class SyncJob(Base):
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (Index("ix_sync_jobs_sync_id", "sync_id"),)
+
+
+class OutboxMessage(Base):
+    """A Kafka message written in the transaction that made it (a job row and its request), sent
+    by the relay (app/outbox.py) once that transaction committed. `sent_at` is set only after
+    Kafka acknowledged; the partial index keeps the relay's look for unsent rows cheap."""
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)  # oldest first
+    topic: Mapped[str] = mapped_column(String(255))
+    key: Mapped[str] = mapped_column(Text)
+    value: Mapped[bytes] = mapped_column(LargeBinary)
+    headers: Mapped[list[list[str]]] = mapped_column(JSONB)  # [[name, value], ...] in the message's order
+    created_at: Mapped[datetime] = _now()
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (Index("ix_outbox_unsent", "id", postgresql_where=text("sent_at IS NULL")),)
 
 
 DeadLetterStatus = Literal["open", "replayed", "discarded"]

@@ -4,15 +4,22 @@ The request stays uncommitted while its job runs, so a worker that dies mid-job 
 next one, which resumes (first syncs re-plan and skip who is linked; resyncs skip the people their
 cursor says are done). Transient vendor failures leave the job running and are retried the same
 way; anything permanent fails the job with its reason.
+
+A request may come twice (the outbox relay sends a request again when it died before marking it
+sent; a rebalance hands a partition over while its job still runs). A request for a finished job
+is nothing to do. A worker runs a job only while it holds the job's claim (a Postgres advisory
+lock on a connection of its own), so a second request for a job another worker runs waits until
+that worker lets go: then the job is finished (nothing to do) or that worker died (resume it).
 """
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.bus import ConsumerRole
 from app.clients.errors import Permanent, Transient
@@ -32,15 +39,24 @@ from consumers.runner import Record
 log = get_logger(__name__)
 
 ROLE = ConsumerRole.RESYNC
+FINISHED = (JobState.DONE, JobState.FAILED, JobState.CANCELLED)
 
 
 class JobWorker:
     def __init__(
-        self, *, sessions: async_sessionmaker[AsyncSession], syncs: SyncDirectory, vendors: Vendors
+        self,
+        *,
+        engine: AsyncEngine,
+        sessions: async_sessionmaker[AsyncSession],
+        syncs: SyncDirectory,
+        vendors: Vendors,
+        claim_poll_s: float = 1.0,
     ) -> None:
+        self.engine = engine
         self.sessions = sessions
         self.syncs = syncs
         self.vendors = vendors
+        self.claim_poll_s = claim_poll_s
         self.first_sync = FirstSync(sessions=sessions, vendors=vendors)
         self.resync = Resync(sessions=sessions, vendors=vendors)
 
@@ -51,10 +67,49 @@ class JobWorker:
         except (ValidationError, ValueError):
             log.error("not a job request; dropped", offset=record.offset, value=record.value[:200])
             return
+        if await self._finished(job_id):
+            return
+        async with self.engine.connect() as claim:
+            await self._claim(claim, job_id)
+            try:
+                await self._run(job_id)
+            finally:
+                await self._release(claim, job_id)
+
+    async def _finished(self, job_id: uuid.UUID) -> bool:
+        """True for a job that is gone or finished: its request is nothing to do."""
         async with self.sessions() as session:
             job = await jobs.get_job(session, job_id)
-        if job is None or job.state in (JobState.DONE, JobState.FAILED, JobState.CANCELLED):
-            return
+        return job is None or job.state in FINISHED
+
+    async def _claim(self, connection: AsyncConnection, job_id: uuid.UUID) -> None:
+        """Takes the job's claim, waiting while another worker holds it; asks again every
+        `claim_poll_s` rather than block in a statement, so no transaction stays open meanwhile."""
+        waiting = False
+        while True:
+            claimed = await jobs.try_claim_job(connection, job_id)
+            await connection.commit()
+            if claimed:
+                return
+            if not waiting:
+                log.info("another worker runs this job; waiting until it lets go", job_id=str(job_id))
+                waiting = True
+            await asyncio.sleep(self.claim_poll_s)
+
+    async def _release(self, connection: AsyncConnection, job_id: uuid.UUID) -> None:
+        try:
+            await jobs.release_job_claim(connection, job_id)
+            await connection.commit()
+        except Exception:
+            # The claim must not go back to the pool with its connection: close the connection.
+            log.exception("releasing a job's claim failed; closing its connection", job_id=str(job_id))
+            await connection.invalidate()
+
+    async def _run(self, job_id: uuid.UUID) -> None:
+        async with self.sessions() as session:
+            job = await jobs.get_job(session, job_id)
+        if job is None or job.state in FINISHED:
+            return  # finished by the worker whose claim this one waited for
         self.syncs.invalidate()
         sync = await self.syncs.by_id(job.sync_id)
         if sync is None:

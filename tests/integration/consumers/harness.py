@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 
 import httpx
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.bus import ConsumerRole
 from app.clients.getresponse_formats import parse_datetime as parse_getresponse_datetime
@@ -420,7 +420,9 @@ class Engine:
         sync: SyncConfig,
         sf: SalesforceOrg,
         gr: GetResponseAccount,
+        database: AsyncEngine,
     ) -> None:
+        self.database = database
         self.sessions = sessions
         self.vendors = vendors
         self.directory = directory
@@ -587,7 +589,7 @@ async def running_engine(
         directory = SyncDirectory(sessions)
         config = await directory.by_id(created.id)
         assert config is not None
-        yield Engine(sessions, vendors, directory, config, sf, gr)
+        yield Engine(sessions, vendors, directory, config, sf, gr, engine)
     finally:
         await vendors.close()
         await sf.close()

@@ -12,6 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import asyncpg
 import httpx
+from fastapi import FastAPI
 from sqlalchemy.engine import make_url
 
 from app.control import tokens
@@ -19,6 +20,7 @@ from app.crypto import SecretBox
 from app.db.session import create_engine, session_factory, transaction
 from app.db.syncs import insert_sync
 from app.main import create_app
+from app.outbox import OutboxRelay
 from app.settings import Settings
 from devstack.defaults import DEMO_MAPPING
 from tests.fixtures.connections import save_connections
@@ -54,6 +56,13 @@ class Api:
     client: httpx.AsyncClient
     settings: Settings
     admin_token: str
+    app: FastAPI
+
+    @property
+    def relay(self) -> OutboxRelay:
+        """The api's outbox relay, to see what it did."""
+        relay: OutboxRelay = self.app.state.resources.relay
+        return relay
 
     def bearer(self, token: str | None = None) -> dict[str, str]:
         return {"Authorization": f"Bearer {token or self.admin_token}"}
@@ -99,7 +108,7 @@ async def running_api(settings: Settings) -> AsyncIterator[Api]:
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://sfgr.test", timeout=30) as client:
-            yield Api(client, settings, admin)
+            yield Api(client, settings, admin, app)
 
 
 async def configure_sim(url: str, **patch: Any) -> None:

@@ -3,17 +3,14 @@ messages read back from the broker."""
 
 from __future__ import annotations
 
-import asyncio
 import random
 import string
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Any
 
 import httpx
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from app.bus import Topics
 from app.crypto import SecretBox
@@ -22,9 +19,9 @@ from app.domain.events import ChangeEvent
 from app.main import create_app
 from app.settings import Settings
 from tests.fixtures.connections import save_connections
+from tests.fixtures.topics import messages_on
 from tests.unit.inbound.payloads import new_id
 
-MARKER_KEY = b"__end-of-test-marker__"
 MAX_BODY_BYTES = 256 * 1024  # the api's body limit in these tests: small, so that 413 is cheap to reach
 
 
@@ -106,49 +103,8 @@ class Published:
 
 
 async def published(settings: Settings, topic: str, *, within: float = 20.0) -> list[Published]:
-    """Every message on `topic` so far, in partition and offset order.
-
-    Tansu reports end offsets wrongly (design.md), so "so far" is made exact another way: a marker
-    is appended to every partition first, and each partition is read up to its marker. Whatever
-    the api published before answering precedes the markers.
-    """
-    options: dict[str, Any] = {"bootstrap_servers": settings.kafka_bootstrap_servers}
-    producer = AIOKafkaProducer(**options, enable_idempotence=False, acks="all")
-    await producer.start()
-    marker = uuid.uuid4().hex.encode()
-    try:
-        partitions = sorted(await producer.partitions_for(topic))
-        for partition in partitions:
-            await producer.send_and_wait(topic, marker, key=MARKER_KEY, partition=partition)
-    finally:
-        await producer.stop()
-    consumer = AIOKafkaConsumer(**options, group_id=None, enable_auto_commit=False, auto_offset_reset="earliest")
-    await consumer.start()
-    found: list[tuple[int, int, Published]] = []
-    try:
-        consumer.assign([TopicPartition(topic, p) for p in partitions])
-        await consumer.seek_to_beginning()
-        done: set[int] = set()
-        deadline = asyncio.get_running_loop().time() + within
-        while len(done) < len(partitions):
-            if asyncio.get_running_loop().time() > deadline:
-                raise AssertionError(f"the markers of {topic} did not come back within {within} s")
-            batches = await consumer.getmany(timeout_ms=200)
-            for tp, records in batches.items():
-                for record in records:
-                    if record.key == MARKER_KEY:
-                        if record.value == marker:
-                            done.add(tp.partition)
-                        continue
-                    if tp.partition in done:
-                        continue
-                    message = Published(
-                        partition=tp.partition,
-                        key=record.key.decode(),
-                        event=ChangeEvent.from_bytes(record.value),
-                        headers={k: v.decode() for k, v in record.headers},
-                    )
-                    found.append((tp.partition, record.offset, message))
-    finally:
-        await consumer.stop()
-    return [message for _, _, message in sorted(found, key=lambda item: item[:2])]
+    """Every change event on `topic` so far, in partition and offset order (see `messages_on`)."""
+    return [
+        Published(partition=m.partition, key=m.key, event=ChangeEvent.from_bytes(m.value), headers=m.headers)
+        for m in await messages_on(settings, topic, within=within)
+    ]

@@ -6,25 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 
 from app.settings import Settings
 from devstack.broker import TansuBroker
 from tests.integration.inbound.harness import connect, published, running_api
 from tests.unit.inbound.payloads import json_body, new_id, notification, outbound_envelope, webhook_event
-
-
-@pytest.fixture
-def own_broker(workdir: Path) -> Iterator[TansuBroker]:
-    """A broker of this test alone, on a port that stays the same across stop and start."""
-    broker = TansuBroker.create(workdir / "tansu-outage.log")
-    try:
-        yield broker
-    finally:
-        broker.stop()
 
 
 async def test_nothing_is_acknowledged_while_kafka_is_down_and_retries_are_published_once(
