@@ -7,7 +7,11 @@ B9), so contacts changed since a stored watermark are read and published like we
   an asynchronous create can show up with an earlier changedOn); what the overlap reports again
   is not published again (a small memory of recent (contact, changedOn) pairs), and the event id
   `gr-poll:<contact>:<changedOn>` lets the consumer drop any repeat after a restart.
-- Watermarks are stored per sync only after the events are acknowledged by Kafka.
+- A change counts as seen, and the sync's watermark moves past it, only once Kafka acknowledged
+  its event. The search is sorted by changedOn, so whatever a walk has read is no newer than
+  what it has not read yet: after each publish the watermark can move to the newest change read.
+  A page that fails publishes what came before it and leaves the rest; a publish that fails
+  marks nothing and moves nothing. Either way the next poll asks again from the watermark.
 """
 
 from __future__ import annotations
@@ -16,11 +20,13 @@ import asyncio
 import signal
 import time
 import uuid
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.bus import Bus, event_message
+from app.clients.errors import VendorError
 from app.clients.getresponse_formats import parse_datetime
 from app.clients.vendors import Vendors
 from app.control.jobs import JobRefused, start_job
@@ -36,19 +42,30 @@ from consumers.process import announce_ready
 
 log = get_logger(__name__)
 
+PAGE_SIZE = 100  # contacts per page of the changedOn search, and at most per publish
+
+SeenKey = tuple[str, str]  # (contactId, changedOn as GetResponse wrote it)
+
 
 class Poller:
     def __init__(
-        self, settings: Settings, *, engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession], bus: Bus
+        self,
+        settings: Settings,
+        *,
+        engine: AsyncEngine,
+        sessions: async_sessionmaker[AsyncSession],
+        bus: Bus,
+        page_size: int = PAGE_SIZE,
     ) -> None:
         self.settings = settings
         self.engine = engine
         self.sessions = sessions
         self.bus = bus
+        self.page_size = page_size
         self.syncs = SyncDirectory(sessions)
         self.vendors = Vendors(settings, sessions)
         self.overlap = timedelta(seconds=settings.poll_overlap_s)
-        self._seen: dict[tuple[str, str], datetime] = {}
+        self._seen: dict[SeenKey, datetime] = {}  # the changes published, and when
         self._reconciled: dict[uuid.UUID, float] = {}
         self._stopping = asyncio.Event()
         self.active = asyncio.Event()
@@ -99,31 +116,45 @@ class Poller:
                 try:
                     published += await self.poll_sync(sync)
                 except Exception:
-                    log.exception("polling a sync failed", sync_id=str(sync.id))
+                    log.exception("polling a sync failed; the next poll asks again", sync_id=str(sync.id))
         self._forget_old()
         return published
 
     async def poll_sync(self, sync: SyncConfig) -> int:
-        now = datetime.now(UTC)
-        async with self.sessions() as session:
-            watermark = await watermarks.poller_watermark(session, sync.id) or now
+        """Publishes the changes of the sync's list since its watermark (less the overlap) that were
+        not published yet; returns how many were. A failed search page is logged, after what came
+        before it is published; a failed publish raises `PublishFailed`."""
+        async with transaction(self.sessions) as session:
+            watermark = await watermarks.poller_watermark(session, sync.id)
+            if watermark is None:  # the sync's first poll: its changes are followed from now on
+                watermark = datetime.now(UTC)
+                await watermarks.save_watermark(session, sync.id, watermark)
         gr = await self.vendors.getresponse(sync.getresponse_connection_id)
-        events: list[ChangeEvent] = []
-        newest = watermark
-        async for contact in gr.changed_since(sync.campaign_id, watermark - self.overlap):
-            changed_raw = str(contact.get("changedOn") or "")
-            if not changed_raw:
-                continue
-            changed = parse_datetime(changed_raw)
-            newest = max(newest, changed)
-            seen_key = (str(contact["contactId"]), changed_raw)
-            if seen_key in self._seen:
-                continue
-            self._seen[seen_key] = now
-            events.append(_event(sync, contact, changed_raw, changed))
+        walk = _Walk(sync, newest=watermark, seen=self._seen)
+        published = 0
+        try:
+            pages = gr.changed_since(sync.campaign_id, watermark - self.overlap, per_page=self.page_size)
+            async for contact in pages:
+                walk.read(contact)
+                if len(walk.unpublished) >= self.page_size:
+                    published += await self._publish(walk)
+        except VendorError as exc:
+            log.warning(
+                "a page of the changedOn search failed; what came before it is published, the next "
+                "poll asks again for the rest",
+                sync_id=str(sync.id),
+                error=str(exc),
+            )
+        return published + await self._publish(walk)
+
+    async def _publish(self, walk: _Walk) -> int:
+        """Puts the walk's unpublished changes on Kafka; then, and only then, they count as seen and
+        the watermark moves to the newest change the walk read."""
+        events = list(walk.unpublished.values())
         if events:
             await self.bus.publish([event_message(self.bus.topics.getresponse_changes, e) for e in events])
-        await self._save_watermark(sync.id, newest)
+            walk.mark_published()
+        await self._save_watermark(walk.sync.id, walk.newest)
         return len(events)
 
     async def reconcile_due(self) -> list[uuid.UUID]:
@@ -170,6 +201,34 @@ class Poller:
         horizon = datetime.now(UTC) - self.overlap - timedelta(minutes=1)
         for key in [k for k, at in self._seen.items() if at < horizon]:
             del self._seen[key]
+
+
+@dataclass
+class _Walk:
+    """One walk over a sync's changedOn search: the changes read and not yet published, those
+    published before (shared with the next walks), and the newest changedOn read, where the
+    watermark may move once nothing read is left unpublished."""
+
+    sync: SyncConfig
+    newest: datetime
+    seen: dict[SeenKey, datetime]
+    unpublished: dict[SeenKey, ChangeEvent] = field(default_factory=dict)
+
+    def read(self, contact: dict[str, object]) -> None:
+        changed_raw = str(contact.get("changedOn") or "")
+        if not changed_raw:
+            return
+        changed = parse_datetime(changed_raw)
+        key = (str(contact["contactId"]), changed_raw)
+        if key not in self.seen and key not in self.unpublished:
+            self.unpublished[key] = _event(self.sync, contact, changed_raw, changed)
+        self.newest = max(self.newest, changed)
+
+    def mark_published(self) -> None:
+        at = datetime.now(UTC)
+        for key in self.unpublished:
+            self.seen[key] = at
+        self.unpublished.clear()
 
 
 def _event(sync: SyncConfig, contact: dict[str, object], changed_raw: str, changed: datetime) -> ChangeEvent:
