@@ -5,8 +5,9 @@ B9), so contacts changed since a stored watermark are read and published like we
   connection; a standby takes over when that connection goes.
 - Each ask reaches back `poll_overlap_s` before the watermark (changedOn has whole seconds, and
   an asynchronous create can show up with an earlier changedOn); what the overlap reports again
-  is not published again (a small memory of recent (contact, changedOn) pairs), and the event id
-  `gr-poll:<contact>:<changedOn>` lets the consumer drop any repeat after a restart.
+  is not published again (a memory, per sync, of the (contact, changedOn) pairs published that a
+  search can still report), and the event id `gr-poll:<contact>:<changedOn>` lets the consumer
+  drop any repeat after a restart.
 - A change counts as seen, and the sync's watermark moves past it, only once Kafka acknowledged
   its event. The search is sorted by changedOn, so whatever a walk has read is no newer than
   what it has not read yet: after each publish the watermark can move to the newest change read.
@@ -65,7 +66,8 @@ class Poller:
         self.syncs = SyncDirectory(sessions)
         self.vendors = Vendors(settings, sessions)
         self.overlap = timedelta(seconds=settings.poll_overlap_s)
-        self._seen: dict[SeenKey, datetime] = {}  # the changes published, and when
+        # Per sync: the changes published, with their changedOn, while a poll can still report them.
+        self._seen: dict[uuid.UUID, dict[SeenKey, datetime]] = {}
         self._reconciled: dict[uuid.UUID, float] = {}
         self._stopping = asyncio.Event()
         self.active = asyncio.Event()
@@ -111,13 +113,16 @@ class Poller:
 
     async def poll_all(self) -> int:
         published = 0
+        polled: set[uuid.UUID] = set()
         for sync in await self.syncs.all():
             if sync.live:
+                polled.add(sync.id)
                 try:
                     published += await self.poll_sync(sync)
                 except Exception:
                     log.exception("polling a sync failed; the next poll asks again", sync_id=str(sync.id))
-        self._forget_old()
+        for sync_id in self._seen.keys() - polled:
+            del self._seen[sync_id]
         return published
 
     async def poll_sync(self, sync: SyncConfig) -> int:
@@ -130,7 +135,7 @@ class Poller:
                 watermark = datetime.now(UTC)
                 await watermarks.save_watermark(session, sync.id, watermark)
         gr = await self.vendors.getresponse(sync.getresponse_connection_id)
-        walk = _Walk(sync, newest=watermark, seen=self._seen)
+        walk = _Walk(sync, newest=watermark, seen=self._seen.setdefault(sync.id, {}))
         published = 0
         try:
             pages = gr.changed_since(sync.campaign_id, watermark - self.overlap, per_page=self.page_size)
@@ -155,6 +160,9 @@ class Poller:
             await self.bus.publish([event_message(self.bus.topics.getresponse_changes, e) for e in events])
             walk.mark_published()
         await self._save_watermark(walk.sync.id, walk.newest)
+        # A search asks from the watermark less the overlap, in whole seconds: a change older than
+        # that is never reported again, so it need not be remembered.
+        walk.forget_before((walk.newest - self.overlap).replace(microsecond=0))
         return len(events)
 
     async def reconcile_due(self) -> list[uuid.UUID]:
@@ -197,11 +205,6 @@ class Poller:
         async with transaction(self.sessions) as session:
             await watermarks.save_watermark(session, sync_id, changed_on)
 
-    def _forget_old(self) -> None:
-        horizon = datetime.now(UTC) - self.overlap - timedelta(minutes=1)
-        for key in [k for k, at in self._seen.items() if at < horizon]:
-            del self._seen[key]
-
 
 @dataclass
 class _Walk:
@@ -225,10 +228,13 @@ class _Walk:
         self.newest = max(self.newest, changed)
 
     def mark_published(self) -> None:
-        at = datetime.now(UTC)
-        for key in self.unpublished:
-            self.seen[key] = at
+        for key, event in self.unpublished.items():
+            self.seen[key] = event.source_timestamp or self.newest
         self.unpublished.clear()
+
+    def forget_before(self, horizon: datetime) -> None:
+        for key in [key for key, changed in self.seen.items() if changed < horizon]:
+            del self.seen[key]
 
 
 def _event(sync: SyncConfig, contact: dict[str, object], changed_raw: str, changed: datetime) -> ChangeEvent:
