@@ -5,9 +5,14 @@ B9), so contacts changed since a stored watermark are read and published like we
   connection; a standby takes over when that connection goes.
 - Each ask reaches back `poll_overlap_s` before the watermark (changedOn has whole seconds, and
   an asynchronous create can show up with an earlier changedOn); what the overlap reports again
-  is not published again (a small memory of recent (contact, changedOn) pairs), and the event id
-  `gr-poll:<contact>:<changedOn>` lets the consumer drop any repeat after a restart.
-- Watermarks are stored per sync only after the events are acknowledged by Kafka.
+  is not published again (a memory, per sync, of the (contact, changedOn) pairs published that a
+  search can still report), and the event id `gr-poll:<contact>:<changedOn>` lets the consumer
+  drop any repeat after a restart.
+- A change counts as seen, and the sync's watermark moves past it, only once Kafka acknowledged
+  its event. The search is sorted by changedOn, so whatever a walk has read is no newer than
+  what it has not read yet: after each publish the watermark can move to the newest change read.
+  A page that fails publishes what came before it and leaves the rest; a publish that fails
+  marks nothing and moves nothing. Either way the next poll asks again from the watermark.
 """
 
 from __future__ import annotations
@@ -16,11 +21,13 @@ import asyncio
 import signal
 import time
 import uuid
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.bus import Bus, event_message
+from app.clients.errors import VendorError
 from app.clients.getresponse_formats import parse_datetime
 from app.clients.vendors import Vendors
 from app.control.jobs import JobRefused, start_job
@@ -36,19 +43,31 @@ from consumers.process import announce_ready
 
 log = get_logger(__name__)
 
+PAGE_SIZE = 100  # contacts per page of the changedOn search, and at most per publish
+
+SeenKey = tuple[str, str]  # (contactId, changedOn as GetResponse wrote it)
+
 
 class Poller:
     def __init__(
-        self, settings: Settings, *, engine: AsyncEngine, sessions: async_sessionmaker[AsyncSession], bus: Bus
+        self,
+        settings: Settings,
+        *,
+        engine: AsyncEngine,
+        sessions: async_sessionmaker[AsyncSession],
+        bus: Bus,
+        page_size: int = PAGE_SIZE,
     ) -> None:
         self.settings = settings
         self.engine = engine
         self.sessions = sessions
         self.bus = bus
+        self.page_size = page_size
         self.syncs = SyncDirectory(sessions)
         self.vendors = Vendors(settings, sessions)
         self.overlap = timedelta(seconds=settings.poll_overlap_s)
-        self._seen: dict[tuple[str, str], datetime] = {}
+        # Per sync: the changes published, with their changedOn, while a poll can still report them.
+        self._seen: dict[uuid.UUID, dict[SeenKey, datetime]] = {}
         self._reconciled: dict[uuid.UUID, float] = {}
         self._stopping = asyncio.Event()
         self.active = asyncio.Event()
@@ -94,36 +113,56 @@ class Poller:
 
     async def poll_all(self) -> int:
         published = 0
+        polled: set[uuid.UUID] = set()
         for sync in await self.syncs.all():
             if sync.live:
+                polled.add(sync.id)
                 try:
                     published += await self.poll_sync(sync)
                 except Exception:
-                    log.exception("polling a sync failed", sync_id=str(sync.id))
-        self._forget_old()
+                    log.exception("polling a sync failed; the next poll asks again", sync_id=str(sync.id))
+        for sync_id in self._seen.keys() - polled:
+            del self._seen[sync_id]
         return published
 
     async def poll_sync(self, sync: SyncConfig) -> int:
-        now = datetime.now(UTC)
-        async with self.sessions() as session:
-            watermark = await watermarks.poller_watermark(session, sync.id) or now
+        """Publishes the changes of the sync's list since its watermark (less the overlap) that were
+        not published yet; returns how many were. A failed search page is logged, after what came
+        before it is published; a failed publish raises `PublishFailed`."""
+        async with transaction(self.sessions) as session:
+            watermark = await watermarks.poller_watermark(session, sync.id)
+            if watermark is None:  # the sync's first poll: its changes are followed from now on
+                watermark = datetime.now(UTC)
+                await watermarks.save_watermark(session, sync.id, watermark)
         gr = await self.vendors.getresponse(sync.getresponse_connection_id)
-        events: list[ChangeEvent] = []
-        newest = watermark
-        async for contact in gr.changed_since(sync.campaign_id, watermark - self.overlap):
-            changed_raw = str(contact.get("changedOn") or "")
-            if not changed_raw:
-                continue
-            changed = parse_datetime(changed_raw)
-            newest = max(newest, changed)
-            seen_key = (str(contact["contactId"]), changed_raw)
-            if seen_key in self._seen:
-                continue
-            self._seen[seen_key] = now
-            events.append(_event(sync, contact, changed_raw, changed))
+        walk = _Walk(sync, newest=watermark, seen=self._seen.setdefault(sync.id, {}))
+        published = 0
+        try:
+            pages = gr.changed_since(sync.campaign_id, watermark - self.overlap, per_page=self.page_size)
+            async for contact in pages:
+                walk.read(contact)
+                if len(walk.unpublished) >= self.page_size:
+                    published += await self._publish(walk)
+        except VendorError as exc:
+            log.warning(
+                "a page of the changedOn search failed; what came before it is published, the next "
+                "poll asks again for the rest",
+                sync_id=str(sync.id),
+                error=str(exc),
+            )
+        return published + await self._publish(walk)
+
+    async def _publish(self, walk: _Walk) -> int:
+        """Puts the walk's unpublished changes on Kafka; then, and only then, they count as seen and
+        the watermark moves to the newest change the walk read."""
+        events = list(walk.unpublished.values())
         if events:
             await self.bus.publish([event_message(self.bus.topics.getresponse_changes, e) for e in events])
-        await self._save_watermark(sync.id, newest)
+            walk.mark_published()
+        await self._save_watermark(walk.sync.id, walk.newest)
+        # A search asks from the watermark less the overlap, in whole seconds: a change older than
+        # that is never reported again, so it need not be remembered.
+        walk.forget_before((walk.newest - self.overlap).replace(microsecond=0))
         return len(events)
 
     async def reconcile_due(self) -> list[uuid.UUID]:
@@ -168,10 +207,36 @@ class Poller:
         async with transaction(self.sessions) as session:
             await watermarks.save_watermark(session, sync_id, changed_on)
 
-    def _forget_old(self) -> None:
-        horizon = datetime.now(UTC) - self.overlap - timedelta(minutes=1)
-        for key in [k for k, at in self._seen.items() if at < horizon]:
-            del self._seen[key]
+
+@dataclass
+class _Walk:
+    """One walk over a sync's changedOn search: the changes read and not yet published, those
+    published before (shared with the next walks), and the newest changedOn read, where the
+    watermark may move once nothing read is left unpublished."""
+
+    sync: SyncConfig
+    newest: datetime
+    seen: dict[SeenKey, datetime]
+    unpublished: dict[SeenKey, ChangeEvent] = field(default_factory=dict)
+
+    def read(self, contact: dict[str, object]) -> None:
+        changed_raw = str(contact.get("changedOn") or "")
+        if not changed_raw:
+            return
+        changed = parse_datetime(changed_raw)
+        key = (str(contact["contactId"]), changed_raw)
+        if key not in self.seen and key not in self.unpublished:
+            self.unpublished[key] = _event(self.sync, contact, changed_raw, changed)
+        self.newest = max(self.newest, changed)
+
+    def mark_published(self) -> None:
+        for key, event in self.unpublished.items():
+            self.seen[key] = event.source_timestamp or self.newest
+        self.unpublished.clear()
+
+    def forget_before(self, horizon: datetime) -> None:
+        for key in [key for key, changed in self.seen.items() if changed < horizon]:
+            del self.seen[key]
 
 
 def _event(sync: SyncConfig, contact: dict[str, object], changed_raw: str, changed: datetime) -> ChangeEvent:

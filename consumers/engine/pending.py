@@ -5,19 +5,23 @@ filled by whichever comes first: the subscribe webhook (the getresponse -> sales
 finds the link by email), or this module's lookup loop, which searches the list by exact email
 with a growing delay. Salesforce changes that arrive meanwhile wait in `pending_changes` and are
 merged and written once the contact is known. A contact that never appears (GetResponse may
-reject it later, e.g. an invalid domain) is given up on, and the decision log says so. A person
-deleted in Salesforce meanwhile waits as `removing`: their contact is taken off the list as soon
-as it shows up, instead of being linked.
+reject it later, e.g. an invalid domain) is given up on after MAX_LOOKUPS answers that it is not
+on the list, and the decision log says so. A lookup that gets no answer (a 5xx, a 429, a timeout,
+a refused credential) says nothing about the contact: it is asked again later, on a backoff, and
+does not count towards giving up, so an outage of GetResponse delays the link but never drops
+it. A person deleted in Salesforce meanwhile waits as `removing`: their contact is taken off the
+list as soon as it shows up, instead of being linked.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from app import metrics
-from app.clients.errors import NotFound, VendorError
+from app.clients.errors import NotFound, RateLimited, Transient, VendorError
 from app.clients.getresponse import GetResponseClient
 from app.clients.vendors import Vendors
 from app.db import decisions, links
@@ -135,6 +139,21 @@ async def remove_arrived(locked: LockedLink, contact: GetResponsePerson) -> None
     )
 
 
+def delay_after_error(link: ContactLink, error: VendorError) -> timedelta:
+    """How long a lookup that got no answer waits before asking again.
+
+    `lookup_attempts` counts answers only, so the backoff grows with the time the create has
+    waited so far instead (waiting as long again doubles it each time), from the delay the next
+    regular lookup would have had, up to MAX_LOOKUP_DELAY; a 429 waits at least as long as it asks.
+    """
+    regular: timedelta = FIRST_LOOKUP_AFTER * 2**link.lookup_attempts
+    waited = now() - link.pending_since if link.pending_since is not None else regular
+    delay = min(MAX_LOOKUP_DELAY, max(regular, waited))
+    if isinstance(error, RateLimited):
+        delay = max(delay, timedelta(seconds=error.retry_after))
+    return delay
+
+
 class PendingLookups:
     """The loop, run beside the salesforce -> getresponse consumer (any number of replicas)."""
 
@@ -179,8 +198,15 @@ class PendingLookups:
         try:
             contact = await find_on_list(gr, sync, link.email_normalized)
         except VendorError as exc:
-            log.warning("lookup of a pending contact failed", link_id=link.id, error=str(exc))
-            contact = None
+            link.next_lookup_at = now() + delay_after_error(link, exc)
+            log.log(
+                logging.WARNING if isinstance(exc, Transient) else logging.ERROR,
+                "lookup of a pending contact got no answer; asking again later",
+                link_id=link.id,
+                error=str(exc),
+                next_lookup_at=link.next_lookup_at.isoformat(),
+            )
+            return
         if contact is not None:
             sf = await self.vendors.salesforce(sync.salesforce_connection_id)
             object_type = ObjectType(link.salesforce_object or sync.create_as)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+from urllib.parse import parse_qsl
 
 from pydantic import BaseModel, Field
 
@@ -22,24 +23,35 @@ class Faults(BaseModel):
     timeout_seconds: float = Field(30.0, gt=0, description="how long a hanging call hangs")
     path_prefix: str = Field("", description="only calls whose path starts with this are affected")
     methods: list[str] = Field(default_factory=list, description="only these methods; empty = all")
+    query: dict[str, str] = Field(
+        default_factory=dict,
+        description="only calls whose query string has these parameters with these values, e.g. "
+        '`{"page": "2"}` for one page of a listing; empty = any query',
+    )
     delivery_duplicate_rate: float = Field(0.0, ge=0.0, le=1.0)
     delivery_reorder_rate: float = Field(0.0, ge=0.0, le=1.0)
     delivery_reorder_delay_ms: int = Field(300, ge=0)
     delivery_delay_ms: int = Field(0, ge=0, description="added before every delivery")
 
-    def applies_to(self, method: str, path: str) -> bool:
+    def applies_to(self, method: str, path: str, query: str = "") -> bool:
+        """`query` is the call's raw query string."""
         if self.path_prefix and not path.startswith(self.path_prefix):
             return False
-        return not self.methods or method.upper() in {m.upper() for m in self.methods}
+        if self.methods and method.upper() not in {m.upper() for m in self.methods}:
+            return False
+        if self.query:
+            given = dict(parse_qsl(query, keep_blank_values=True))
+            return all(given.get(name) == value for name, value in self.query.items())
+        return True
 
-    def pick_error(self, method: str, path: str) -> int | None:
+    def pick_error(self, method: str, path: str, query: str = "") -> int | None:
         """The status of an injected failure for this call, or None to serve it normally."""
-        if self.error_rate and self.applies_to(method, path) and random.random() < self.error_rate:
+        if self.error_rate and self.applies_to(method, path, query) and random.random() < self.error_rate:
             return random.choice(self.error_statuses)
         return None
 
-    async def delay_call(self, method: str, path: str) -> None:
-        if not self.applies_to(method, path):
+    async def delay_call(self, method: str, path: str, query: str = "") -> None:
+        if not self.applies_to(method, path, query):
             return
         if self.timeout_rate and random.random() < self.timeout_rate:
             await asyncio.sleep(self.timeout_seconds)

@@ -57,8 +57,9 @@ class GatewayMiddleware:
             refusal = check_content_type(method, headers)
             if refusal is None:
                 faults = self.state.faults
-                await faults.delay_call(method, path)
-                status = faults.pick_error(method, path)
+                query = scope["query_string"].decode("latin-1")
+                await faults.delay_call(method, path, query)
+                status = faults.pick_error(method, path, query)
                 refusal = injected_error(status) if status is not None else None
             if refusal is not None:
                 await refusal.response()(scope, receive, send_with_limits)

@@ -49,11 +49,12 @@ class VendorGateway:
             await self.app(scope, receive, send)
             return
         faults = self.sim.faults
-        await faults.delay_call(scope["method"], path)
+        query = scope["query_string"].decode("latin-1")
+        await faults.delay_call(scope["method"], path, query)
         if path.startswith("/services/data/v"):
             await self._versioned(scope, receive, send)
             return
-        status = faults.pick_error(scope["method"], path)
+        status = faults.pick_error(scope["method"], path, query)
         if status is not None:
             if path.startswith("/services/oauth2") or path.startswith("/id/"):
                 await injected_oauth(status).response()(scope, receive, send)
@@ -98,7 +99,8 @@ class VendorGateway:
         scope["state"]["sf_session"] = session
         if not self.sim.quota.consume():
             return request_limit_exceeded()
-        status = self.sim.faults.pick_error(scope["method"], scope["path"])
+        query = scope["query_string"].decode("latin-1")
+        status = self.sim.faults.pick_error(scope["method"], scope["path"], query)
         return injected(status) if status is not None else None
 
     def _observe(self, scope: Scope) -> None:

@@ -3,11 +3,14 @@ engine itself (consumers/engine/to_getresponse.py, pending.py), against Postgres
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
 from app.bus import ConsumerRole
 from app.clients.errors import Transient
 from app.domain.events import Kind
+from consumers.engine.pending import MAX_LOOKUPS
 from tests.integration.consumers.harness import (
     Engine,
     EngineFor,
@@ -76,6 +79,42 @@ async def test_pending_contact_is_linked_by_its_subscribe_webhook_without_a_sale
     assert await engine.gr.writes(gr_mark) == []
     assert [r["Id"] for r in await engine.sf.by_email(email)] == [lead_id]
     assert await engine.lookups.run_once() is False  # nothing left to look up
+
+
+async def test_a_pending_create_outlasts_getresponse_errors_for_longer_than_the_lookups_allow(
+    engine: Engine,
+) -> None:
+    """A 429 or a 5xx says nothing about whether the contact is on the list: only a real answer
+    counts towards giving up, so an outage of GetResponse delays the link but never drops it."""
+    email = unique_email("outage")
+    lead_id = await engine.sf.create("Lead", FirstName="Eve", LastName="Ong", Email=email, Company="Acme")
+    await engine.to_getresponse.apply(engine.events.created(await engine.sf.record(lead_id)))
+    await until(lambda: engine.gr.active(email), what="the create processed")
+    gr_mark = await engine.gr.mark()
+
+    searches = {"error_rate": 1.0, "methods": ["GET"], "path_prefix": "/v3/contacts"}
+    await engine.gr.faults(**searches, error_statuses=[429])  # "wait 1 seconds"
+    asked = datetime.now(UTC)
+    link = await engine.look_up_now(email)
+    assert (link.state, link.lookup_attempts, link.getresponse_contact_id) == ("pending", 0, None)
+    assert link.next_lookup_at is not None and link.next_lookup_at >= asked + timedelta(seconds=1)
+
+    await engine.gr.faults(**searches, error_statuses=[503])
+    for _ in range(MAX_LOOKUPS + 1):
+        asked = datetime.now(UTC)
+        link = await engine.look_up_now(email)
+        assert (link.state, link.lookup_attempts) == ("pending", 0)
+        assert link.next_lookup_at is not None and link.next_lookup_at > asked  # backs off
+    failed = [(c["method"], c["status"]) for c in await engine.gr.calls(gr_mark)]
+    assert failed == [("GET", 429)] + [("GET", 503)] * (MAX_LOOKUPS + 1)
+
+    await engine.gr.faults()
+    link = await engine.look_up_now(email)
+    contact = await engine.gr.active(email)
+    assert contact is not None
+    assert (link.state, link.getresponse_contact_id, link.lookup_attempts) == ("linked", contact["contactId"], 0)
+    rules = [d.rule for d in await engine.decisions(email)]
+    assert "linked" in rules and "create_rejected" not in rules
 
 
 async def test_salesforce_changes_made_while_the_create_is_pending_are_written_once_the_contact_appears(

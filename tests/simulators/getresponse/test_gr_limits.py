@@ -118,6 +118,16 @@ def test_faults_can_target_one_path_and_method(gr: GetResponseHarness) -> None:
     assert gr.api.post("/contacts", json=gr.contact_body("x@example.com")).status_code == 202
 
 
+def test_faults_can_target_one_page_of_a_listing_by_its_query(gr: GetResponseHarness) -> None:
+    faults = {"error_rate": 1.0, "error_statuses": [503], "path_prefix": "/v3/contacts", "methods": ["GET"],
+              "query": {"page": "2"}}
+    gr.control.post("/faults", json=faults).raise_for_status()
+    assert gr.api.get("/contacts", params={"page": "1", "perPage": "1"}).status_code == 200
+    assert gr.api.get("/contacts").status_code == 200
+    assert_error(gr.api.get("/contacts", params={"perPage": "1", "page": "2"}), 503, 1)
+    assert gr.api.get("/contacts", params={"page": "20"}).status_code == 200
+
+
 def test_control_api_is_neither_throttled_nor_logged(gr: GetResponseHarness) -> None:
     gr.configure(rate_per_window=1)
     gr.api.get("/campaigns")
