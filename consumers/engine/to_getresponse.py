@@ -191,15 +191,9 @@ async def _push(locked: LockedLink, snapshot: Snapshot, event: ChangeEvent) -> N
     if link.state is LinkState.REMOVING:
         link.state = LinkState.PENDING  # undeleted before our create showed up: wait for it again
     if link.removed_from_list:
-        decisions.log_note(
-            locked.session,
-            link,
-            field="*",
-            rule=NoteRule.NOT_ON_LIST,
-            reason="the person left the GetResponse list; Salesforce changes are not sent there",
-            event_id=locked.event_id,
+        _not_on_list(
+            locked, at, "the person left the GetResponse list; Salesforce changes are not sent there"
         )
-        links.note_salesforce_time(link, at)
         return
     if link.state == LinkState.DELETED:  # undelete: back on the list as a new contact
         link.base = {}
@@ -211,15 +205,7 @@ async def _push(locked: LockedLink, snapshot: Snapshot, event: ChangeEvent) -> N
         if contact is None:
             # Gone from the list: the unsubscribe or removal webhook tells the other direction,
             # which sets the marker; writing here would re-add someone who left.
-            decisions.log_note(
-                locked.session,
-                link,
-                field="*",
-                rule=NoteRule.NOT_ON_LIST,
-                reason="the GetResponse contact no longer exists; nothing written",
-                event_id=locked.event_id,
-            )
-            links.note_salesforce_time(link, at)
+            _not_on_list(locked, at, "the GetResponse contact no longer exists; nothing written")
             return
     elif link.pending_since is not None:
         # Our create is on its way: this change joins those held for it, and all of them are
@@ -247,6 +233,19 @@ async def _push(locked: LockedLink, snapshot: Snapshot, event: ChangeEvent) -> N
         first_sync=not link.base,
         defer=defer,
     )
+
+
+def _not_on_list(locked: LockedLink, at: datetime | None, reason: str) -> None:
+    """Nothing goes to the list for this person; the Salesforce side is known as of `at`."""
+    decisions.log_note(
+        locked.session,
+        locked.link,
+        field="*",
+        rule=NoteRule.NOT_ON_LIST,
+        reason=reason,
+        event_id=locked.event_id,
+    )
+    links.note_salesforce_time(locked.link, at)
 
 
 def _getresponse_side(link: ContactLink, contact: GetResponsePerson) -> tuple[Snapshot, dict[str, str]]:

@@ -27,12 +27,6 @@ def engine_database(create_database: Callable[..., str], database_template: str)
 
 
 @pytest.fixture
-def salesforce_url(salesforce_server: str) -> str:
-    reset_simulator(salesforce_server)
-    return salesforce_server
-
-
-@pytest.fixture
 def getresponse_url(getresponse_server: str) -> str:
     reset_simulator(getresponse_server, **GETRESPONSE_CONFIG)
     return getresponse_server

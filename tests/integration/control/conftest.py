@@ -15,12 +15,6 @@ from tests.integration.control.harness import Api, running_api
 
 
 @pytest.fixture
-def salesforce_url(salesforce_server: str) -> str:
-    reset_simulator(salesforce_server)
-    return salesforce_server
-
-
-@pytest.fixture
 def sandbox_url(sandbox_server: str) -> str:
     reset_simulator(sandbox_server)
     return sandbox_server
