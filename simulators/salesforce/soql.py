@@ -12,7 +12,8 @@ query runs over rows is in soql_plan.py, the tokens and located errors in soql_t
 Salesforce's rules that trip clients, all enforced:
 
 - keywords and field names are case-insensitive; results use canonical field names;
-- string comparisons (=, !=, IN, LIKE, ordering) are case-insensitive;
+- comparisons (=, !=, IN, LIKE, ordering) of text fields are case-insensitive; ids compare and
+  sort case-sensitively (a 15-character id is case-sensitive: `...aZ` and `...aa` are two records);
 - string and id literals are single-quoted (backslash escapes); date-times are **unquoted**
   (`2024-05-01T10:00:00Z`, `2024-05-01T10:00:00.000+0000`); a quoted date-time, or any literal of
   the wrong type for its field, is 400 INVALID_FIELD; `+` in a literal must be URL-encoded;
@@ -162,7 +163,7 @@ class _Parser(TokenStream):
             raise self.unexpected(token)
         return int(token.text)
 
-    def order_list(self, sobject: SObjectDef) -> list[tuple[str, bool, bool]]:
+    def order_list(self, sobject: SObjectDef) -> list[tuple[str, bool, bool, bool]]:
         order = []
         while True:
             token = self.next()
@@ -181,7 +182,7 @@ class _Parser(TokenStream):
                 nulls_first = self.next().keyword("FIRST")
                 if not self.tokens[self.at - 1].keyword("FIRST", "LAST"):
                     raise self.unexpected(self.tokens[self.at - 1])
-            order.append((definition.name, descending, nulls_first))
+            order.append((definition.name, descending, nulls_first, definition.type in TEXT_TYPES))
             following = self.peek()
             if following is None or following.text != ",":
                 return order

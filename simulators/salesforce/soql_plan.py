@@ -44,7 +44,8 @@ class Query:
     fields: list[str]
     count_only: bool
     where: Predicate = field(default=lambda values: True)
-    order: list[tuple[str, bool, bool]] = field(default_factory=list)  # field, descending, nulls first
+    # field, descending, nulls first, compared case-insensitively (text fields)
+    order: list[tuple[str, bool, bool, bool]] = field(default_factory=list)
     limit: int | None = None
     offset: int = 0
     semi_joins: list[SemiJoin] = field(default_factory=list)
@@ -57,19 +58,19 @@ class Query:
         for join in self.semi_joins:
             join.resolve(related(join.sobject))
         matched = [row for row in rows if self.where(row)]
-        for name, descending, nulls_first in reversed(self.order):
+        for name, descending, nulls_first, fold in reversed(self.order):
             present = [r for r in matched if r.get(name) is not None]
             absent = [r for r in matched if r.get(name) is None]
-            present.sort(key=_sort_key(name), reverse=descending)
+            present.sort(key=_sort_key(name, fold), reverse=descending)
             matched = absent + present if nulls_first else present + absent
         matched = matched[self.offset :]
         return matched if self.limit is None else matched[: self.limit]
 
 
-def _sort_key(name: str) -> Callable[[Values], Any]:
+def _sort_key(name: str, fold: bool) -> Callable[[Values], Any]:
     def key(row: Values) -> Any:
         value = row[name]
-        return value.lower() if isinstance(value, str) else value
+        return value.lower() if fold and isinstance(value, str) else value
 
     return key
 

@@ -137,6 +137,18 @@ def test_soql_where_order_and_limit_follow_salesforce_semantics() -> None:
     assert soql.parse("SELECT COUNT() FROM Lead").count_only
 
 
+def test_ids_sort_case_sensitively_while_text_sorts_without_case() -> None:
+    # Ids count 0-9, A-Z, a-z: the record made after ...aZ is ...aa, and ORDER BY Id keeps that.
+    rows = [
+        {"Id": "00Q000000000aaEAA", "LastName": "Zed"},
+        {"Id": "00Q000000000aZEAA", "LastName": "adams"},
+    ]
+    by_id = soql.parse("SELECT Id FROM Lead ORDER BY Id").run(rows)
+    assert [r["Id"] for r in by_id] == ["00Q000000000aZEAA", "00Q000000000aaEAA"]
+    by_name = soql.parse("SELECT Id FROM Lead ORDER BY LastName").run(rows)
+    assert [r["LastName"] for r in by_name] == ["adams", "Zed"]
+
+
 def test_a_semi_join_runs_its_subquery_over_the_rows_given_for_its_object() -> None:
     campaign, other = ids.to18("7015g0000000001"), ids.to18("7015g0000000002")
     first, second, third = (ids.to18(f"00Q5g000000000{n}") for n in (1, 2, 3))
