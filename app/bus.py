@@ -129,9 +129,6 @@ class Message:
     value: bytes
     headers: Sequence[tuple[str, bytes]] = ()
 
-    def header(self, name: str) -> str | None:
-        return next((v.decode("utf-8", "replace") for k, v in self.headers if k == name), None)
-
 
 HEADER_EVENT_ID = "event_id"
 HEADER_TRACEPARENT = "traceparent"  # W3C Trace Context, so one change can be followed end to end
