@@ -311,23 +311,16 @@ async def _remove_from_list(locked: LockedLink) -> None:
         # it shows up, instead of linking it (consumers/engine/pending.py).
         link.state = LinkState.REMOVING
         link.pending_changes = {}
-        decisions.log_note(
-            locked.session,
-            link,
-            field="*",
-            rule=NoteRule.DELETED,
-            winner=Side.SALESFORCE.value,
-            write_to=Side.GETRESPONSE.value,
-            reason="deleted in Salesforce while its GetResponse create was pending: removed from the "
-            "list once it shows up",
-            event_id=locked.event_id,
+        reason = (
+            "deleted in Salesforce while its GetResponse create was pending: removed from the "
+            "list once it shows up"
         )
-        links.touch(link)
-        return
-    if link.getresponse_contact_id:
-        await pending.delete_contact(locked.gr, link.getresponse_contact_id)
-    link.state = LinkState.DELETED
-    link.next_lookup_at = None
+    else:
+        if link.getresponse_contact_id:
+            await pending.delete_contact(locked.gr, link.getresponse_contact_id)
+        link.state = LinkState.DELETED
+        link.next_lookup_at = None
+        reason = "deleted in Salesforce: removed from the GetResponse list"
     decisions.log_note(
         locked.session,
         link,
@@ -335,7 +328,7 @@ async def _remove_from_list(locked: LockedLink) -> None:
         rule=NoteRule.DELETED,
         winner=Side.SALESFORCE.value,
         write_to=Side.GETRESPONSE.value,
-        reason="deleted in Salesforce: removed from the GetResponse list",
+        reason=reason,
         event_id=locked.event_id,
     )
     links.touch(link)
