@@ -43,6 +43,7 @@ async def merge_and_write(
     *,
     contact: GetResponsePerson | None,
     salesforce_modified_at: datetime | None,
+    salesforce_read_now: bool = False,
     first_sync: bool = False,
     defer: Mapping[str, str] | None = None,
     preferred: Side | None = None,
@@ -53,6 +54,8 @@ async def merge_and_write(
     update replaces as a whole: C9); None when there is no contact to write to yet.
     `salesforce_modified_at` is the instant the Salesforce side is known as of: the PATCH is
     conditional on it, and a 412 means "changed since", so the record is re-read and merged.
+    `salesforce_read_now` says that instant comes from a read of the record just made: it is then
+    not read again before the PATCH (see _unmodified_since).
     `defer` names fields (with the reason) that are left for another event to decide: nothing is
     written for them and their base stays; the Salesforce instant is then not advanced either, so
     that the deciding event's conditional write sees the Salesforce change and merges it.
@@ -65,12 +68,14 @@ async def merge_and_write(
             for side in Side:
                 resolution = resolution.without_writes(side, defer, base)
         try:
-            await _write_salesforce(locked, resolution, salesforce_modified_at)
+            await _write_salesforce(
+                locked, resolution, salesforce_modified_at, confirm=not salesforce_read_now
+            )
         except PreconditionFailed:
             current = await read_salesforce(locked.sf, sync, locked.object_type, _salesforce_id(link))
             if current is None:
                 raise
-            salesforce_modified_at = current.modified_at
+            salesforce_modified_at, salesforce_read_now = current.modified_at, True
             if incoming.side is Side.SALESFORCE:
                 incoming = current.snapshot
             else:
@@ -151,12 +156,14 @@ def _salesforce_id(link: ContactLink) -> str:
     return link.salesforce_id
 
 
-async def _write_salesforce(locked: LockedLink, resolution: Resolution, modified_at: datetime | None) -> None:
+async def _write_salesforce(
+    locked: LockedLink, resolution: Resolution, modified_at: datetime | None, *, confirm: bool
+) -> None:
     values = resolution.writes[Side.SALESFORCE]
     if not values:
         return
     fields = locked.sync.mapping.canonical_to_salesforce(values, locked.object_type, creating=False).fields
-    if modified_at is not None:
+    if modified_at is not None and confirm:
         await _unmodified_since(locked, modified_at)
     await locked.sf.update(
         locked.object_type.value, _salesforce_id(locked.link), fields, if_unmodified_since=modified_at

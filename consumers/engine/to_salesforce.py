@@ -154,6 +154,7 @@ async def _changed(change: Change, object_type: ObjectType, locked: LockedLink |
             other,
             contact=contact,
             salesforce_modified_at=modified_at,
+            salesforce_read_now=other is not None,
             first_sync=not link.base,
         )
     links.touch(link)
@@ -184,6 +185,7 @@ async def _link_or_create_in_salesforce(locked: LockedLink, contact: GetResponse
             record.snapshot,
             contact=contact,
             salesforce_modified_at=record.modified_at,
+            salesforce_read_now=True,
             first_sync=not link.base,
         )
         await join_campaign(locked)

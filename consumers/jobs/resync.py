@@ -178,6 +178,7 @@ async def resync_person(
                 other,
                 contact=contact,
                 salesforce_modified_at=record.modified_at,
+                salesforce_read_now=True,
                 first_sync=bool(forced),
                 preferred=forced,
             )
