@@ -35,7 +35,8 @@ class Topics:
     salesforce_changes: str
     getresponse_changes: str
     resync_requests: str
-    retry: str
+    retry_to_getresponse: str
+    retry_to_salesforce: str
     dead_letters: str
 
     @classmethod
@@ -45,7 +46,8 @@ class Topics:
             salesforce_changes=f"{p}.salesforce.changes",
             getresponse_changes=f"{p}.getresponse.changes",
             resync_requests=f"{p}.resync.requests",
-            retry=f"{p}.retry",
+            retry_to_getresponse=f"{p}.retry.salesforce-to-getresponse",
+            retry_to_salesforce=f"{p}.retry.getresponse-to-salesforce",
             dead_letters=f"{p}.dead-letters",
         )
 
@@ -54,7 +56,8 @@ class Topics:
             self.salesforce_changes,
             self.getresponse_changes,
             self.resync_requests,
-            self.retry,
+            self.retry_to_getresponse,
+            self.retry_to_salesforce,
             self.dead_letters,
         ]
 
@@ -69,30 +72,39 @@ class ConsumerRole(StrEnum):
 
 @dataclass(frozen=True)
 class ConsumerGroup:
-    """One consumer role's place on the bus: the topics it reads and its group's options."""
+    """One consumer role's place on the bus: the topics it reads, its group's options, and for a
+    change role the retry topic its retrier reads in a group of its own."""
 
     role: ConsumerRole
     description: str
     topics: Callable[[Topics], list[str]]
     options: dict[str, Any] = field(default_factory=dict)
+    retry_topic: Callable[[Topics], str] | None = None
 
     def group_id(self, settings: Settings) -> str:
         return f"{settings.kafka_topic_prefix}.{self.role.value}"
 
+    def retry_group_id(self, settings: Settings) -> str:
+        return f"{settings.kafka_topic_prefix}.{self.role.value}.retry"
 
-# Each change role also reads the shared retry topic and takes only the messages addressed to it.
+
+# Each change role runs two groups: the live one on its changes topic, which never waits, and the
+# retrier on its direction's retry topic, which holds each failed change until it is due
+# (consumers/processing.py, consumers/retrier.py).
 CONSUMER_GROUPS: dict[ConsumerRole, ConsumerGroup] = {
     group.role: group
     for group in (
         ConsumerGroup(
             role=ConsumerRole.SALESFORCE_TO_GETRESPONSE,
             description="apply Salesforce changes to GetResponse lists; look up pending creates",
-            topics=lambda t: [t.salesforce_changes, t.retry],
+            topics=lambda t: [t.salesforce_changes],
+            retry_topic=lambda t: t.retry_to_getresponse,
         ),
         ConsumerGroup(
             role=ConsumerRole.GETRESPONSE_TO_SALESFORCE,
             description="apply GetResponse changes (webhooks, poller) to Salesforce",
-            topics=lambda t: [t.getresponse_changes, t.retry],
+            topics=lambda t: [t.getresponse_changes],
+            retry_topic=lambda t: t.retry_to_salesforce,
         ),
         ConsumerGroup(
             role=ConsumerRole.RESYNC,

@@ -46,8 +46,8 @@ class Settings(BaseSettings):
     # Unset: 2 from a replication factor of 3 up (an acknowledged write is on two brokers, and one
     # broker may be down without stopping writes), else 1.
     kafka_min_insync_replicas: int | None = Field(None, ge=1)
-    # Kafka topic names allow only these characters, 249 at most (the longest suffix is 20).
-    kafka_topic_prefix: str = Field("sfgr", pattern=r"^[A-Za-z0-9._-]+$", max_length=229)
+    # Kafka topic names allow only these characters, 249 at most (the longest suffix is 32).
+    kafka_topic_prefix: str = Field("sfgr", pattern=r"^[A-Za-z0-9._-]+$", max_length=217)
     kafka_request_timeout_ms: int = Field(10_000, ge=100)
     # Tansu ignores LeaveGroup and delays joins by about half the session timeout, so the test
     # harness and the dev stack use a short one; Apache Kafka's defaults suit production.
@@ -85,6 +85,26 @@ class Settings(BaseSettings):
     # query per connection, never per event): a reconnect, a new key or a disconnect reaches every
     # consumer, retrier, poller and job worker within this time, without a restart.
     connection_recheck_s: float = Field(3.0, gt=0)
+
+    # How a change that failed transiently (5xx, timeouts, connection errors, 429,
+    # REQUEST_LIMIT_EXCEEDED) is retried off the live path (consumers/processing.py): exponential
+    # backoff with jitter from the base delay up to the max delay, for as long as the budget lasts
+    # from its first failure (the vendors retry their own deliveries for 24 h); only then, or for a
+    # permanent failure, does it become a dead letter.
+    retry_base_delay_s: float = Field(1.0, gt=0)
+    retry_max_delay_s: float = Field(600.0, gt=0)
+    retry_budget_s: float = Field(24 * 3600.0, gt=0)
+    # Retries a retrier holds in memory, waiting for their due time, per partition; past this it
+    # stops fetching that partition until some are done.
+    retry_max_held: int = Field(10_000, ge=1)
+    # Per vendor account: the circuit opens when, within the window, at least this many calls failed
+    # and they were at least the ratio of its calls; it probes after the open time, doubling it up to
+    # the max while probes fail (app/clients/breaker.py).
+    breaker_window_s: float = Field(10.0, gt=0)
+    breaker_min_failures: int = Field(10, ge=1)
+    breaker_failure_ratio: float = Field(0.5, gt=0, le=1)
+    breaker_open_s: float = Field(5.0, gt=0)
+    breaker_max_open_s: float = Field(120.0, gt=0)
 
     # Share of the org's rolling 24 h API allocation left to its other users: the sync stops
     # calling (and retries later) once it would eat into it.

@@ -21,7 +21,8 @@ from consumers.engine.pending import PendingLookups
 from consumers.engine.to_getresponse import SalesforceToGetResponse
 from consumers.engine.to_salesforce import GetResponseToSalesforce
 from consumers.jobs.worker import JobWorker
-from consumers.processing import Processor
+from consumers.processing import Processor, RetryPolicy
+from consumers.retrier import RetryHandler
 from consumers.runner import Record
 
 
@@ -55,6 +56,8 @@ class RoleRuntime:
     handler: RoleHandler
     vendors: Vendors
     loops: list[BackgroundLoop] = field(default_factory=list)
+    # What the role's retrier calls with each due retry (consumers/retrier.py); None: no retrier.
+    retry: RetryHandler | None = None
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -78,29 +81,39 @@ class Role:
     """A consumer group of the bus with the handler that applies its records."""
 
     group: ConsumerGroup
-    build_handler: Callable[[RoleContext], Awaitable[RoleHandler]]
+    build_handler: Callable[[RoleContext], Awaitable[RoleRuntime]]
 
 
-async def _to_getresponse(ctx: RoleContext) -> RoleHandler:
+async def _to_getresponse(ctx: RoleContext) -> RoleRuntime:
     syncs, vendors = ctx.syncs(), Vendors(ctx.settings, ctx.sessions)
     apply = SalesforceToGetResponse(sessions=ctx.sessions, syncs=syncs, vendors=vendors)
     processor = Processor(
-        role=ConsumerRole.SALESFORCE_TO_GETRESPONSE, apply=apply.apply, bus=ctx.bus, sessions=ctx.sessions
+        role=ConsumerRole.SALESFORCE_TO_GETRESPONSE,
+        apply=apply.apply,
+        bus=ctx.bus,
+        sessions=ctx.sessions,
+        retry_topic=ctx.bus.topics.retry_to_getresponse,
+        policy=RetryPolicy.from_settings(ctx.settings),
     )
     lookups = PendingLookups(sessions=ctx.sessions, syncs=syncs, vendors=vendors)
-    return RoleRuntime(processor, vendors, [lookups])
+    return RoleRuntime(processor, vendors, [lookups], retry=processor.retry)
 
 
-async def _to_salesforce(ctx: RoleContext) -> RoleHandler:
+async def _to_salesforce(ctx: RoleContext) -> RoleRuntime:
     syncs, vendors = ctx.syncs(), Vendors(ctx.settings, ctx.sessions)
     apply = GetResponseToSalesforce(sessions=ctx.sessions, syncs=syncs, vendors=vendors)
     processor = Processor(
-        role=ConsumerRole.GETRESPONSE_TO_SALESFORCE, apply=apply.apply, bus=ctx.bus, sessions=ctx.sessions
+        role=ConsumerRole.GETRESPONSE_TO_SALESFORCE,
+        apply=apply.apply,
+        bus=ctx.bus,
+        sessions=ctx.sessions,
+        retry_topic=ctx.bus.topics.retry_to_salesforce,
+        policy=RetryPolicy.from_settings(ctx.settings),
     )
-    return RoleRuntime(processor, vendors)
+    return RoleRuntime(processor, vendors, retry=processor.retry)
 
 
-async def _resync(ctx: RoleContext) -> RoleHandler:
+async def _resync(ctx: RoleContext) -> RoleRuntime:
     vendors = Vendors(ctx.settings, ctx.sessions)
     worker = JobWorker(engine=ctx.engine, sessions=ctx.sessions, syncs=ctx.syncs(), vendors=vendors)
     # Whatever can run jobs also sends their requests: what the poller queues, and what an api
@@ -109,7 +122,7 @@ async def _resync(ctx: RoleContext) -> RoleHandler:
     return RoleRuntime(worker, vendors, [relay])
 
 
-_HANDLERS: dict[ConsumerRole, Callable[[RoleContext], Awaitable[RoleHandler]]] = {
+_HANDLERS: dict[ConsumerRole, Callable[[RoleContext], Awaitable[RoleRuntime]]] = {
     ConsumerRole.SALESFORCE_TO_GETRESPONSE: _to_getresponse,
     ConsumerRole.GETRESPONSE_TO_SALESFORCE: _to_salesforce,
     ConsumerRole.RESYNC: _resync,

@@ -29,6 +29,7 @@ from typing import Generic, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from app.clients.breaker import Breaker, BreakerPolicy, account_breaker
 from app.clients.errors import Unauthorized, Vendor
 from app.clients.getresponse import GetResponseClient
 from app.clients.salesforce import SalesforceClient
@@ -145,6 +146,7 @@ class Vendors:
             salesforce_credentials(self.box.open(connection.credentials)),
             call_options_client=self.settings.salesforce_client_id,
             reserve_fraction=self.settings.salesforce_api_reserve_fraction,
+            breaker=self._breaker("salesforce", connection),
         )
 
     def _new_getresponse(self, connection: Connection) -> GetResponseClient:
@@ -155,4 +157,19 @@ class Vendors:
             base_url=connection.api_base_url,
             domain=connection.settings.get("max_domain"),
             account=f"{connection.api_base_url}|{connection.external_id}",
+            breaker=self._breaker("getresponse", connection),
         )
+
+    def _breaker(self, vendor: Vendor, connection: Connection) -> Breaker:
+        """The connection's circuit breaker: the process's one, so a new client keeps its state."""
+        return account_breaker(f"{vendor}|{connection.id}", vendor, breaker_policy(self.settings))
+
+
+def breaker_policy(settings: Settings) -> BreakerPolicy:
+    return BreakerPolicy(
+        window_s=settings.breaker_window_s,
+        min_failures=settings.breaker_min_failures,
+        failure_ratio=settings.breaker_failure_ratio,
+        open_s=settings.breaker_open_s,
+        max_open_s=max(settings.breaker_open_s, settings.breaker_max_open_s),
+    )

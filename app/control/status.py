@@ -49,7 +49,9 @@ class LinkCounts(BaseModel):
 class DirectionStatus(BaseModel):
     consumer_group: str
     last_event_at: datetime | None = Field(description="when this sync last applied an event this way")
-    lag: int | None = Field(description="messages not yet committed by the group (all syncs); None: unknown")
+    lag: int | None = Field(
+        description="messages not yet committed by the group and its retrier (all syncs); None: unknown"
+    )
     lag_error: str | None = None
 
 
@@ -144,6 +146,7 @@ async def sync_status(
 
 
 async def _lags(settings: Settings) -> dict[str, dict[str, Any]]:
+    """Per direction: what its live group and its retrier have not yet committed, together."""
     topics = Topics.from_settings(settings)
     found: dict[str, dict[str, Any]] = {}
     for role_name in (TO_GETRESPONSE, TO_SALESFORCE):
@@ -153,6 +156,11 @@ async def _lags(settings: Settings) -> dict[str, dict[str, Any]]:
             lag = await asyncio.wait_for(
                 _group_lag(settings, group, consumers.topics(topics)), KAFKA_TIMEOUT_S
             )
+            if consumers.retry_topic is not None:
+                lag += await asyncio.wait_for(
+                    _group_lag(settings, consumers.retry_group_id(settings), [consumers.retry_topic(topics)]),
+                    KAFKA_TIMEOUT_S,
+                )
             found[role_name] = {"consumer_group": group, "lag": lag}
         except Exception as exc:  # any broker trouble: the rest of the status is still worth showing
             error = f"{type(exc).__name__}: {exc}"

@@ -87,7 +87,7 @@ async def test_with_creation_off_and_the_topics_provisioned_start_up_succeeds_an
     await provision(settings, bus.topics.all())
     await bus.start()
     try:
-        await bus.publish([Message(topic=bus.topics.retry, key="k", value=b"v")])
+        await bus.publish([Message(topic=bus.topics.retry_to_getresponse, key="k", value=b"v")])
     finally:
         await bus.stop()
 

@@ -244,6 +244,7 @@ async def test_an_event_that_meets_a_disconnected_connection_is_dead_lettered_at
         apply=apply,
         bus=bus,
         sessions=engine.sessions,
+        retry_topic=bus.topics.retry_to_getresponse,
         policy=RetryPolicy(in_place_base_delay=0.0),
     )
     await _disconnect(engine, "getresponse")
