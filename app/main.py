@@ -26,6 +26,7 @@ from app.db.session import create_engine, session_factory
 from app.inbound.secrets import InboundSecretsCache
 from app.logs import configure_logging, get_logger
 from app.outbox import OutboxRelay
+from app.retention import RetentionPruner
 from app.settings import Settings, get_settings
 
 log = get_logger(__name__)
@@ -52,6 +53,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # start_job), and at start-up whatever a crashed process left unsent.
         relay = OutboxRelay(settings, sessions=sessions, bus=bus)
         relaying = asyncio.create_task(relay.run())
+        # The api always runs, so it prunes old rows too (one pruner at a time; app/retention.py).
+        pruner = RetentionPruner(settings, engine=engine, sessions=sessions)
+        pruning = asyncio.create_task(pruner.run())
         app.state.resources = Resources(
             settings=settings,
             engine=engine,
@@ -64,7 +68,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             relay.stop()
+            pruner.stop()
             await relaying
+            await pruning
             await bus.stop()
             await engine.dispose()
 

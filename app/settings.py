@@ -78,6 +78,15 @@ class Settings(BaseSettings):
     outbox_poll_interval_s: float = Field(0.5, gt=0)
     outbox_batch_size: int = Field(100, ge=1)
     outbox_retention_s: float = Field(7 * 86400.0, ge=60)
+    # Retention (app/retention.py), run by the api and the resync consumers, one at a time: how
+    # long applied event ids, the decision log and replayed or discarded dead letters are kept, how
+    # many rows one DELETE takes (short statements, short locks), and how often it looks. An event
+    # redelivered after its id was pruned is applied again, and is then a no-op against the base.
+    retention_processed_events_s: float = Field(7 * 86400.0, ge=60)
+    retention_decisions_s: float = Field(90 * 86400.0, ge=60)
+    retention_dead_letters_s: float = Field(30 * 86400.0, ge=60)
+    retention_batch_size: int = Field(5000, ge=1)
+    retention_interval_s: float = Field(3600.0, gt=0)
     # Two edits of one field this close together count as simultaneous: the preferred system wins.
     clock_skew_ms: int = Field(1000, ge=0)
 

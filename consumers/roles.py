@@ -16,6 +16,7 @@ from app.bus import CONSUMER_GROUPS, Bus, ConsumerGroup, ConsumerRole
 from app.clients.vendors import Vendors
 from app.db.syncs import SyncDirectory
 from app.outbox import OutboxRelay
+from app.retention import RetentionPruner
 from app.settings import Settings
 from consumers.engine.pending import PendingLookups
 from consumers.engine.to_getresponse import SalesforceToGetResponse
@@ -119,7 +120,9 @@ async def _resync(ctx: RoleContext) -> RoleRuntime:
     # Whatever can run jobs also sends their requests: what the poller queues, and what an api
     # left unsent, starts even while no api runs (app/outbox.py).
     relay = OutboxRelay(ctx.settings, sessions=ctx.sessions, bus=ctx.bus)
-    return RoleRuntime(worker, vendors, [relay])
+    # A role that always runs prunes old rows (one pruner at a time among all processes).
+    pruner = RetentionPruner(ctx.settings, engine=ctx.engine, sessions=ctx.sessions)
+    return RoleRuntime(worker, vendors, [relay, pruner])
 
 
 _HANDLERS: dict[ConsumerRole, Callable[[RoleContext], Awaitable[RoleRuntime]]] = {

@@ -86,7 +86,10 @@ class PostgresServer:
             raise PostgresUnavailable(f"{' '.join(args[:2])} failed: {detail}")
 
     def start(self) -> None:
-        if not (self.datadir / "PG_VERSION").exists():
+        """Starts the server, first making the cluster and its database if the data directory has
+        none; a stopped server starts again on its own data (same port, same database)."""
+        fresh = not (self.datadir / "PG_VERSION").exists()
+        if fresh:
             self.datadir.mkdir(parents=True, exist_ok=True)
             user = _server_user()
             if user is not None:
@@ -121,6 +124,8 @@ class PostgresServer:
             "60",
             "start",
         )
+        if not fresh:
+            return
         self._run(
             str(self.bindir / "createdb"),
             "-h",
@@ -134,6 +139,7 @@ class PostgresServer:
         )
 
     def stop(self) -> None:
+        """A fast shutdown: open sessions are ended, and the data stays for `start`."""
         subprocess.run(
             [str(self.bindir / "pg_ctl"), "-D", str(self.datadir), "-m", "fast", "-w", "stop"],
             capture_output=True,

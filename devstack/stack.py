@@ -120,6 +120,15 @@ class Stack:
     def kill(self, name: str) -> None:
         kill(self.process(name))
 
+    def postgres_server(self) -> PostgresServer:
+        """The stack's Postgres: `stop()` shuts it down fast, `start()` brings it back on its
+        port and data."""
+        return PostgresServer(
+            datadir=Path(self.postgres["datadir"]),
+            port=self.postgres["port"],
+            bindir=Path(self.postgres["bindir"]),
+        )
+
     def stop(self, name: str) -> None:
         terminate(self.process(name))
 
@@ -336,11 +345,7 @@ def down(state_dir: Path) -> list[str]:
                 terminate(started)
                 stopped.append(started.name)
         if stack.postgres:
-            pg = PostgresServer(
-                datadir=Path(stack.postgres["datadir"]),
-                port=stack.postgres["port"],
-                bindir=Path(stack.postgres["bindir"]),
-            )
+            pg = stack.postgres_server()
             if (pg.datadir / "postmaster.pid").exists():
                 pg.stop()
                 stopped.append("postgres")

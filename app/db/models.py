@@ -265,7 +265,10 @@ class Decision(Base):
     reason: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = _now()
 
-    __table_args__ = (Index("ix_decisions_link_id", "link_id", "id"),)
+    __table_args__ = (
+        Index("ix_decisions_link_id", "link_id", "id"),
+        Index("ix_decisions_created_at", "created_at"),  # retention finds old decisions by age
+    )
 
 
 class OAuthState(Base):
