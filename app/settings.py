@@ -118,6 +118,10 @@ class Settings(BaseSettings):
     # Share of the org's rolling 24 h API allocation left to its other users: the sync stops
     # calling (and retries later) once it would eat into it.
     salesforce_api_reserve_fraction: float = Field(0.1, ge=0.0, lt=1.0)
+    # Once the allocation is spent (REQUEST_LIMIT_EXCEEDED, or the reserve reached), how often one
+    # call goes through to learn from its Sforce-Limit-Info whether the rolling window freed calls;
+    # the others are retried after this long.
+    salesforce_quota_recheck_s: float = Field(300.0, gt=0)
 
     # A file a consumer or poller process creates once it is working (holds its partitions, or its
     # lock): how the dev stack and the tests know a process is ready without a port to probe.

@@ -1,7 +1,9 @@
-"""`Breaker`: one circuit breaker per vendor account, shared by all work in the process, so that
-while a vendor is down the process stops calling it and probes instead (issue: no-loss delivery):
+"""`Breaker`: circuit breakers per vendor account, shared by all work in the process, so that
+while a vendor is down the process stops calling it and probes instead (issue: no-loss delivery).
+An account has two: one for its reads and one for its writes, because a vendor may refuse every
+write while it still answers reads, and the poller's reads must go on meanwhile:
 
-    breaker = account_breaker("getresponse|acct")
+    breaker = account_breakers("getresponse|acct", "getresponse").for_method("POST")
     breaker.before_call()               # raises CircuitOpen while open (no network call is made)
     ...call...
     breaker.record(answered=True)       # any answer, even a 4xx: the vendor is up
@@ -162,12 +164,23 @@ class Breaker:
             callback()
 
 
-_SHARED: dict[str, Breaker] = {}
+@dataclass(frozen=True)
+class AccountBreakers:
+    reads: Breaker
+    writes: Breaker
+
+    def for_method(self, method: str) -> Breaker:
+        return self.reads if method.upper() in {"GET", "HEAD"} else self.writes
 
 
-def account_breaker(account: str, vendor: Vendor, policy: BreakerPolicy | None = None) -> Breaker:
-    """The process's breaker for `account`, made with `policy` on first use."""
-    breaker = _SHARED.get(account)
-    if breaker is None:
-        breaker = _SHARED[account] = Breaker(account, vendor, policy)
-    return breaker
+_SHARED: dict[str, AccountBreakers] = {}
+
+
+def account_breakers(account: str, vendor: Vendor, policy: BreakerPolicy | None = None) -> AccountBreakers:
+    """The process's breakers for `account`, made with `policy` on first use."""
+    breakers = _SHARED.get(account)
+    if breakers is None:
+        breakers = _SHARED[account] = AccountBreakers(
+            Breaker(f"{account} reads", vendor, policy), Breaker(f"{account} writes", vendor, policy)
+        )
+    return breakers

@@ -26,7 +26,7 @@ from urllib.parse import quote
 
 import aiohttp
 
-from app.clients.breaker import Breaker
+from app.clients.breaker import AccountBreakers
 from app.clients.errors import Permanent, RateLimited, Transient
 from app.clients.getresponse_errors import VENDOR, getresponse_error
 from app.clients.getresponse_formats import format_query_time
@@ -73,11 +73,11 @@ class GetResponseClient:
         account: str | None = None,
         priority: Priority = Priority.LIVE,
         timeout_s: float = DEFAULT_TIMEOUT_S,
-        breaker: Breaker | None = None,
+        breakers: AccountBreakers | None = None,
     ) -> None:
         """`domain`: the MAX account's domain (`X-Domain`); `limiter`: the account's limiter, by
         default the process's shared one for `account` (by default derived from the credential);
-        `breaker`: the account's circuit breaker, if any (app/clients/breaker.py)."""
+        `breakers`: the account's circuit breakers, if any (app/clients/breaker.py)."""
         if (api_key is None) == (oauth_token is None):
             raise ValueError("give exactly one of api_key and oauth_token")
         secret = api_key if api_key is not None else oauth_token
@@ -94,7 +94,7 @@ class GetResponseClient:
             self._headers["X-Domain"] = self.domain
         fingerprint = hashlib.sha256(secret.encode()).hexdigest()[:16]
         self.limiter = limiter or account_limiter(account or f"{self.base_url}|{self.domain}|{fingerprint}")
-        self.breaker = breaker
+        self.breakers = breakers
         self._session = _SharedSession(timeout_s)
         self._owns_session = True
 
@@ -264,8 +264,9 @@ class GetResponseClient:
         url = f"{self.base_url}/{path}"
         async with self.limiter.slot(self.priority, batch=batch):
             session = self._session.get()  # a retired client raises here, before the breaker
-            if self.breaker is not None:
-                self.breaker.before_call()
+            breaker = self.breakers.for_method(method) if self.breakers is not None else None
+            if breaker is not None:
+                breaker.before_call()
             try:
                 reply = await exchange(
                     session,
@@ -277,11 +278,11 @@ class GetResponseClient:
                     json_body=json_body,
                 )
             except Transient:
-                if self.breaker is not None:
-                    self.breaker.record(answered=False)
+                if breaker is not None:
+                    breaker.record(answered=False)
                 raise
-            if self.breaker is not None:
-                self.breaker.record(answered=reply.status < 500)
+            if breaker is not None:
+                breaker.record(answered=reply.status < 500)
             self.limiter.observe(reply.headers)
             if reply.status == 429:
                 error = getresponse_error(reply.status, reply.body, reply.headers)

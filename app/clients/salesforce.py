@@ -32,7 +32,7 @@ from urllib.parse import quote
 
 import aiohttp
 
-from app.clients.breaker import Breaker
+from app.clients.breaker import AccountBreakers
 from app.clients.errors import Permanent, RateLimited, Transient, VendorError
 from app.clients.salesforce_auth import AccessToken, SalesforceCredentials, fetch_token
 from app.clients.salesforce_errors import VENDOR, record_error, rest_error
@@ -70,7 +70,7 @@ class SalesforceClient:
         reserve_calls: int = 0,
         reserve_fraction: float = 0.0,
         quota_retry_after_s: float = 300.0,
-        breaker: Breaker | None = None,
+        breakers: AccountBreakers | None = None,
     ) -> None:
         if reserve_calls < 0 or not 0.0 <= reserve_fraction < 1.0:
             raise ValueError("reserve_calls must be >= 0 and reserve_fraction in [0, 1)")
@@ -81,7 +81,7 @@ class SalesforceClient:
         self.reserve_calls = reserve_calls
         self.reserve_fraction = reserve_fraction
         self.quota_retry_after_s = quota_retry_after_s
-        self.breaker = breaker  # the org's circuit breaker, if any (app/clients/breaker.py)
+        self.breakers = breakers  # the org's circuit breakers, if any (app/clients/breaker.py)
         self._session: aiohttp.ClientSession | None = None
         self._retired: Retirement | None = None
         self._token: AccessToken | None = None
@@ -288,21 +288,22 @@ class SalesforceClient:
         # concurrent calls cannot all pass the check before any of them counts.
         self._refuse_within_reserve()
         session = self._http()  # a retired client raises here, before the breaker
-        if self.breaker is not None:
-            self.breaker.before_call()
+        breaker = self.breakers.for_method(method) if self.breakers is not None else None
+        if breaker is not None:
+            breaker.before_call()
         self._in_flight += 1
         try:
             reply = await exchange(
                 session, VENDOR, method, url, headers=all_headers, params=params, json_body=json_body
             )
         except Transient:
-            if self.breaker is not None:
-                self.breaker.record(answered=False)
+            if breaker is not None:
+                breaker.record(answered=False)
             raise
         finally:
             self._in_flight -= 1
-        if self.breaker is not None:
-            self.breaker.record(answered=reply.status < 500)
+        if breaker is not None:
+            breaker.record(answered=reply.status < 500)
         usage = parse_limit_info(reply.headers.get("Sforce-Limit-Info"))
         if usage is not None:
             self._usage, self._usage_seen_at = usage, time.monotonic()

@@ -29,7 +29,7 @@ from typing import Generic, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from app.clients.breaker import Breaker, BreakerPolicy, account_breaker
+from app.clients.breaker import AccountBreakers, BreakerPolicy, account_breakers
 from app.clients.errors import Unauthorized, Vendor
 from app.clients.getresponse import GetResponseClient
 from app.clients.salesforce import SalesforceClient
@@ -146,7 +146,8 @@ class Vendors:
             salesforce_credentials(self.box.open(connection.credentials)),
             call_options_client=self.settings.salesforce_client_id,
             reserve_fraction=self.settings.salesforce_api_reserve_fraction,
-            breaker=self._breaker("salesforce", connection),
+            quota_retry_after_s=self.settings.salesforce_quota_recheck_s,
+            breakers=self._breakers("salesforce", connection),
         )
 
     def _new_getresponse(self, connection: Connection) -> GetResponseClient:
@@ -157,12 +158,12 @@ class Vendors:
             base_url=connection.api_base_url,
             domain=connection.settings.get("max_domain"),
             account=f"{connection.api_base_url}|{connection.external_id}",
-            breaker=self._breaker("getresponse", connection),
+            breakers=self._breakers("getresponse", connection),
         )
 
-    def _breaker(self, vendor: Vendor, connection: Connection) -> Breaker:
-        """The connection's circuit breaker: the process's one, so a new client keeps its state."""
-        return account_breaker(f"{vendor}|{connection.id}", vendor, breaker_policy(self.settings))
+    def _breakers(self, vendor: Vendor, connection: Connection) -> AccountBreakers:
+        """The connection's circuit breakers: the process's, so that a new client keeps their state."""
+        return account_breakers(f"{vendor}|{connection.id}", vendor, breaker_policy(self.settings))
 
 
 def breaker_policy(settings: Settings) -> BreakerPolicy:

@@ -112,19 +112,21 @@ async def test_a_change_that_keeps_failing_is_retried_with_growing_delays_until_
         while True:
             headers = _headers(record)
             rounds.append(headers)
-            await asyncio.sleep(max(0.0, float(headers[HEADER_DUE]) - time.time()))
-            assert await processor.retry(record) is None
+            again: float | None = float(headers[HEADER_DUE])
+            while again is not None:  # as the retrier does: held until due, or until the probe
+                await asyncio.sleep(max(0.0, again - time.time()))
+                again = await processor.retry(record)
             async with engine.sessions() as session:
                 if await dead_letters.newest_dead_letters(session, limit=1):
                     break
             record = await retry_topic.next()
 
     assert [int(r[HEADER_ATTEMPT]) for r in rounds] == list(range(1, len(rounds) + 1))
-    assert len(rounds) >= 7  # more rounds than a count of tries would have allowed: time decides
+    assert len(rounds) >= 6  # more tries than a count of tries would have allowed: time decides
     assert {r[HEADER_FIRST_FAILED] for r in rounds} == {rounds[0][HEADER_FIRST_FAILED]}
     async with engine.sessions() as session:
         (letter,) = await dead_letters.newest_dead_letters(session, limit=5)
-    assert letter.event_id == edited.event_id and letter.error_class == "Transient"
+    assert letter.event_id == edited.event_id and letter.error_class in {"Transient", "CircuitOpen"}
     assert "SFGR_RETRY_BUDGET_S" in letter.reason
     assert 3.0 <= time.time() - started < 6.0
 
@@ -149,13 +151,13 @@ async def test_a_change_retried_after_the_vendor_recovers_arrives_and_makes_no_d
         assert await dead_letters.newest_dead_letters(session, limit=5) == []
 
 
-async def test_while_the_account_s_circuit_is_open_retries_make_no_call_and_wait_for_the_probe(
+async def test_while_the_account_s_write_circuit_is_open_retries_write_nothing_and_wait_for_the_probe(
     engine: Engine, bus: Bus
 ) -> None:
     people = [await engine.linked_lead() for _ in range(3)]
     client = await engine.vendors.getresponse(engine.sync.getresponse_connection_id)
-    assert client.breaker is not None
-    breaker = client.breaker
+    assert client.breakers is not None
+    breaker = client.breakers.writes
     while breaker.state is not BreakerState.OPEN:
         breaker.record(answered=False)  # the account has been failing for everyone
     processor = _processor(engine, bus, RetryPolicy(in_place_base_delay=0.01, base_delay=0.2, budget=60))
@@ -164,11 +166,11 @@ async def test_while_the_account_s_circuit_is_open_retries_make_no_call_and_wait
         for i, person in enumerate(people):
             await processor.handle(_live(await _company_edited(engine, person, f"Open {i}"), bus))
         retries = [await retry_topic.next() for _ in people]
-    assert await engine.gr.calls(gr_mark) == []  # not even the live tries went out
+    assert await engine.gr.writes(gr_mark) == []  # not even the live tries went out
     for record in retries:
         # Due at the probe, not after the base delay of a failed try.
         assert float(_headers(record)[HEADER_DUE]) - time.time() == pytest.approx(breaker.retry_after, abs=0.5)
         due_now = [(k, b"0" if k == HEADER_DUE else v) for k, v in record.headers]
         again = await processor.retry(dataclasses.replace(record, headers=due_now))  # held, not tried
         assert again is not None and again > time.time()
-    assert await engine.gr.calls(gr_mark) == []
+    assert await engine.gr.writes(gr_mark) == []

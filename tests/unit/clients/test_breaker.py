@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.clients.breaker import Breaker, BreakerPolicy, BreakerState, CircuitOpen, on_close
+from app.clients.breaker import Breaker, BreakerPolicy, BreakerState, CircuitOpen, account_breakers, on_close
 
 POLICY = BreakerPolicy(window_s=10, min_failures=4, failure_ratio=0.5, open_s=5, max_open_s=20)
 
@@ -108,3 +108,13 @@ def test_a_probe_that_never_reports_makes_way_for_another() -> None:
         breaker.before_call()
     clock.now += 31
     breaker.before_call()  # the next probe
+
+
+def test_an_account_s_reads_keep_going_while_its_writes_are_refused() -> None:
+    breakers = account_breakers("getresponse|reads-and-writes", "getresponse", POLICY)
+    for _ in range(4):
+        breakers.for_method("POST").record(answered=False)
+    with pytest.raises(CircuitOpen):
+        breakers.for_method("DELETE").before_call()
+    breakers.for_method("GET").before_call()
+    assert account_breakers("getresponse|reads-and-writes", "getresponse") is breakers
