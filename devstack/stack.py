@@ -1,9 +1,11 @@
 """The local stack behind `sfgr dev up`, `make demo` and the end-to-end tests.
 
 It starts, each on a free loopback port and in the background: a throwaway PostgreSQL, a Tansu
-broker, both vendor simulators (their deliveries pointed at the api), the api and the consumers;
-runs the migrations; connects the simulated org and account; and records everything it started in
-`<state dir>/stack.json`, so `down` stops exactly those processes and removes their data.
+broker (in memory, or with `persistent_kafka` on a local S3 server that keeps its data across a
+restart of the broker), both vendor simulators (their deliveries pointed at the api), the api and
+the consumers; runs the migrations; connects the simulated org and account; and records everything
+it started in `<state dir>/stack.json`, so `down` stops exactly those processes and removes their
+data.
 """
 
 from __future__ import annotations
