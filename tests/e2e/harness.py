@@ -168,6 +168,15 @@ class Harness:
         calls = self.calls(vendor)
         return calls[-1]["seq"] if calls else 0
 
+    def deliveries(self, vendor: str, since: int = 0) -> list[dict[str, Any]]:
+        """The simulator's delivery attempts (to the api) after attempt number `since`."""
+        client = self.sf if vendor == "salesforce" else self.gr
+        attempts: list[dict[str, Any]] = client.get("/_sim/deliveries", params={"since": since}).json()
+        return attempts
+
+    def last_delivery(self, vendor: str) -> int:
+        return len(self.deliveries(vendor))
+
     def idle(self) -> bool:
         return bool(self.sf.get("/_sim/idle").json()["idle"] and self.gr.get("/_sim/idle").json()["idle"])
 

@@ -14,6 +14,7 @@ import pytest
 from app.bus import Bus, Message, PublishFailed
 from app.settings import Settings
 from consumers.runner import ConsumerRunner, Record
+from devstack.broker import TansuBroker
 
 
 async def _eventually(predicate: Callable[[], bool], within: float = 20.0) -> None:
@@ -101,6 +102,58 @@ async def test_restarted_consumer_resumes_after_the_last_committed_offset(bus: B
     runner.stop()
     await task
     assert second == ["2", "3"]  # "1" was committed, "2" was not
+
+
+async def test_the_runner_and_the_bus_carry_on_across_a_broker_restart_without_a_restart_of_their_own(
+    settings: Settings, persistent_broker: TansuBroker
+) -> None:
+    settings = settings.model_copy(update={
+        "kafka_bootstrap_servers": persistent_broker.bootstrap, "kafka_request_timeout_ms": 3000})
+    bus = Bus(settings)
+    await bus.start()
+    topic = bus.topics.salesforce_changes
+    entered, release = asyncio.Event(), asyncio.Event()
+    seen: list[str] = []
+
+    async def handler(record: Record) -> None:
+        if record.value == b"held":
+            entered.set()
+            await release.wait()
+        seen.append(record.value.decode())
+
+    try:
+        await _publish(bus, topic, ("k", "1"), ("k", "held"))
+        runner = _runner(settings, topic, handler, "g-broker-restart")
+        task = asyncio.create_task(runner.run())
+        await asyncio.wait_for(entered.wait(), 20)
+
+        await asyncio.to_thread(persistent_broker.stop)
+        release.set()  # finished while the broker is down: its commit waits for the broker
+        with pytest.raises(PublishFailed):
+            await _publish(bus, topic, ("k", "never acknowledged"))
+        await asyncio.to_thread(persistent_broker.start)
+
+        await _publish(bus, topic, ("k", "2"))
+        await _eventually(lambda: seen[-1:] == ["2"])
+        assert not task.done()
+        runner.stop()
+        await task
+        assert seen == ["1", "held", "2"]
+
+        # The committed offsets outlived the broker: the group's next runner gets only what is new.
+        await _publish(bus, topic, ("k", "3"))
+        again: list[str] = []
+
+        async def record_all(record: Record) -> None:
+            again.append(record.value.decode())
+
+        runner = _runner(settings, topic, record_all, "g-broker-restart")
+        task = asyncio.create_task(runner.run())
+        await _eventually(lambda: again == ["3"])
+        runner.stop()
+        await task
+    finally:
+        await bus.stop()
 
 
 async def test_stop_finishes_the_message_in_flight_and_commits_it(bus: Bus, settings: Settings) -> None:
