@@ -18,6 +18,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeAlias
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
+from aiokafka.errors import CommitFailedError
 from aiokafka.structs import OffsetAndMetadata
 
 from app.bus import client_options
@@ -81,7 +82,14 @@ class ConsumerRunner:
         }
         if not offsets:
             return
-        await self._consumer.commit(offsets)
+        try:
+            await self._consumer.commit(offsets)
+        except CommitFailedError as exc:
+            # The group rebalanced meanwhile (after a long broker outage, say): the partitions'
+            # owners read again from the last committed offsets, and the engine drops what it
+            # already applied. Nothing is lost by going on, and the process need not die.
+            log.warning("commit refused after a rebalance; the messages will be read again",
+                        group=self.group_id, error=str(exc))
         for tp in offsets:
             self._uncommitted.pop(tp, None)
 
