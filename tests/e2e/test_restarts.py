@@ -111,9 +111,17 @@ def _assert_no_dead_letter(e2e: Harness) -> None:
 
 
 def _retried(e2e: Harness) -> list[OnTopic]:
-    """What the consumers sent to the retry topic (the stack's topics have the default prefix)."""
+    """What the consumers sent to the retry topics (the stack's topics have the default prefix)."""
     settings = Settings(kafka_bootstrap_servers=e2e.stack.info["kafka"])
-    return asyncio.run(messages_on(settings, Topics.from_settings(settings).retry))
+    topics = Topics.from_settings(settings)
+
+    async def both() -> list[OnTopic]:
+        return [
+            *await messages_on(settings, topics.retry_to_getresponse),
+            *await messages_on(settings, topics.retry_to_salesforce),
+        ]
+
+    return asyncio.run(both())
 
 
 def test_postgres_restarted_under_load_loses_nothing_and_needs_no_restart_of_ours(own_stack: Harness) -> None:

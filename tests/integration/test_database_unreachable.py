@@ -50,7 +50,8 @@ async def test_an_event_met_by_an_unreachable_database_is_delivered_again_not_re
         sessions=sessions, syncs=SyncDirectory(sessions, skew=timedelta(seconds=1)), vendors=vendors
     )
     processor = Processor(role=ConsumerRole.SALESFORCE_TO_GETRESPONSE, apply=direction.apply, bus=bus,
-                          sessions=sessions, policy=RetryPolicy(in_place_base_delay=0.0))
+                          sessions=sessions, retry_topic=bus.topics.retry_to_getresponse,
+                          policy=RetryPolicy(in_place_base_delay=0.0))
     event = ChangeEvent(
         event_id=f"om:{uuid.uuid4().hex}", source=Source.SALESFORCE, transport=Transport.OUTBOUND_MESSAGE,
         kind=Kind.CHANGED, connection_id=str(uuid.uuid4()), object_type="Lead", record_id="00Q000000000001AAA",
@@ -65,5 +66,5 @@ async def test_an_event_met_by_an_unreachable_database_is_delivered_again_not_re
     finally:
         await vendors.close()
         await engine.dispose()
-    assert await messages_on(unreachable, bus.topics.retry, within=5) == []
+    assert await messages_on(unreachable, bus.topics.retry_to_getresponse, within=5) == []
     assert await messages_on(unreachable, bus.topics.dead_letters, within=5) == []

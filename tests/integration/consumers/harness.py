@@ -557,6 +557,9 @@ async def running_engine(
         database_url=database_url,
         salesforce_client_id=OUR_CLIENT,
         log_format="console",
+        # An account's circuit opens as in production; its probe comes within a fraction of a second.
+        breaker_open_s=0.2,
+        breaker_max_open_s=0.4,
     )
     engine = create_engine(settings)
     sessions = session_factory(engine)
