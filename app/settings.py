@@ -115,6 +115,19 @@ class Settings(BaseSettings):
     breaker_open_s: float = Field(5.0, gt=0)
     breaker_max_open_s: float = Field(120.0, gt=0)
 
+    # A GetResponse account's limits (api-contracts B10): 80 calls per second, 10 at once, 30,000
+    # per 10 minutes, for every process on the account together (one budget kept in Postgres,
+    # app/clients/shared_limits.py). Lower them to leave part of the account to other integrations.
+    getresponse_per_second: int = Field(80, ge=1)
+    getresponse_concurrency: int = Field(10, ge=1)
+    getresponse_per_window: int = Field(30_000, ge=1)
+    # How long a process's slice of the budget outlives its last renewal (it renews every 0.25 s
+    # while working, every second while idle): a dead process's slice returns after this.
+    rate_budget_lease_s: float = Field(3.0, ge=2.7, le=60.0)
+    # False: each process limits itself alone to the whole account, as if it were the only one
+    # (replicas together then meet 429s, and wait). For a single process, or to compare.
+    rate_budget_shared: bool = True
+
     # Share of the org's rolling 24 h API allocation left to its other users: the sync stops
     # calling (and retries later) once it would eat into it.
     salesforce_api_reserve_fraction: float = Field(0.1, ge=0.0, lt=1.0)

@@ -39,6 +39,7 @@ from app import metrics
 from app.bus import HEADER_TRACEPARENT, Bus, event_message, make_message
 from app.clients.breaker import CircuitOpen
 from app.clients.errors import Permanent, RateLimited, VendorError
+from app.clients.limits import Priority, priority
 from app.db import dead_letters
 from app.db.session import transaction
 from app.domain.events import ChangeEvent
@@ -154,7 +155,8 @@ class Processor:
         attempt = int(_number(headers, HEADER_ATTEMPT, 1))
         first_failed = _number(headers, HEADER_FIRST_FAILED, now)
         try:
-            await self._apply_in_place(event, 1)
+            with priority(Priority.RETRY):  # the account's budget serves live work first
+                await self._apply_in_place(event, 1)
         except Retryable as retry:
             now = time.time()
             budget_end = first_failed + self.policy.budget

@@ -5,12 +5,16 @@ C8-C11).
         await gr.create_contact({"email": e, "campaign": {"campaignId": list_id}})   # 202, no id
         found = await gr.find_contacts(email=e, campaign_id=list_id)   # exact match, later
     backfill = gr.with_priority(Priority.BACKGROUND)                   # same session and limiter
+    with priority(Priority.RETRY):                                     # or the context's priority
+        await gr.get_contact(contact_id)
 
 - Authentication by API key (`X-Auth-Token: api-key <KEY>`) or OAuth bearer token; a GetResponse
   MAX account has its own API host and needs `X-Domain` on every request (B5).
 - Every call takes a slot of the account's `AccountLimiter` (shared by every client of the
-  account in the process) and feeds it the `X-RateLimit-*` headers; a 429 pauses the whole
-  account for the wait it names, then raises `RateLimited`.
+  account in the process, and drawing on the account's budget shared by all processes) at the
+  client's priority, or else the context's (`app.clients.limits.call_priority`: live unless a
+  retrier or a job said otherwise), and feeds it the `X-RateLimit-*` headers; a 429 pauses the
+  whole account for the wait it names, then raises `RateLimited`.
 - No retries: the caller owns the retry policy (`app.clients.retry`).
 - `retire` ends a client whose connection changed (app/clients/vendors.py).
 """
@@ -30,7 +34,7 @@ from app.clients.breaker import AccountBreakers
 from app.clients.errors import Permanent, RateLimited, Transient
 from app.clients.getresponse_errors import VENDOR, getresponse_error
 from app.clients.getresponse_formats import format_query_time
-from app.clients.limits import AccountLimiter, Priority, account_limiter
+from app.clients.limits import AccountLimiter, Priority, account_limiter, call_priority
 from app.clients.transport import DEFAULT_TIMEOUT_S, Reply, Retirement, exchange, new_session
 
 STANDARD_BASE_URL = "https://api.getresponse.com/v3"
@@ -71,13 +75,14 @@ class GetResponseClient:
         domain: str | None = None,
         limiter: AccountLimiter | None = None,
         account: str | None = None,
-        priority: Priority = Priority.LIVE,
+        priority: Priority | None = None,
         timeout_s: float = DEFAULT_TIMEOUT_S,
         breakers: AccountBreakers | None = None,
     ) -> None:
         """`domain`: the MAX account's domain (`X-Domain`); `limiter`: the account's limiter, by
         default the process's shared one for `account` (by default derived from the credential);
-        `breakers`: the account's circuit breakers, if any (app/clients/breaker.py)."""
+        `breakers`: the account's circuit breakers, if any (app/clients/breaker.py);
+        `priority`: of every call, by default the context's `call_priority` at the call."""
         if (api_key is None) == (oauth_token is None):
             raise ValueError("give exactly one of api_key and oauth_token")
         secret = api_key if api_key is not None else oauth_token
@@ -98,7 +103,7 @@ class GetResponseClient:
         self._session = _SharedSession(timeout_s)
         self._owns_session = True
 
-    def with_priority(self, priority: Priority) -> GetResponseClient:
+    def with_priority(self, priority: Priority | None) -> GetResponseClient:
         """A view of this client whose calls take `priority` slots; closing it closes nothing."""
         view = copy.copy(self)
         view.priority = priority
@@ -262,7 +267,8 @@ class GetResponseClient:
         batch: bool = False,
     ) -> Reply:
         url = f"{self.base_url}/{path}"
-        async with self.limiter.slot(self.priority, batch=batch):
+        level = self.priority if self.priority is not None else call_priority.get()
+        async with self.limiter.slot(level, batch=batch):
             session = self._session.get()  # a retired client raises here, before the breaker
             breaker = self.breakers.for_method(method) if self.breakers is not None else None
             if breaker is not None:

@@ -8,9 +8,9 @@ API key, a new refresh token) rewrites its row, and disconnecting marks it disco
 registry re-reads a connection's version (`app.db.connections.connection_version`: one small row)
 when its client is asked for and `connection_recheck_s` has passed since the last look; never more
 often, whatever the number of events. A changed connection's client is retired and a new one made
-from the new credentials; the GetResponse account's limiter is not the client's but the process's
-(`app.clients.limits.account_limiter`, by API base and account id), so the new client keeps the
-budget, the pauses and the calls in flight of the old one. A disconnected connection's client is
+from the new credentials; the GetResponse account's limiter is not the client's but the registry's
+(by API base and account id), so the new client keeps the budget, the pauses and the calls in
+flight of the old one. A disconnected connection's client is
 retired too, and asking for it raises `Unauthorized` until the connection is connected again.
 
 Callers take their client per event (or per job), so a retired client is only in the hands of work
@@ -32,8 +32,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.clients.breaker import AccountBreakers, BreakerPolicy, account_breakers
 from app.clients.errors import Unauthorized, Vendor
 from app.clients.getresponse import GetResponseClient
+from app.clients.limits import AccountLimiter, AccountLimits
 from app.clients.salesforce import SalesforceClient
 from app.clients.salesforce_auth import salesforce_credentials
+from app.clients.shared_limits import SharedBudget
 from app.clients.transport import Retirement
 from app.crypto import SecretBox
 from app.db.connections import ConnectionVersion, connection_version, connection_with_version
@@ -72,6 +74,8 @@ class Vendors:
         self._clock = clock
         self._salesforce: dict[uuid.UUID, _Held[SalesforceClient]] = {}
         self._getresponse: dict[uuid.UUID, _Held[GetResponseClient]] = {}
+        self._limiters: dict[str, AccountLimiter] = {}
+        self._budgets: list[SharedBudget] = []
         self._lock = asyncio.Lock()
 
     async def salesforce(self, connection_id: uuid.UUID) -> SalesforceClient:
@@ -89,6 +93,10 @@ class Vendors:
                 await gr.client.close()
         self._salesforce.clear()
         self._getresponse.clear()
+        for budget in self._budgets:
+            await budget.stop()
+        self._budgets.clear()
+        self._limiters.clear()
 
     async def _current(
         self,
@@ -157,13 +165,25 @@ class Vendors:
             oauth_token=credentials.get("oauth_token"),
             base_url=connection.api_base_url,
             domain=connection.settings.get("max_domain"),
-            account=f"{connection.api_base_url}|{connection.external_id}",
+            limiter=self._limiter(f"{connection.api_base_url}|{connection.external_id}"),
             breakers=self._breakers("getresponse", connection),
         )
 
     def _breakers(self, vendor: Vendor, connection: Connection) -> AccountBreakers:
         """The connection's circuit breakers: the process's, so that a new client keeps their state."""
         return account_breakers(f"{vendor}|{connection.id}", vendor, breaker_policy(self.settings))
+
+    def _limiter(self, account: str) -> AccountLimiter:
+        """The account's limiter, drawing on the account's shared budget from its first use."""
+        limiter = self._limiters.get(account)
+        if limiter is None:
+            limiter = self._limiters[account] = AccountLimiter(getresponse_limits(self.settings))
+            if self.settings.rate_budget_shared:
+                lease_s = self.settings.rate_budget_lease_s
+                budget = SharedBudget(limiter, self.sessions, account, lease_s=lease_s)
+                budget.start()
+                self._budgets.append(budget)
+        return limiter
 
 
 def breaker_policy(settings: Settings) -> BreakerPolicy:
@@ -173,4 +193,17 @@ def breaker_policy(settings: Settings) -> BreakerPolicy:
         failure_ratio=settings.breaker_failure_ratio,
         open_s=settings.breaker_open_s,
         max_open_s=max(settings.breaker_open_s, settings.breaker_max_open_s),
+    )
+
+
+def getresponse_limits(settings: Settings) -> AccountLimits:
+    """The account's limits from the settings, with the reserves for live work in proportion."""
+    concurrency, per_second = settings.getresponse_concurrency, settings.getresponse_per_second
+    return AccountLimits(
+        per_second=per_second,
+        per_window=settings.getresponse_per_window,
+        concurrency=concurrency,
+        live_reserved_concurrency=min(2, concurrency - 1),
+        live_reserved_per_second=min(8, per_second // 10),
+        live_reserved_window=min(1_000, settings.getresponse_per_window // 30),
     )

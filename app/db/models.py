@@ -206,6 +206,37 @@ class OutboxMessage(Base):
     __table_args__ = (Index("ix_outbox_unsent", "id", postgresql_where=text("sent_at IS NULL")),)
 
 
+class RateBudget(Base):
+    """A vendor account's call budget, shared by every process that calls the account
+    (app/clients/shared_limits.py). Its row is the lock every lease change takes; a 429 seen by any
+    process pauses all of them until `paused_until` (`batch_paused_until`: batch calls only)."""
+
+    __tablename__ = "rate_budgets"
+
+    account: Mapped[str] = mapped_column(Text, primary_key=True)  # "<api base>|<account id>"
+    paused_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    batch_paused_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class RateLease(Base):
+    """One process's slice of an account's budget: the calls per second and concurrent calls it
+    holds (never less than it may still be using), what it wants of each (indexed by priority:
+    live, retry, background), and when the slice returns to the others unless renewed."""
+
+    __tablename__ = "rate_budget_leases"
+
+    account: Mapped[str] = mapped_column(
+        Text, ForeignKey("rate_budgets.account", ondelete="CASCADE"), primary_key=True
+    )
+    holder: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    process: Mapped[str] = mapped_column(Text)  # "<host>:<pid>", for whoever reads the table
+    per_second: Mapped[int] = mapped_column(Integer)
+    concurrency: Mapped[int] = mapped_column(Integer)
+    per_second_wants: Mapped[list[int]] = mapped_column(ARRAY(Integer))
+    concurrency_wants: Mapped[list[int]] = mapped_column(ARRAY(Integer))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
 DeadLetterStatus = Literal["open", "replayed", "discarded"]
 
 

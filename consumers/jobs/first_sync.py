@@ -23,7 +23,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app import metrics
 from app.clients.getresponse import GetResponseClient
-from app.clients.limits import Priority
 from app.clients.salesforce import SalesforceClient
 from app.clients.vendors import Vendors
 from app.db import decisions, links
@@ -194,9 +193,7 @@ class FirstSync:
 
     async def plan(self, sync: SyncConfig) -> Plan:
         sf = await self.vendors.salesforce(sync.salesforce_connection_id)
-        gr = (await self.vendors.getresponse(sync.getresponse_connection_id)).with_priority(
-            Priority.BACKGROUND
-        )
+        gr = await self.vendors.getresponse(sync.getresponse_connection_id)
         by_email, no_email = await patiently(lambda: load_salesforce(sf, sync))
         contacts = await load_getresponse(gr, sync)
         async with self.sessions() as session:
@@ -207,9 +204,7 @@ class FirstSync:
         self, sync: SyncConfig, plan: Plan, job_id: uuid.UUID, progress: Progress
     ) -> dict[str, int]:
         sf = await self.vendors.salesforce(sync.salesforce_connection_id)
-        gr = (await self.vendors.getresponse(sync.getresponse_connection_id)).with_priority(
-            Priority.BACKGROUND
-        )
+        gr = await self.vendors.getresponse(sync.getresponse_connection_id)
         counts = {
             "linked": 0,
             "created_in_getresponse": 0,

@@ -20,7 +20,6 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.clients.getresponse import GetResponseClient
-from app.clients.limits import Priority
 from app.clients.salesforce import SalesforceClient
 from app.clients.vendors import Vendors
 from app.db import links
@@ -68,9 +67,7 @@ class Resync:
         event_id: str,
     ) -> tuple[dict[str, int], list[dict[str, Any]], list[str]]:
         sf = await self.vendors.salesforce(sync.salesforce_connection_id)
-        gr = (await self.vendors.getresponse(sync.getresponse_connection_id)).with_priority(
-            Priority.BACKGROUND
-        )
+        gr = await self.vendors.getresponse(sync.getresponse_connection_id)
         async with self.sessions() as session:
             ids = await links.ids_in_scope(
                 session,

@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, a
 
 from app.bus import ConsumerRole
 from app.clients.errors import Permanent, Transient
+from app.clients.limits import Priority, priority
 from app.clients.vendors import Vendors
 from app.db import jobs
 from app.db.models import SyncJob
@@ -117,10 +118,12 @@ class JobWorker:
             return
         await self._save(job_id, state=JobState.RUNNING, started_at=job.started_at or jobs.now())
         try:
-            if job.kind == JobKind.FIRST_SYNC:
-                await self._first_sync(job, sync)
-            else:
-                await self._resync(job, sync)
+            # A job's vendor calls are backfill: they wait while live work or retries are queued.
+            with priority(Priority.BACKGROUND):
+                if job.kind == JobKind.FIRST_SYNC:
+                    await self._first_sync(job, sync)
+                else:
+                    await self._resync(job, sync)
         except Transient:
             raise  # the runner delivers the request again and the job resumes
         except (Permanent, DomainError, ValueError) as exc:

@@ -11,7 +11,7 @@ import pytest
 
 from app.clients.errors import NotFound, RateLimited
 from app.clients.getresponse import GetResponseClient
-from app.clients.limits import AccountLimiter, AccountLimits, Priority
+from app.clients.limits import AccountLimiter, AccountLimits, Priority, priority
 from tests.fixtures.simulators import GR_API_KEY, Sim
 from tests.integration.clients.harness import max_overlap, until
 
@@ -97,6 +97,31 @@ async def test_live_calls_queued_after_background_calls_go_first(gr_sim: Sim) ->
         await asyncio.gather(first, urgent, *queued)
     order = [c["path"].rsplit("/", 1)[-1] for c in gr_sim.calls("/v3/contacts")]
     assert order == ["first", "live", "bg0", "bg1", "bg2"]
+
+
+async def test_calls_naming_no_priority_take_the_contexts(gr_sim: Sim) -> None:
+    gr_sim.faults(latency_ms=100)
+    async with client(gr_sim, AccountLimits(concurrency=1, live_reserved_concurrency=0)) as gr:
+
+        async def look_up(contact_id: str, level: Priority | None = None) -> None:
+            with pytest.raises(NotFound):
+                if level is None:
+                    await gr.get_contact(contact_id)
+                else:
+                    with priority(level):
+                        await gr.get_contact(contact_id)
+
+        first = asyncio.create_task(look_up("first"))
+        await until(lambda: gr.limiter.in_flight == 1)
+        queued = [asyncio.create_task(look_up("backfill", Priority.BACKGROUND))]
+        await until(lambda: gr.limiter.queued(Priority.BACKGROUND) == 1)
+        queued.append(asyncio.create_task(look_up("retry", Priority.RETRY)))
+        await until(lambda: gr.limiter.queued(Priority.RETRY) == 1)
+        queued.append(asyncio.create_task(look_up("live")))
+        await until(lambda: gr.limiter.queued(Priority.LIVE) == 1)
+        await asyncio.gather(first, *queued)
+    order = [c["path"].rsplit("/", 1)[-1] for c in gr_sim.calls("/v3/contacts")]
+    assert order == ["first", "live", "retry", "backfill"]
 
 
 async def test_views_share_the_session_and_only_the_owner_closes_it(gr_sim: Sim) -> None:

@@ -9,7 +9,14 @@ from collections.abc import Callable
 
 import pytest
 
-from app.clients.limits import AccountLimiter, AccountLimits, Priority, account_limiter
+from app.clients.limits import (
+    AccountLimiter,
+    AccountLimits,
+    Priority,
+    account_limiter,
+    call_priority,
+    priority,
+)
 
 
 def limits(**overrides: float) -> AccountLimits:
@@ -211,3 +218,67 @@ async def test_within_one_frame_the_lower_of_both_counts_wins() -> None:
     with pytest.raises(TimeoutError):
         async with asyncio.timeout(0.1), limiter.slot():
             pass
+
+
+async def test_retries_go_after_live_work_and_before_background_work() -> None:
+    limiter = AccountLimiter(limits(concurrency=1))
+    order: list[Priority] = []
+    release = asyncio.Event()
+
+    async def holder() -> None:
+        async with limiter.slot():
+            await release.wait()
+
+    async def call(level: Priority) -> None:
+        async with limiter.slot(level):
+            order.append(level)
+
+    hold = asyncio.create_task(holder())
+    await until(lambda: limiter.in_flight == 1)
+    queued = [asyncio.create_task(call(level)) for level in (Priority.BACKGROUND, Priority.RETRY, Priority.LIVE)]
+    await until(lambda: limiter.queued() == 3)
+    release.set()
+    await asyncio.gather(hold, *queued)
+    assert order == [Priority.LIVE, Priority.RETRY, Priority.BACKGROUND]
+
+
+async def test_a_leased_share_counts_the_calls_started_under_a_larger_one() -> None:
+    limiter = AccountLimiter(limits(per_second=10))
+    for _ in range(4):
+        async with limiter.slot():
+            pass
+    limiter.set_share(per_second=3, concurrency=10)
+    assert limiter.holding() == (4, 0)
+    with pytest.raises(TimeoutError):
+        async with asyncio.timeout(0.3), limiter.slot():
+            pass
+    limiter.set_share(per_second=5, concurrency=10)
+    async with asyncio.timeout(0.1), limiter.slot():
+        pass
+
+
+async def test_a_call_waiting_for_the_share_is_reported_as_starved() -> None:
+    limiter = AccountLimiter(limits())
+    limiter.set_share(per_second=0, concurrency=0)
+    waiting = asyncio.create_task(hold_one(limiter, Priority.RETRY))
+    await until(lambda: limiter.queued(Priority.RETRY) == 1)
+    assert limiter.usage().starved == {Priority.RETRY}
+    limiter.set_share(per_second=5, concurrency=1)
+    await waiting
+    usage = limiter.usage()
+    assert usage.starts[Priority.RETRY] == 1 and usage.peak_in_flight[Priority.RETRY] == 1
+
+
+async def hold_one(limiter: AccountLimiter, level: Priority) -> None:
+    async with limiter.slot(level):
+        pass
+
+
+def test_call_priority_is_live_unless_a_context_says_otherwise() -> None:
+    assert call_priority.get() is Priority.LIVE
+    with priority(Priority.RETRY):
+        assert call_priority.get() is Priority.RETRY
+        with priority(Priority.BACKGROUND):
+            assert call_priority.get() is Priority.BACKGROUND
+        assert call_priority.get() is Priority.RETRY
+    assert call_priority.get() is Priority.LIVE
