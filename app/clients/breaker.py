@@ -148,8 +148,7 @@ class Breaker:
             self._open(now, longer=False)
 
     def _open(self, now: float, *, longer: bool) -> None:
-        if longer:
-            self._open_for = min(self._open_for * 2, self.policy.max_open_s)
+        self._open_for = min(self._open_for * 2, self.policy.max_open_s) if longer else self.policy.open_s
         self.state, self._probing = BreakerState.OPEN, False
         self._probe_at = now + self._open_for
         self._calls.clear()

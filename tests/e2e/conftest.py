@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from devstack.stack import Stack, down, up
-from tests.e2e.harness import Harness
+from tests.e2e.harness import IDLE_CONNECTIONS, Harness
 
 # The waits of a day-long outage, scaled to seconds, in the same shape: retries back off from 0.2 s
 # to 2 s, a failing account is probed every 1 to 2 s, a spent Salesforce allocation is looked at
@@ -49,6 +49,7 @@ def api(e2e: Harness) -> Iterator[httpx.Client]:
     """The control API of the stack, with the token `sfgr dev up` created (every scope)."""
     token = e2e.stack.info["api_token"]
     with httpx.Client(
-        base_url=e2e.stack.info["api"], headers={"Authorization": f"Bearer {token}"}, timeout=90
+        base_url=e2e.stack.info["api"], headers={"Authorization": f"Bearer {token}"}, timeout=90,
+        limits=IDLE_CONNECTIONS,
     ) as client:
         yield client

@@ -25,12 +25,18 @@ def unique_email(tag: str = "p") -> str:
     return f"{tag}.{uuid.uuid4().hex[:10]}@example.com"
 
 
+# Idle connections are dropped before the servers' own keep-alive (uvicorn: 5 s) closes them: a
+# request sent on a connection the server is closing at that instant fails with "Server
+# disconnected without sending a response", which tests that wait out an outage would meet.
+IDLE_CONNECTIONS = httpx.Limits(keepalive_expiry=2.0)
+
+
 class Harness:
     def __init__(self, stack: Stack) -> None:
         self.stack = stack
         info = stack.info
-        self.sf = httpx.Client(base_url=info["salesforce"], timeout=10)
-        self.gr = httpx.Client(base_url=info["getresponse"].removesuffix("/v3"), timeout=10)
+        self.sf = httpx.Client(base_url=info["salesforce"], timeout=10, limits=IDLE_CONNECTIONS)
+        self.gr = httpx.Client(base_url=info["getresponse"].removesuffix("/v3"), timeout=10, limits=IDLE_CONNECTIONS)
         self.database_url = info["database_url"].replace("postgresql+asyncpg", "postgresql")
         self._calls: dict[str, list[dict[str, Any]]] = {"salesforce": [], "getresponse": []}
         self._read_up_to: dict[str, int] = {"salesforce": 0, "getresponse": 0}

@@ -20,7 +20,7 @@ from app.db.session import create_engine, session_factory, transaction
 from app.db.syncs import insert_sync
 from app.settings import Settings
 from devstack.defaults import COMPANY_FIELD, DEMO_MAPPING, PHONE_FIELD
-from tests.e2e.harness import Harness, issue_token
+from tests.e2e.harness import IDLE_CONNECTIONS, Harness, issue_token
 
 SECOND_LIST = "Gr7Sc"
 MATCHED, SALESFORCE_ONLY, GETRESPONSE_ONLY = 1300, 350, 350
@@ -129,7 +129,8 @@ def test_dry_run_then_first_sync_over_a_few_thousand_people(
     seeded = time.monotonic() - started
     sync_id = _create_sync(e2e)
     token = issue_token(e2e.stack.info["database_url"], "syncs:admin")
-    api = httpx.Client(base_url=e2e.stack.info["api"], headers={"Authorization": f"Bearer {token}"}, timeout=150)
+    api = httpx.Client(base_url=e2e.stack.info["api"], headers={"Authorization": f"Bearer {token}"}, timeout=150,
+                      limits=IDLE_CONNECTIONS)
 
     writes_before = (len(e2e.writes("salesforce")), len(e2e.writes("getresponse")))
     dry = api.post(f"/v1/syncs/{sync_id}/first-sync", params={"dry_run": "true", "wait": 120})

@@ -5,8 +5,13 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from devstack.defaults import COMPANY_FIELD, COUNTRY_FIELD, PHONE_FIELD
 from tests.e2e.harness import Harness, unique_email
+
+# Edits within a second or two of each other, and latencies: run alone (pyproject: serial).
+pytestmark = pytest.mark.serial
 
 
 def _linked_lead(e2e: Harness, **extra: str) -> tuple[str, str, str]:

@@ -11,6 +11,8 @@ import statistics
 import time
 from datetime import UTC, datetime
 
+import pytest
+
 from devstack.defaults import COMPANY_FIELD
 from tests.e2e.harness import Harness, unique_email
 
@@ -42,6 +44,7 @@ def _assert_one_each(e2e: Harness, email: str) -> None:
     assert len(e2e.sf_by_email(email)) == 1
 
 
+@pytest.mark.serial  # measures others' latency: alone on the machine
 def test_one_person_s_failing_writes_never_delay_anyone_else(e2e: Harness) -> None:
     started = datetime.now(UTC)
     (stuck, *others) = _linked_leads(e2e, 5, "stuck")

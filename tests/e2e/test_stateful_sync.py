@@ -21,6 +21,9 @@ from hypothesis.stateful import Bundle, RuleBasedStateMachine, initialize, invar
 from devstack.defaults import COMPANY_FIELD, PHONE_FIELD
 from tests.e2e.harness import Harness
 
+# Edits within a second or two of each other, and latencies: run alone (pyproject: serial).
+pytestmark = pytest.mark.serial
+
 COMPANIES = st.sampled_from(["Acme", "Globex", "Initech", "Umbrella", "Hooli", "Stark"])
 PHONES = st.sampled_from(["+48600100200", "+14155550100", "+442079460018", "+4930901820"])
 LAST_NAMES = st.sampled_from(["Lee", "Nowak", "Smith", "Garcia"])

@@ -158,6 +158,7 @@ async def test_while_the_account_s_write_circuit_is_open_retries_write_nothing_a
     client = await engine.vendors.getresponse(engine.sync.getresponse_connection_id)
     assert client.breakers is not None
     breaker = client.breakers.writes
+    breaker.policy = dataclasses.replace(breaker.policy, open_s=30, max_open_s=30)  # no probe in this test
     while breaker.state is not BreakerState.OPEN:
         breaker.record(answered=False)  # the account has been failing for everyone
     processor = _processor(engine, bus, RetryPolicy(in_place_base_delay=0.01, base_delay=0.2, budget=60))
