@@ -30,6 +30,10 @@ def unique_email(tag: str = "p") -> str:
 # disconnected without sending a response", which tests that wait out an outage would meet.
 IDLE_CONNECTIONS = httpx.Limits(keepalive_expiry=2.0)
 
+# The longest a retry waits on the e2e stack (tests/e2e/conftest.py, SCALED_WAITS): the longest
+# backoff, or the longest the circuit stays open, and a margin.
+RETRY_SETTLE_S = 2.0 + 2.0 + 0.5
+
 
 class Harness:
     def __init__(self, stack: Stack) -> None:
@@ -42,6 +46,8 @@ class Harness:
         self._read_up_to: dict[str, int] = {"salesforce": 0, "getresponse": 0}
         self.sync_id = info["sync_id"]
         self.list_id = info["getresponse_list"]
+        # Once a fault was injected, a change may sit on a retry topic, due within RETRY_SETTLE_S.
+        self.faulted = False
 
     def close(self) -> None:
         self.sf.close()
@@ -145,6 +151,8 @@ class Harness:
     # --- faults ------------------------------------------------------------------------------------
 
     def faults(self, vendor: str, **faults: Any) -> None:
+        if faults:
+            self.faulted = True
         client = self.sf if vendor == "salesforce" else self.gr
         response = client.post("/_sim/faults", json=faults)
         assert response.status_code < 300, response.text
@@ -202,7 +210,10 @@ class Harness:
 
     def wait_quiet(self, *, settle: float = 1.5, within: float = 60.0) -> None:
         """Until nothing is in flight: both simulators idle, no create awaiting its id, and no new
-        vendor call for `settle` seconds."""
+        vendor call for `settle` seconds (longer once a fault was injected: a retry may be waiting
+        for its due time, or for the vendor's circuit to probe)."""
+        if self.faulted:
+            settle = max(settle, RETRY_SETTLE_S)
         deadline = time.monotonic() + within
         last: tuple[int, int] | None = None
         since = time.monotonic()
