@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup test lint demo bench clean
+.PHONY: setup test lint demo bench clean proto
 
 setup: $(STAMP)
 
@@ -40,3 +40,8 @@ bench: setup
 clean:
 	-$(BIN)/sfgr dev down
 	rm -rf $(VENV) .sfgr .pytest_cache .mypy_cache .ruff_cache
+
+# The Pub/Sub API's Python modules, generated from the committed .proto (api-contracts A5).
+proto: $(STAMP)
+	$(BIN)/python -m grpc_tools.protoc -I. --python_out=. --pyi_out=. --grpc_python_out=. \
+		app/clients/eventbus/pubsub_api.proto

@@ -3,8 +3,10 @@
 
 A body is one CometD event `{"schema", "payload": {"ChangeEventHeader": {...}, ...}, "event":
 {"replayId"}}`, a CometD message wrapping one in `data`, or a JSON array of either. Pub/Sub API
-payloads (Avro, bitmap `changedFields` like `0x650004E0`) are out of scope and refused: their
-UPDATE bodies hold every field, null when unchanged, which this module would misread as nulls.
+payloads (bitmap `changedFields` like `0x650004E0`) are refused here: their UPDATE bodies hold
+every field, null when unchanged, which would read as nulls. The Pub/Sub subscriber decodes them
+first (app/inbound/pubsub_events.py: Avro, bitmaps to names) and then comes through
+`events_of_message` like a CometD event: one set of header and body rules for every transport.
 
 Each record id of each event becomes one `ChangeEvent`:
 - kind: CREATE -> created, UPDATE -> updated, DELETE -> deleted, UNDELETE -> undeleted; the gap
@@ -28,7 +30,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -61,6 +63,7 @@ class ChangeEventHeader(BaseModel):
     commitNumber: int | None = None
     commitUser: str | None = None
     changedFields: list[str] = Field(default_factory=list)
+    nulledFields: list[str] = Field(default_factory=list)
 
 
 class ReplayPosition(BaseModel):
@@ -176,6 +179,68 @@ def _kind_and_scope(header: ChangeEventHeader, record_id: str, index: int) -> tu
                "unknown_change_type")
 
 
+@dataclass(frozen=True)
+class ChangeMessage:
+    """One CDC event, whatever carried it: its header, its body (compound fields nested, as both
+    transports send them), and the transport's own position and extras."""
+
+    header: ChangeEventHeader
+    payload: Mapping[str, Any]
+    replay_id: int | None = None  # CometD's numeric replayId; Pub/Sub ids are bytes (in `extra`)
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+def events_of_message(
+    message: ChangeMessage, *, connection_id: str, client_id: str, received: datetime, index: int = 1
+) -> list[ChangeEvent] | None:
+    """The `ChangeEvent`s of one CDC event, one per record id; None when the event is our echo.
+    Every transport goes through here, so the header and body rules live in one place."""
+    header = message.header
+    bad_ids = [r for r in header.recordIds if not _RECORD_ID.fullmatch(r)]
+    if bad_ids:
+        raise _bad(f"event {index} has record ids that are not Salesforce ids: {bad_ids[:3]!r:.120}")
+    if is_our_echo(header.changeOrigin, client_id):
+        return None
+    changed = flat_changed_fields(header.changedFields)
+    fields = flatten_fields(message.payload)
+    if header.changeType == "UPDATE" and changed:
+        fields = {name: value for name, value in fields.items() if name in changed}
+    elif header.changeType not in {"CREATE", "UNDELETE", "UPDATE"}:
+        fields = {}
+    detail: dict[str, Any] = {"change_type": header.changeType}
+    for key, value in (
+        ("replay_id", message.replay_id), ("transaction_key", header.transactionKey),
+        ("sequence_number", header.sequenceNumber), ("commit_number", header.commitNumber),
+        ("commit_user", header.commitUser),
+    ):
+        if value is not None:
+            detail[key] = value
+    detail.update(message.extra)
+    email = fields.get("Email")
+    events = []
+    for record_id in header.recordIds:
+        kind, scope = _kind_and_scope(header, record_id, index)
+        events.append(
+            ChangeEvent(
+                event_id=_event_id(message.replay_id, header, record_id, index),
+                source=Source.SALESFORCE,
+                transport=Transport.CHANGE_DATA_CAPTURE,
+                kind=kind,
+                connection_id=connection_id,
+                object_type=header.entityName,
+                record_id=record_id,
+                email=email if isinstance(email, str) and email and scope is None else None,
+                fields=dict(fields) if scope is None else {},
+                changed_fields=changed if header.changeType == "UPDATE" else None,
+                source_timestamp=from_epoch_ms(header.commitTimestamp),
+                received_at=received,
+                origin=header.changeOrigin or None,
+                detail={**detail, "reread": scope} if scope else dict(detail),
+            )
+        )
+    return events
+
+
 def parse_change_events(
     body: bytes, *, connection_id: str, client_id: str, received_at: datetime | None = None
 ) -> ParsedChangeEvents:
@@ -184,46 +249,12 @@ def parse_change_events(
     echoes = 0
     for index, item in enumerate(_items(decode_json(body)), start=1):
         cometd, header = _validated(item, index)
-        bad_ids = [r for r in header.recordIds if not _RECORD_ID.fullmatch(r)]
-        if bad_ids:
-            raise _bad(f"event {index} has record ids that are not Salesforce ids: {bad_ids[:3]!r:.120}")
-        if is_our_echo(header.changeOrigin, client_id):
+        message = ChangeMessage(header, cometd.payload, cometd.event.replayId if cometd.event else None)
+        found = events_of_message(
+            message, connection_id=connection_id, client_id=client_id, received=received, index=index
+        )
+        if found is None:
             echoes += len(header.recordIds)
-            continue
-        replay_id = cometd.event.replayId if cometd.event else None
-        changed = flat_changed_fields(header.changedFields)
-        fields = flatten_fields(cometd.payload)
-        if header.changeType == "UPDATE" and changed:
-            fields = {name: value for name, value in fields.items() if name in changed}
-        elif header.changeType not in {"CREATE", "UNDELETE", "UPDATE"}:
-            fields = {}
-        detail: dict[str, Any] = {"change_type": header.changeType}
-        for key, value in (
-            ("replay_id", replay_id), ("transaction_key", header.transactionKey),
-            ("sequence_number", header.sequenceNumber), ("commit_number", header.commitNumber),
-            ("commit_user", header.commitUser),
-        ):
-            if value is not None:
-                detail[key] = value
-        email = fields.get("Email")
-        for record_id in header.recordIds:
-            kind, scope = _kind_and_scope(header, record_id, index)
-            events.append(
-                ChangeEvent(
-                    event_id=_event_id(replay_id, header, record_id, index),
-                    source=Source.SALESFORCE,
-                    transport=Transport.CHANGE_DATA_CAPTURE,
-                    kind=kind,
-                    connection_id=connection_id,
-                    object_type=header.entityName,
-                    record_id=record_id,
-                    email=email if isinstance(email, str) and email and scope is None else None,
-                    fields=dict(fields) if scope is None else {},
-                    changed_fields=changed if header.changeType == "UPDATE" else None,
-                    source_timestamp=from_epoch_ms(header.commitTimestamp),
-                    received_at=received,
-                    origin=header.changeOrigin or None,
-                    detail={**detail, "reread": scope} if scope else dict(detail),
-                )
-            )
+        else:
+            events.extend(found)
     return ParsedChangeEvents(events, echoes)
