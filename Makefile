@@ -41,7 +41,13 @@ clean:
 	-$(BIN)/sfgr dev down
 	rm -rf $(VENV) .sfgr .pytest_cache .mypy_cache .ruff_cache
 
-# The Pub/Sub API's Python modules, generated from the committed .proto (api-contracts A5).
+# The Pub/Sub API's Python modules, generated from the one committed .proto (api-contracts A5):
+# once for the service, once for the Salesforce simulator, which imports nothing of ours. Both
+# register the same file, `pubsub_api.proto`, so they can share one process (the tests).
+PROTO_DIR := app/clients/eventbus
 proto: $(STAMP)
-	$(BIN)/python -m grpc_tools.protoc -I. --python_out=. --pyi_out=. --grpc_python_out=. \
-		app/clients/eventbus/pubsub_api.proto
+	for out in $(PROTO_DIR) simulators/salesforce/eventbus; do \
+		$(BIN)/python -m grpc_tools.protoc -I$(PROTO_DIR) --python_out=$$out --pyi_out=$$out \
+			--grpc_python_out=$$out $(PROTO_DIR)/pubsub_api.proto && \
+		sed -i 's/^import pubsub_api_pb2 as/from . import pubsub_api_pb2 as/' $$out/pubsub_api_pb2_grpc.py; \
+	done

@@ -73,6 +73,14 @@ def cmd_poll(args: argparse.Namespace) -> int:
     return _run_until_done(run_poller(settings))
 
 
+def cmd_subscribe(args: argparse.Namespace) -> int:
+    from consumers.subscriber.process import run_subscriber
+
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.log_format)
+    return _run_until_done(run_subscriber(settings))
+
+
 def cmd_migrate(args: argparse.Namespace) -> int:
     from app.db.migrate import downgrade, upgrade
 
@@ -187,6 +195,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     poll = sub.add_parser("poll", help="run the GetResponse poller (one active instance at a time)")
     poll.set_defaults(func=cmd_poll)
+
+    subscribe = sub.add_parser(
+        "subscribe", help="run the Pub/Sub API subscriber: CDC from each connected org (one active per org)"
+    )
+    subscribe.set_defaults(func=cmd_subscribe)
 
     migrate = sub.add_parser("migrate", help="apply database migrations")
     migrate.add_argument("--revision", default="head")

@@ -153,6 +153,33 @@ class Settings(BaseSettings):
     salesforce_sandbox_login_url: str = "https://test.salesforce.com"
     # How long an OAuth `state` (with its PKCE verifier) waits for the user to come back.
     oauth_state_ttl_s: int = Field(600, ge=30)
+    # The Pub/Sub API subscriber (`sfgr subscribe`, api-contracts A5): where the API listens
+    # (host:port), whether over TLS (plaintext only for the simulator on loopback), the channels of
+    # every connected org (`/data/CampaignMemberChangeEvent` is added for an org with a sync grouped
+    # by a Campaign; or name one custom channel `/data/<Name>__chn`), and where a first run starts.
+    salesforce_pubsub_address: str = "api.pubsub.salesforce.com:7443"
+    salesforce_pubsub_tls: bool = True
+    salesforce_pubsub_channels: list[str] = Field(
+        default_factory=lambda: ["/data/LeadChangeEvent", "/data/ContactChangeEvent"], min_length=1
+    )
+    salesforce_pubsub_start: Literal["latest", "earliest"] = "latest"
+    # After a stored replay id is refused as expired or unknown (replayid.corrupted): where the
+    # stream starts again (every change since the last processed commit is re-read as well).
+    # `earliest` leaves no window between the re-read and the stream; `latest` skips what is retained.
+    salesforce_pubsub_expired_replay: Literal["earliest", "latest"] = "earliest"
+    # Credit asked for per stream (at most 100 outstanding); topped up once half of it is spent.
+    salesforce_pubsub_batch: int = Field(100, ge=1, le=100)
+    # Transient errors (UNAVAILABLE, a lost connection, refused requests) back off from the base
+    # delay, doubling up to the max; a spent daily delivery allocation (RESOURCE_EXHAUSTED) waits
+    # the long delay before asking again.
+    salesforce_pubsub_retry_base_s: float = Field(1.0, gt=0)
+    salesforce_pubsub_retry_max_s: float = Field(60.0, gt=0)
+    salesforce_pubsub_exhausted_wait_s: float = Field(3600.0, gt=0)
+    # The subscriber's /healthz fails when the active subscriber heard nothing (no event, no
+    # keepalive, which comes about every 270 s) for this long; it listens on the port below.
+    salesforce_pubsub_silence_s: float = Field(300.0, gt=0)
+    subscriber_health_port: int = Field(8081, ge=0)
+
     # Where Salesforce and GetResponse reach this api, for the inbound URLs shown after a connect;
     # unset: the base URL of the connect request itself.
     public_base_url: str | None = None

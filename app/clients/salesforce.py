@@ -309,6 +309,11 @@ class SalesforceClient:
             self._usage, self._usage_seen_at = usage, time.monotonic()
         return reply
 
+    async def access_token(self, *, stale: AccessToken | None = None) -> AccessToken:
+        """The token the REST calls use, for a caller that authenticates elsewhere with it (the
+        Pub/Sub API's metadata); with `stale`, a fresh one unless another caller replaced it."""
+        return await self._access_token(stale=stale)
+
     async def _access_token(self, *, stale: AccessToken | None) -> AccessToken:
         """The current token; with `stale`, a new one unless another call already replaced it."""
         async with self._auth_lock:

@@ -165,6 +165,21 @@ class PollerWatermark(Base):
     updated_at: Mapped[datetime] = _now()
 
 
+class PubSubReplay(Base):
+    """Where the Pub/Sub API subscriber stands on one channel of one org (consumers/subscriber.py)."""
+
+    __tablename__ = "pubsub_replay"
+
+    connection_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("connections.id", ondelete="CASCADE"), primary_key=True
+    )
+    channel: Mapped[str] = mapped_column(Text, primary_key=True)
+    replay_id: Mapped[bytes] = mapped_column(LargeBinary)  # opaque: never read as a number (A5)
+    last_commit_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    heard_at: Mapped[datetime] = _now()
+    updated_at: Mapped[datetime] = _now()
+
+
 class SyncJob(Base):
     """A first sync or a resync: state, scope, mode and progress; resumable after a crash."""
 

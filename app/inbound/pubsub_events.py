@@ -52,7 +52,8 @@ class AvroSchema:
     @classmethod
     def from_json(cls, schema_id: str, schema_json: str) -> AvroSchema:
         raw = json.loads(schema_json)
-        if not isinstance(raw, dict) or raw.get("type") != "record" or not isinstance(raw.get("fields"), list):
+        is_record = isinstance(raw, dict) and raw.get("type") == "record"
+        if not is_record or not isinstance(raw.get("fields"), list):
             raise ValueError(f"schema {schema_id} is not an Avro record schema")
         records: dict[str, list[dict[str, Any]]] = {}
         _collect_records(raw, records)
@@ -165,9 +166,8 @@ def pubsub_message(schema: AvroSchema, payload: bytes, replay_id: bytes) -> Chan
         header_raw["diffFields"] = bitmap_names(schema, list(header_raw.get("diffFields") or []))
         header = ChangeEventHeader.model_validate(header_raw)
     except (ValueError, KeyError, TypeError, EOFError, ValidationError) as exc:
-        raise InboundRejected(
-            400, "bad_pubsub_event", f"a Pub/Sub event of schema {schema.schema_id} cannot be read: {exc}"[:500]
-        ) from None
+        problem = f"a Pub/Sub event of schema {schema.schema_id} cannot be read: {exc}"
+        raise InboundRejected(400, "bad_pubsub_event", problem[:500]) from None
     # An UPDATE's unchanged fields are null: kept here, the shared rules keep only the changed ones.
     body = _body(schema, record, keep_nulls=header.changeType == "UPDATE" and bool(header.changedFields))
     return ChangeMessage(

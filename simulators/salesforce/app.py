@@ -23,7 +23,8 @@ Modules: ids, timefmt, schema, validation, store (records and transactions) + me
 Sforce-Limit-Info), rest (rows, describe), soql (+ soql_tokens, soql_plan: semi-joins) + query +
 cursors, composite (sObject Collections), outbound (SOAP) and cdc (change events) on the shared
 `simulators.common.deliveries` engine, event_log (72 h of change events) + pubsub (the Pub/Sub
-API's gRPC server) + pubsub_avro (its schemas and payloads) + pubsub_faults, control (`/_sim/...`), state (one org), app (this wiring).
+API's gRPC server) + pubsub_avro (its schemas and payloads) + pubsub_faults, control
+(`/_sim/...`), state (one org), app (this wiring).
 """
 
 from __future__ import annotations

@@ -35,7 +35,9 @@ class EventLog:
     _events: list[LoggedEvent] = field(default_factory=list)
     _waiters: set[asyncio.Event] = field(default_factory=set)
 
-    def append(self, counter: int, committed_at: datetime, header: dict[str, Any], values: dict[str, Any]) -> None:
+    def append(
+        self, counter: int, committed_at: datetime, header: dict[str, Any], values: dict[str, Any]
+    ) -> None:
         replay_id = self.prefix + counter.to_bytes(8, "big")
         self._events.append(LoggedEvent(counter, replay_id, committed_at, header, values))
         for waiter in self._waiters:

@@ -32,9 +32,9 @@ from typing import Any, NoReturn
 
 import grpc
 
-from app.clients.eventbus import pubsub_api_pb2 as pb
-from app.clients.eventbus import pubsub_api_pb2_grpc as pb_grpc
 from simulators.salesforce import pubsub_avro, schema
+from simulators.salesforce.eventbus import pubsub_api_pb2 as pb
+from simulators.salesforce.eventbus import pubsub_api_pb2_grpc as pb_grpc
 from simulators.salesforce.state import Simulator
 
 MAX_CREDIT = 100
@@ -72,9 +72,8 @@ class PubSubServicer(pb_grpc.PubSubServicer):
 
     def _check_token(self, token: str) -> None:
         if self.sim.sessions.validate(token, self.sim.config.session_timeout_s) is None:
-            raise _Refused(
-                grpc.StatusCode.UNAUTHENTICATED, "service.auth.error", "the access token is invalid or expired"
-            )
+            expired = "the access token is invalid or expired"
+            raise _Refused(grpc.StatusCode.UNAUTHENTICATED, "service.auth.error", expired)
 
     def _entities(self, topic: str) -> frozenset[str]:
         selected = self.sim.config.cdc_entities
@@ -179,7 +178,9 @@ class _Stream:
                 try:
                     await asyncio.wait_for(waiter.wait(), self.sim.config.pubsub_keepalive_s)
                 except TimeoutError:
-                    if self.credit > 0:
+                    # An event logged as the wait timed out goes out first: a keepalive's
+                    # latest_replay_id must never pass an event this stream still owes.
+                    if self.credit > 0 and not log.after(position, entities, 1):
                         yield pb.FetchResponse(
                             latest_replay_id=log.latest_replay_id(), rpc_id=str(uuid.uuid4()),
                             pending_num_requested=self.credit,
@@ -269,7 +270,7 @@ class PubSubServer:
 
     async def start(self) -> None:
         server = grpc.aio.server()
-        pb_grpc.add_PubSubServicer_to_server(PubSubServicer(self.sim), server)
+        pb_grpc.add_PubSubServicer_to_server(PubSubServicer(self.sim), server)  # type: ignore[no-untyped-call]
         self.port = server.add_insecure_port(f"{self.host}:{self.port}")
         await server.start()
         self._server = server

@@ -110,7 +110,8 @@ def slots(sobject: SObjectDef) -> list[Slot]:
 
 def schema_json(entity: str) -> str:
     sobject = schema.SOBJECTS[entity]
-    fields: list[dict[str, Any]] = [{"name": "ChangeEventHeader", "type": HEADER_SCHEMA, "doc": "Data:Header"}]
+    header = {"name": "ChangeEventHeader", "type": HEADER_SCHEMA, "doc": "Data:Header"}
+    fields: list[dict[str, Any]] = [header]
     for slot in slots(sobject):
         if slot.field is not None:
             fields.append(_scalar(slot.field))

@@ -21,8 +21,8 @@ from simulators.salesforce.cdc import ChangeEvents
 from simulators.salesforce.config import SalesforceSimConfig
 from simulators.salesforce.cursors import QueryCursors
 from simulators.salesforce.event_log import EventLog
-from simulators.salesforce.pubsub_faults import PubSubFaults
 from simulators.salesforce.outbound import OutboundMessages
+from simulators.salesforce.pubsub_faults import PubSubFaults
 from simulators.salesforce.quota import Quota
 from simulators.salesforce.sessions import Sessions
 from simulators.salesforce.store import Commit, Store
