@@ -100,7 +100,7 @@ def cmd_dev_up(args: argparse.Namespace) -> int:
     from devstack.stack import up
 
     configure_logging("WARNING", "console")
-    stack = up(_state_dir(args))
+    stack = up(_state_dir(args), with_subscriber=True)
     print(json.dumps(stack.info, indent=2 if args.pretty else None))
     return 0
 

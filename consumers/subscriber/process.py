@@ -9,6 +9,7 @@
   list resubscribed.
 - `/healthz` on `subscriber_health_port` answers 503 once an active subscriber heard nothing from
   the Pub/Sub API (no event, no keepalive) for `salesforce_pubsub_silence_s`; a standby is healthy.
+  `/metrics` beside it: events by outcome, errors by code, expired replay ids.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from dataclasses import dataclass
 
 import grpc
 from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.bus import Bus
@@ -195,8 +197,12 @@ async def _serve_health(subscriber: Subscriber, port: int) -> web.AppRunner:
             return web.json_response({"status": "unhealthy", "reason": reason}, status=503)
         return web.json_response({"status": "ok", "active": silent is not None})
 
+    async def metrics(_: web.Request) -> web.Response:
+        return web.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
     app = web.Application()
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", metrics)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     await web.TCPSite(runner, subscriber.settings.api_host, port).start()
