@@ -114,7 +114,7 @@ async def _print_decisions(info: dict[str, Any], email: str) -> None:
 
 
 def run_demo(state_dir: Path, *, keep_running: bool) -> int:
-    say("Starting the local stack (Postgres, Kafka, both simulators, api, consumers, poller)...")
+    say("Starting the local stack (Postgres, Kafka, both simulators, api, consumers, poller, subscriber)...")
     stack: Stack = up(state_dir, with_subscriber=True)
     say(json.dumps(stack.info, indent=2))
     say()

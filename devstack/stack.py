@@ -4,9 +4,9 @@ It starts, each on a free loopback port and in the background: a throwaway Postg
 broker (in memory, or with `persistent_kafka` on a local S3 server that keeps its data across a
 restart of the broker), both vendor simulators (their deliveries pointed at the api), the api and
 the consumers, and with `with_subscriber` the Pub/Sub API subscriber (`sfgr subscribe`, against
-the Salesforce simulator's gRPC server, which then replaces the CometD relay for CDC); runs the migrations; connects the simulated org and account; and records everything
-it started in `<state dir>/stack.json`, so `down` stops exactly those processes and removes their
-data.
+the Salesforce simulator's gRPC server, which then replaces the CometD relay for CDC); runs the
+migrations; connects the simulated org and account; and records everything it started in
+`<state dir>/stack.json`, so `down` stops exactly those processes and removes their data.
 """
 
 from __future__ import annotations
