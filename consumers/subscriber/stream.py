@@ -17,6 +17,9 @@
   and counted; every Lead/Contact changed since the last processed commit is published as one
   `reread` per object (`detail.since`), and only then is the replay id dropped and the stream
   started again as `salesforce_pubsub_expired_replay` says: nothing is lost, nothing loops.
+- A stream that started at LATEST (a first run) and ended before any position was stored would
+  start at LATEST again and skip what was committed in between: it re-reads from when it first
+  subscribed (less `UNANCHORED_MARGIN` for the clocks' skew) before it subscribes again.
 - Every other error of A5's table backs off (a spent daily allocation, RESOURCE_EXHAUSTED, for
   `salesforce_pubsub_exhausted_wait_s`, saying why) and subscribes again.
 """
@@ -26,9 +29,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import grpc
@@ -55,6 +58,7 @@ log = get_logger(__name__)
 
 ERROR_PREFIX = "sfdc.platform.eventbus.grpc."
 CORRUPTED = "subscription.fetch.replayid.corrupted"
+UNANCHORED_MARGIN = timedelta(seconds=60)
 
 
 @dataclass
@@ -123,29 +127,45 @@ class ChannelStream:
         self.settings = org.settings
         self.channel = channel
         self.stopping = stopping
+        # Since when this channel streams from LATEST with no position stored yet (a first run).
+        self.unanchored_since: datetime | None = None
+        self.responses = 0  # of the current stream: after one, a failure starts the backoff afresh
 
     async def run(self) -> None:
+        """Subscribe, and again after every end, until the process stops; nothing here raises."""
         failures = 0
         while not self.stopping.is_set():
+            self.responses = 0
             try:
                 await self.follow()
-                failures = 0
-                continue
+                if self.stopping.is_set():
+                    return
+                # The server closed the stream without an error: ask again, gently.
+                failures = 1 if self.responses else failures + 1
+                delay = self._backoff(failures)
+                log.info("pubsub stream closed by the server; subscribing again", channel=self.channel)
             except grpc.aio.AioRpcError as error:
-                failures += 1
-                delay = await self._after_error(error, failures)
-            except (OSError, grpc.RpcError, TimeoutError, InboundRejected) as error:
-                failures += 1
+                failures = 1 if self.responses else failures + 1
+                delay = await self._guarded(self._after_error(error, failures), failures)
+            except Exception as error:  # a publish, a database write or a token request failed
+                failures = 1 if self.responses else failures + 1
                 delay = self._backoff(failures)
-                log.warning("pubsub stream failed; subscribing again", channel=self.channel,
-                            error=f"{type(error).__name__}: {error}"[:300], retry_in_s=delay)
-            except Exception as error:  # a publish or a database write failed: start again from storage
-                failures += 1
-                delay = self._backoff(failures)
-                log.warning("pubsub events not stored; subscribing again from the stored replay id",
+                log.warning("pubsub stream failed; subscribing again from the stored replay id",
                             channel=self.channel, error=f"{type(error).__name__}: {error}"[:300],
                             retry_in_s=delay)
+            delay = max(delay, await self._guarded(self._reread_unanchored(), failures))
             await self._sleep(delay)
+
+    async def _guarded(self, step: Coroutine[Any, Any, float | None], failures: int) -> float:
+        """The step's delay; a failing step (Kafka, Postgres or the token endpoint away) is logged
+        and waits out the backoff, so that one channel's stream never stops for good."""
+        try:
+            return await step or 0.0
+        except Exception as error:
+            delay = self._backoff(failures)
+            log.warning("pubsub recovery step failed; trying again", channel=self.channel,
+                        error=f"{type(error).__name__}: {error}"[:300], retry_in_s=delay)
+            return delay
 
     def _backoff(self, failures: int) -> float:
         base, most = self.settings.salesforce_pubsub_retry_base_s, self.settings.salesforce_pubsub_retry_max_s
@@ -203,6 +223,8 @@ class ChannelStream:
             else self.settings.salesforce_pubsub_expired_replay
         )
         preset = pb.EARLIEST if start == "earliest" else pb.LATEST
+        if preset == pb.LATEST and self.unanchored_since is None:
+            self.unanchored_since = datetime.now(UTC)
         return pb.FetchRequest(topic_name=self.channel, replay_preset=preset, num_requested=batch)
 
     async def follow(self) -> None:
@@ -232,6 +254,7 @@ class ChannelStream:
                 if response is grpc.aio.EOF:
                     return
                 self.org.heard()
+                self.responses += 1
                 await self._take(response)
                 batch = self.settings.salesforce_pubsub_batch
                 if response.pending_num_requested <= batch // 2:
@@ -291,6 +314,17 @@ class ChannelStream:
             await pubsub_replay.save_replay(
                 session, self.org.connection_id, self.channel, replay_id, last_commit_at=last_commit_at
             )
+        self.unanchored_since = None
+
+    async def _reread_unanchored(self) -> None:
+        if self.unanchored_since is None:
+            return
+        since = self.unanchored_since - UNANCHORED_MARGIN
+        log.warning(
+            "pubsub stream from LATEST ended before any position was stored; re-reading what changed "
+            "since it subscribed", channel=self.channel, since=since.isoformat(),
+        )
+        await self._publish_rereads(since, "stream_without_position")
 
     async def _reread_gap(self) -> None:
         """The stored replay id is past retention (or unknown): re-read every record changed since
@@ -300,14 +334,21 @@ class ChannelStream:
         async with self.org.sessions() as session:
             stored = await pubsub_replay.stored_replay(session, self.org.connection_id, self.channel)
         since = (stored.last_commit_at or stored.heard_at) if stored is not None else now
-        objects = channel_objects(self.channel)
         log.error(
             "pubsub refused the stored replay id: expired (older than the 72 h retention) or unknown; "
             "re-reading every record changed since the last processed commit",
             channel=self.channel, connection_id=str(self.org.connection_id), since=since.isoformat(),
-            objects=[o.value for o in objects],
+            objects=[o.value for o in channel_objects(self.channel)],
             resubscribe=self.settings.salesforce_pubsub_expired_replay,
         )
+        await self._publish_rereads(since, "replay_id_expired")
+        async with transaction(self.org.sessions) as session:
+            await pubsub_replay.forget_replay(session, self.org.connection_id, self.channel)
+
+    async def _publish_rereads(self, since: datetime, reason: str) -> None:
+        """One `reread` per object of the channel: every record whose SystemModstamp is at or after
+        `since` goes through the consumers."""
+        now = datetime.now(UTC)
         events = [
             ChangeEvent(
                 event_id=f"pubsub-gap:{self.channel}:{object_type.value}:{int(since.timestamp() * 1000)}",
@@ -319,12 +360,10 @@ class ChannelStream:
                 record_id=OVERFLOW_RECORD_ID,
                 source_timestamp=now,
                 received_at=now,
-                detail={"reread": "entity", "since": since.isoformat(), "reason": "replay_id_expired"},
+                detail={"reread": "entity", "since": since.isoformat(), "reason": reason},
             )
-            for object_type in objects
+            for object_type in channel_objects(self.channel)
         ]
         if events:
             topic = self.org.bus.topics.salesforce_changes
             await self.org.bus.publish([event_message(topic, e) for e in events])
-        async with transaction(self.org.sessions) as session:
-            await pubsub_replay.forget_replay(session, self.org.connection_id, self.channel)

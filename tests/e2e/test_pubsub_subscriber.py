@@ -28,7 +28,9 @@ from tests.integration.inbound.harness import published
 @pytest.fixture(scope="module")
 def stack() -> Iterator[Stack]:
     state_dir = Path(tempfile.mkdtemp(prefix="sfgr-e2e-pubsub-"))
-    running = up(state_dir, with_subscriber=True, env={"SFGR_LOG_LEVEL": "INFO", **SCALED_WAITS})
+    # A spent delivery allocation is asked about again after 2 s here (an hour by default).
+    env = {"SFGR_LOG_LEVEL": "INFO", "SFGR_SALESFORCE_PUBSUB_EXHAUSTED_WAIT_S": "2", **SCALED_WAITS}
+    running = up(state_dir, with_subscriber=True, env=env)
     try:
         with httpx.Client(base_url=running.info["salesforce"], timeout=10) as sf:
             config = sf.post("/_sim/config", json={"outbound_url": None}).json()
@@ -131,6 +133,27 @@ def test_an_access_token_expired_mid_stream_is_refreshed_and_nothing_is_lost(e2e
     e2e.until(lambda: e2e.gr_active(email), within=15, what="on the list after the token expired")
     assert "pubsub access token refused; refreshing it" in _log(e2e.stack)
     assert "accesstoken" not in _log(e2e.stack) and "00D5g0000SfGrSm!" not in _log(e2e.stack)
+
+
+def test_a_dropped_stream_is_resubscribed_and_nothing_is_lost(e2e: Harness) -> None:
+    e2e.sf.post("/_sim/pubsub/faults", json={"drop_streams": True}).raise_for_status()
+    email = unique_email("drop")
+    e2e.sf_create("Lead", LastName="Dropped", Email=email, Company="D")
+    e2e.until(lambda: e2e.gr_active(email), within=15, what="on the list after the stream dropped")
+    assert "service.unavailable" in _log(e2e.stack)
+
+
+def test_a_spent_delivery_allocation_waits_says_why_and_delivers_once_it_is_back(e2e: Harness) -> None:
+    e2e.sf.post("/_sim/pubsub/faults", json={"allocation_exhausted": True}).raise_for_status()
+    try:
+        email = unique_email("allocation")
+        e2e.sf_create("Lead", LastName="Allocated", Email=email, Company="A")
+        e2e.until(lambda: "daily event delivery allocation is spent" in _log(e2e.stack), within=10,
+                  what="the reason logged")
+        assert e2e.gr_active(email) is None
+    finally:
+        e2e.sf.post("/_sim/pubsub/faults", json={"allocation_exhausted": False}).raise_for_status()
+    e2e.until(lambda: e2e.gr_active(email), within=15, what="on the list once the allocation is back")
 
 
 def test_a_replay_id_past_the_72_hour_retention_is_logged_counted_and_the_gap_re_read(e2e: Harness) -> None:
