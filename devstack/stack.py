@@ -302,10 +302,10 @@ def _start_all(
     stack.save()
 
 
-def start_subscriber(stack: Stack, name: str = "subscriber") -> Started:
+def start_subscriber(stack: Stack, name: str = "subscriber", env: dict[str, str] | None = None) -> Started:
     """One `sfgr subscribe` process, its /healthz on a port of its own; ready once it holds the
     org's lock (a second one stands by, and is started without waiting for that)."""
-    health = {"SFGR_SUBSCRIBER_HEALTH_PORT": str(free_port())}
+    health = {"SFGR_SUBSCRIBER_HEALTH_PORT": str(free_port()), **(env or {})}
     standby = any(p.name.startswith("subscriber") and alive(p) for p in stack.processes if p.name != name)
     return stack.start(name, python_module("app", "subscribe"), env=health, ready_file=not standby)
 

@@ -19,7 +19,7 @@ import pytest
 from app.bus import Topics
 from app.settings import Settings
 from devstack.defaults import COMPANY_FIELD
-from devstack.stack import Stack, down, up
+from devstack.stack import Stack, down, start_subscriber, up
 from tests.e2e.conftest import SCALED_WAITS
 from tests.e2e.harness import Harness, unique_email
 from tests.integration.inbound.harness import published
@@ -52,6 +52,15 @@ def _cdc_events_of(stack: Stack, record_id: str) -> list[str]:
 
 def _log(stack: Stack) -> str:
     return Path(stack.process("subscriber").log).read_text(errors="replace")
+
+
+def _health(stack: Stack, name: str) -> httpx.Response | None:
+    """The process's /healthz answer; None until it listens."""
+    port = stack.process(name).env["SFGR_SUBSCRIBER_HEALTH_PORT"]
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=5)
+    except httpx.ConnectError:
+        return None
 
 
 def _metric(stack: Stack, name: str) -> float:
@@ -154,6 +163,28 @@ def test_a_spent_delivery_allocation_waits_says_why_and_delivers_once_it_is_back
     finally:
         e2e.sf.post("/_sim/pubsub/faults", json={"allocation_exhausted": False}).raise_for_status()
     e2e.until(lambda: e2e.gr_active(email), within=15, what="on the list once the allocation is back")
+
+
+def test_a_standby_takes_over_and_its_healthz_fails_once_the_api_is_silent_too_long(e2e: Harness) -> None:
+    # The simulator's keepalives come every 5 s; this standby calls 1 s of silence too long.
+    start_subscriber(e2e.stack, "subscriber-2", env={"SFGR_SALESFORCE_PUBSUB_SILENCE_S": "1"})
+    try:
+        standby, _ = e2e.until(lambda: _health(e2e.stack, "subscriber-2"), within=10, what="the standby up")
+        assert standby.json() == {"status": "ok", "active": False}
+        active = _health(e2e.stack, "subscriber")
+        assert active is not None and active.json()["active"] is True
+        e2e.stack.kill("subscriber")
+        email = unique_email("standby")
+        e2e.sf_create("Lead", LastName="Standby", Email=email, Company="S")
+        e2e.until(lambda: e2e.gr_active(email), within=15, what="on the list through the standby")
+        failing, _ = e2e.until(
+            lambda: (found := _health(e2e.stack, "subscriber-2")) is not None and found.status_code == 503 and found,
+            within=10, what="healthz failing after 1 s without an event or keepalive",
+        )
+        assert "no event or keepalive" in failing.json()["reason"]
+    finally:
+        e2e.stack.stop("subscriber-2")
+        e2e.stack.restart("subscriber", ready_file=True)
 
 
 def test_a_replay_id_past_the_72_hour_retention_is_logged_counted_and_the_gap_re_read(e2e: Harness) -> None:
