@@ -39,6 +39,9 @@ class EventLog:
         self, counter: int, committed_at: datetime, header: dict[str, Any], values: dict[str, Any]
     ) -> None:
         replay_id = self.prefix + counter.to_bytes(8, "big")
+        horizon = self.now() - RETENTION
+        while self._events and self._events[0].committed_at < horizon:
+            self._events.pop(0)  # gone for good, as Salesforce forgets them: unknown from now on
         self._events.append(LoggedEvent(counter, replay_id, committed_at, header, values))
         for waiter in self._waiters:
             waiter.set()
