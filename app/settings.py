@@ -113,7 +113,7 @@ class Settings(BaseSettings):
     breaker_min_failures: int = Field(10, ge=1)
     breaker_failure_ratio: float = Field(0.5, gt=0, le=1)
     breaker_open_s: float = Field(5.0, gt=0)
-    breaker_max_open_s: float = Field(120.0, gt=0)
+    breaker_max_open_s: float = Field(30.0, gt=0)
 
     # A GetResponse account's limits (api-contracts B10): 80 calls per second, 10 at once, 30,000
     # per 10 minutes, for every process on the account together (one budget kept in Postgres,
