@@ -74,7 +74,7 @@ class ChangeEventHeader(BaseModel):
     changeOrigin: str | None = None
     transactionKey: str | None = Field(None, max_length=100)
     sequenceNumber: int | None = None
-    commitTimestamp: int = Field(ge=0, le=_LATEST_MS, description="epoch ms; an ISO date-time is read into it")
+    commitTimestamp: int = Field(ge=0, le=_LATEST_MS)  # epoch ms; an ISO date-time is read into it
     commitNumber: int | None = None
     commitUser: str | None = None
     changedFields: list[str] = Field(default_factory=list)
@@ -223,7 +223,9 @@ def _whole_numbers(fields: Mapping[str, Any]) -> list[str]:
             if isinstance(value, int) and not isinstance(value, bool) and name not in SYSTEM_DATETIMES]
 
 
-def _readable_fields(header: ChangeEventHeader, payload: Mapping[str, Any]) -> tuple[dict[str, Any], str | None]:
+def _readable_fields(
+    header: ChangeEventHeader, payload: Mapping[str, Any]
+) -> tuple[dict[str, Any], str | None]:
     """The fields the event carries for certain (see the module's docstring), with date-times in
     ISO form; or why they cannot be read."""
     change_type = header.changeType
