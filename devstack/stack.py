@@ -298,6 +298,7 @@ async def _connect_simulators(stack: Stack) -> None:
             salesforce = await salesforce_connect.connect_client_credentials(
                 session,
                 box,
+                settings,
                 ClientCredentialsConnect(
                     client_id=info["salesforce_client_id"],
                     client_secret=info["salesforce_client_secret"],
