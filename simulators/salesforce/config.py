@@ -92,6 +92,9 @@ class SalesforceSimConfig(BaseModel):
         "X-Sfgr-Api-Key", pattern=r"^[A-Za-z0-9-]{1,64}$", description="the API destination's API key name"
     )
     event_relay_key: str = Field("sfgr-sim-event-relay-key", min_length=1, description="its API key value")
+    event_relay_form: Literal["cometd", "pubsub"] = Field(
+        "cometd", description="the payload's form (relay_forms.py): names and ISO, or bitmaps and epoch ms"
+    )
     event_relay_channel_id: str = Field(
         "0YL5g0000008OiZGAU", description="the PlatformEventChannel id in the partner event source"
     )

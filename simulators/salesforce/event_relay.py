@@ -6,7 +6,8 @@ What each request looks like:
   "source": "aws.partner/salesforce.com/<org_id>/<event_relay_channel_id>", "account", "time",
   "region", "resources": [], "detail": {"payload": {...}, "schemaId": ...}}`, the payload being the
   same change event the CometD relay posts (cdc.py: field names, ISO date-times in the body,
-  `commitTimestamp` in epoch ms);
+  `commitTimestamp` in epoch ms), or with `event_relay_form = "pubsub"` that event in the Pub/Sub
+  API's form (relay_forms.py: every field, bitmaps, epoch-ms date-times): A6 does not say which;
 - headers: `Content-Type: application/json; charset=utf-8`, `User-Agent:
   Amazon/EventBridge/ApiDestinations` and the API key, `<event_relay_key_header>: <event_relay_key>`
   (the API destination's "API key" authorization; no signature).
@@ -29,6 +30,7 @@ from typing import Any
 
 from simulators.common.deliveries import Deliverer, Delivery
 from simulators.salesforce.config import SalesforceSimConfig
+from simulators.salesforce.relay_forms import in_form
 
 FIRST_RETRY_S = 1.0
 MAX_RETRY_S = 300.0
@@ -45,7 +47,7 @@ def retryable(status: int | None) -> bool:
 
 
 def envelope(config: SalesforceSimConfig, event: dict[str, Any], *, commit_ms: int) -> dict[str, Any]:
-    payload = event["payload"]
+    payload = in_form(event["payload"], config.event_relay_form)
     entity = payload["ChangeEventHeader"]["entityName"]
     return {
         "version": "0",

@@ -7,6 +7,7 @@ import json
 import time
 from typing import Any
 
+from simulators.salesforce.relay_forms import layout
 from tests.fixtures.polling import eventually
 from tests.simulators.salesforce.harness import Receiver, SalesforceSim
 
@@ -102,3 +103,42 @@ def test_the_key_header_name_is_configurable(sim: SalesforceSim, receiver: Recei
     [post] = receiver.at("/relay")
     assert post.headers["x-relay-key"] == KEY and "x-sfgr-api-key" not in post.headers
     assert sim.http.post("/_sim/config", json={"event_relay_key_header": "Bad Header"}).status_code == 422
+
+
+def _bits(bitmap: str) -> set[int]:
+    value = int(bitmap.split("-")[-1], 16)
+    return {i for i in range(value.bit_length()) if value >> i & 1}
+
+
+def test_in_pubsub_form_every_field_is_present_with_bitmaps_and_epoch_ms(
+    sim: SalesforceSim, receiver: Receiver
+) -> None:
+    lead_id = sim.create(FirstName="Pat", Phone="123", City="Gdansk")
+    _relay(sim, receiver, event_relay_form="pubsub")
+    sim.api.patch(f"/sobjects/Lead/{lead_id}", json={"FirstName": "Patricia", "Phone": None})
+    [envelope] = _envelopes(sim, receiver, 1)
+    payload = envelope["detail"]["payload"]
+    header = payload.pop("ChangeEventHeader")
+    slots = [slot.name for slot in layout("Lead")]
+    assert list(payload) == slots  # every field, in the schema's order
+    assert payload["Name"] == {"LastName": None, "FirstName": "Patricia"}
+    assert payload["Phone"] is None and payload["Address"] is None and payload["Email"] is None  # unchanged: null
+    assert abs(payload["LastModifiedDate"] - time.time() * 1000) < 60_000  # epoch ms
+    changed_top, *nested = header["changedFields"]
+    position = {name: i for i, name in enumerate(slots, start=1)}
+    assert _bits(changed_top) == {position["Name"], position["Phone"], position["LastModifiedDate"]}
+    assert nested == [f"{position['Name']}-0x2"]  # FirstName: the Name record's second component
+    assert _bits(header["nulledFields"][0]) == {position["Phone"]}
+
+
+def test_a_create_in_pubsub_form_has_no_bitmaps_and_nulls_for_empty_fields(
+    sim: SalesforceSim, receiver: Receiver
+) -> None:
+    _relay(sim, receiver, event_relay_form="pubsub")
+    sim.create(Email="pat@example.com")
+    [envelope] = _envelopes(sim, receiver, 1)
+    payload = envelope["detail"]["payload"]
+    assert payload["ChangeEventHeader"]["changedFields"] == []
+    assert payload["Email"] == "pat@example.com" and payload["Phone"] is None
+    assert payload["Name"] == {"LastName": "Lee", "FirstName": None}
+    assert isinstance(payload["CreatedDate"], int)
