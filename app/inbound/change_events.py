@@ -2,7 +2,7 @@
 (api-contracts A2, A6, C2, C3), shared by every way change events arrive.
 
 `payload_change_events` reads one event payload (`{"ChangeEventHeader": {...}, ...fields}`), as
-the CometD relay endpoint, the Event Relay endpoint and the Pub/Sub subscriber all hold it;
+every way in holds it (the CometD relay endpoint, the Event Relay endpoint, a Pub/Sub API client);
 `parse_change_events` reads the CometD relay's body: one CometD event `{"schema", "payload",
 "event": {"replayId"}}`, a CometD message wrapping one in `data`, or a JSON array of either.
 
@@ -25,8 +25,8 @@ UNCONFIRMED for Event Relay): field names or hex bitmaps in `changedFields`/`nul
 date-times as ISO strings or epoch milliseconds. What cannot be read for certain is never guessed:
 the event becomes a `reread` of its records (`detail.unreadable` says why), and the consumer reads
 the record itself. That is the case for
-- bitmaps (`0x650004E0`, `4-0x10`), which only the Avro schema can decode (the subscriber decodes
-  them into names before calling this module);
+- bitmaps (`0x650004E0`, `4-0x10`), which only the event's Avro schema can decode (a caller that
+  holds the schema decodes them into names before calling this module);
 - `diffFields`: those values are text diffs, not values;
 - an UPDATE without `changedFields` that holds a null: in CometD form a null is a field cleared, in
   Pub/Sub form a field unchanged;
