@@ -1,5 +1,6 @@
 """Change Data Capture events as the Pub/Sub API delivers them (api-contracts A5, A2, C2): Avro
-binary with a schema fetched by id, into the `ChangeMessage` every transport shares.
+binary with a schema fetched by id, into the payload every way in shares, then through the one
+reader of the CDC rules (change_events.payload_change_events).
 
 What differs from CometD, and is undone here before the shared rules of change_events.py run:
 - the payload is Avro: decoded with fastavro against the event's schema (attributes such as
@@ -16,7 +17,8 @@ What differs from CometD, and is undone here before the shared rules of change_e
   written back as `2024-05-01T10:00:00.000Z`, the CometD form, and Avro dates as `2024-05-01`.
 
 The event id is `cdc:<transactionKey>:<sequenceNumber>:<recordId>`, which the header always holds
-here; the opaque replay id travels in `detail.pubsub_replay_id` (hex), never read as a number.
+here, as other ways in name the same change; the opaque replay id travels in
+`detail.pubsub_replay_id` (hex), never read as a number.
 """
 
 from __future__ import annotations
@@ -26,15 +28,13 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 import fastavro
-from pydantic import ValidationError
 
-from app.inbound.change_events import ChangeEventHeader, ChangeMessage
+from app.inbound.change_events import ParsedChangeEvents, iso_from_epoch_ms, payload_change_events
 from app.inbound.errors import InboundRejected
-from app.inbound.timestamps import from_epoch_ms
 
 _BITMAP = re.compile(r"(?:(\d+)-)?0x([0-9A-Fa-f]+)")
 _HEADER = "ChangeEventHeader"
@@ -129,8 +129,7 @@ def _is_datetime(avro_field: Mapping[str, Any]) -> bool:
 
 def _iso(value: Any, avro_field: Mapping[str, Any]) -> Any:
     if isinstance(value, int) and not isinstance(value, bool) and _is_datetime(avro_field):
-        moment = from_epoch_ms(value)
-        return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+        return iso_from_epoch_ms(value)
     if isinstance(value, date):
         return value.isoformat()
     return value
@@ -154,22 +153,45 @@ def _body(schema: AvroSchema, record: Mapping[str, Any], *, keep_nulls: bool) ->
     return body
 
 
-def pubsub_message(schema: AvroSchema, payload: bytes, replay_id: bytes) -> ChangeMessage:
-    """Raises InboundRejected(400) for an event that cannot be read against its schema."""
+def pubsub_payload(schema: AvroSchema, payload: bytes) -> dict[str, Any]:
+    """The event as every other way in holds it: `{"ChangeEventHeader": {...}, ...fields}`, with
+    field names for bitmaps and ISO date-times. Raises InboundRejected(400) for an event that
+    cannot be read against its schema."""
     try:
         record = schema.decode(payload)
-        header_raw = dict(record[_HEADER])
-        changed = bitmap_names(schema, list(header_raw.get("changedFields") or []))
-        nulled = bitmap_names(schema, list(header_raw.get("nulledFields") or []))
-        header_raw["changedFields"] = list(dict.fromkeys(changed + nulled))
-        header_raw["nulledFields"] = nulled
-        header_raw["diffFields"] = bitmap_names(schema, list(header_raw.get("diffFields") or []))
-        header = ChangeEventHeader.model_validate(header_raw)
-    except (ValueError, KeyError, TypeError, EOFError, ValidationError) as exc:
+        header = dict(record[_HEADER])
+        changed = bitmap_names(schema, list(header.get("changedFields") or []))
+        nulled = bitmap_names(schema, list(header.get("nulledFields") or []))
+        header["changedFields"] = list(dict.fromkeys(changed + nulled))
+        header["nulledFields"] = nulled
+        header["diffFields"] = bitmap_names(schema, list(header.get("diffFields") or []))
+    except (ValueError, KeyError, TypeError, EOFError) as exc:
         problem = f"a Pub/Sub event of schema {schema.schema_id} cannot be read: {exc}"
         raise InboundRejected(400, "bad_pubsub_event", problem[:500]) from None
     # An UPDATE's unchanged fields are null: kept here, the shared rules keep only the changed ones.
-    body = _body(schema, record, keep_nulls=header.changeType == "UPDATE" and bool(header.changedFields))
-    return ChangeMessage(
-        header, body, extra={"pubsub_replay_id": replay_id.hex(), "schema_id": schema.schema_id}
+    keep_nulls = header.get("changeType") == "UPDATE" and bool(header["changedFields"])
+    return {_HEADER: header, **_body(schema, record, keep_nulls=keep_nulls)}
+
+
+def pubsub_change_events(
+    schema: AvroSchema,
+    payload: bytes,
+    replay_id: bytes,
+    *,
+    connection_id: str,
+    client_id: str,
+    received_at: datetime,
+) -> ParsedChangeEvents:
+    """One Pub/Sub event through the shared CDC rules; its replay id (hex) and schema id in each
+    event's `detail`."""
+    parsed = payload_change_events(
+        pubsub_payload(schema, payload),
+        where=f"Pub/Sub event {replay_id.hex()}",
+        replay_id=None,  # ids from transactionKey and sequenceNumber, whatever transport carried them
+        connection_id=connection_id,
+        client_id=client_id,
+        received_at=received_at,
     )
+    extra = {"pubsub_replay_id": replay_id.hex(), "schema_id": schema.schema_id}
+    events = [e.model_copy(update={"detail": {**e.detail, **extra}}) for e in parsed.events]
+    return ParsedChangeEvents(events, parsed.echoes)

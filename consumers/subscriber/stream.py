@@ -47,9 +47,9 @@ from app.db.session import transaction
 from app.domain.events import ChangeEvent, Kind, Source, Transport
 from app.domain.sides import ObjectType
 from app.inbound.campaign_members import as_member_rereads
-from app.inbound.change_events import OVERFLOW_RECORD_ID, events_of_message
+from app.inbound.change_events import OVERFLOW_RECORD_ID
 from app.inbound.errors import InboundRejected
-from app.inbound.pubsub_events import AvroSchema, pubsub_message
+from app.inbound.pubsub_events import AvroSchema, pubsub_change_events
 from app.logs import get_logger
 from app.metrics import PUBSUB_ERRORS, PUBSUB_EVENTS, PUBSUB_REPLAY_EXPIRED
 from app.settings import Settings
@@ -290,23 +290,24 @@ class ChannelStream:
         replay_id = bytes(consumer_event.replay_id)
         try:
             schema = await self.org.schema(consumer_event.event.schema_id)
-            message = pubsub_message(schema, consumer_event.event.payload, replay_id)
-            found = events_of_message(
-                message,
+            parsed = pubsub_change_events(
+                schema,
+                consumer_event.event.payload,
+                replay_id,
                 connection_id=str(self.org.connection_id),
                 client_id=self.settings.salesforce_client_id,
-                received=received,
+                received_at=received,
             )
         except (InboundRejected, ValueError) as exc:
             PUBSUB_EVENTS.labels(self.channel, "unreadable").inc()
             log.error("pubsub event cannot be read; skipped", channel=self.channel,
                       replay_id=replay_id.hex(), error=str(exc)[:300])
             return []
-        if found is None:
+        if not parsed.events:
             PUBSUB_EVENTS.labels(self.channel, "echo").inc()
             return []
         PUBSUB_EVENTS.labels(self.channel, "published").inc()
-        members, _ = as_member_rereads(found)
+        members, _ = as_member_rereads(parsed.events)
         return members
 
     async def _store(self, replay_id: bytes, last_commit_at: datetime | None) -> None:

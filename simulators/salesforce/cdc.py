@@ -1,5 +1,6 @@
-"""Change Data Capture events, logged for the retention window and posted to a relay endpoint as
-CometD-shaped JSON (api-contracts A2, C2).
+"""Change Data Capture events, logged for the retention window, posted to a relay endpoint as
+CometD-shaped JSON (api-contracts A2, C2), and handed to Event Relay (event_relay.py) when
+`event_relay_url` is set.
 
 Every commit touching a selected entity is logged (event_log.py), whatever else is configured:
 the Pub/Sub API server (pubsub.py) reads the same events from the log. With a `cdc_url`, each
@@ -45,6 +46,7 @@ from simulators.common.deliveries import Deliverer, Delivery
 from simulators.salesforce import schema, timefmt
 from simulators.salesforce.config import SalesforceSimConfig
 from simulators.salesforce.event_log import EventLog
+from simulators.salesforce.event_relay import EventRelay
 from simulators.salesforce.store import Change, Commit
 
 GAP_TYPES = ("GAP_CREATE", "GAP_UPDATE", "GAP_DELETE", "GAP_UNDELETE", "GAP_OVERFLOW")
@@ -107,6 +109,7 @@ class ChangeEvents:
         self._config = config
         self._deliverer = deliverer
         self.log = log
+        self._event_relay = EventRelay(config=config, deliverer=deliverer)
         self._replay = random.randrange(1_000_000, 9_000_000)
 
     def _next_replay_id(self) -> int:
@@ -134,7 +137,7 @@ class ChangeEvents:
         for sequence, (header, _, _) in enumerate(events, start=1):
             header["sequenceNumber"] = sequence
         posted = [self._event(h, f, commit.timestamp, c.values) for h, f, c in events]
-        if posted and config.cdc_url:
+        if posted:
             self._publish(commit.transaction_key, posted)
 
     def gap(
@@ -145,8 +148,7 @@ class ChangeEvents:
         header = self._header(entity, change_type, recipients, commit, [])
         header["sequenceNumber"] = 1
         event = self._event(header, {}, now, {})
-        if self._config().cdc_url:
-            self._publish(commit.transaction_key, [event])
+        self._publish(commit.transaction_key, [event])
         return event
 
     def _header(
@@ -180,7 +182,10 @@ class ChangeEvents:
         }
 
     def _publish(self, key: str, events: list[dict[str, Any]]) -> None:
+        self._event_relay.relay(events)
         config = self._config()
+        if not config.cdc_url:
+            return
         first_url = config.cdc_url or ""
         body = json.dumps(events, separators=(",", ":")).encode()
         scale = config.delivery_time_scale

@@ -15,8 +15,7 @@ import pytest
 from app.clients.eventbus import pubsub_api_pb2 as pb
 from app.clients.eventbus.pubsub_api_pb2_grpc import PubSubStub
 from app.domain.events import ChangeEvent
-from app.inbound.change_events import events_of_message
-from app.inbound.pubsub_events import AvroSchema, pubsub_message
+from app.inbound.pubsub_events import AvroSchema, pubsub_change_events
 from tests.fixtures.simulators import SF_ORG_ID
 from tests.simulators.salesforce.harness import SalesforceSim
 
@@ -55,10 +54,11 @@ class Client:
         if schema_id not in self.schemas:
             info = self.stub.GetSchema(pb.SchemaRequest(schema_id=schema_id), metadata=self.metadata())
             self.schemas[schema_id] = AvroSchema.from_json(schema_id, info.schema_json)
-        message = pubsub_message(self.schemas[schema_id], event.event.payload, event.replay_id)
-        found = events_of_message(message, connection_id="c", client_id="sfgr-sync", received=datetime.now(UTC))
-        assert found is not None
-        return found
+        parsed = pubsub_change_events(
+            self.schemas[schema_id], event.event.payload, event.replay_id,
+            connection_id="c", client_id="sfgr-sync", received_at=datetime.now(UTC),
+        )
+        return parsed.events
 
 
 @pytest.fixture
