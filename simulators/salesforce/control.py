@@ -106,6 +106,7 @@ async def pubsub_address(request: Request) -> dict[str, str]:
 class PubSubFaultsPatch(BaseModel):
     drop_streams: bool = Field(False, description="end every open stream with UNAVAILABLE")
     allocation_exhausted: bool | None = Field(None, description="the daily delivery allocation is spent")
+    too_many_clients: bool | None = Field(None, description="new streams are refused: too many clients")
 
 
 @router.post("/pubsub/faults")
@@ -115,8 +116,14 @@ async def pubsub_faults(body: PubSubFaultsPatch, sim: SimDep) -> dict[str, Any]:
         faults.drops += 1
     if body.allocation_exhausted is not None:
         faults.allocation_exhausted = body.allocation_exhausted
+    if body.too_many_clients is not None:
+        faults.too_many_clients = body.too_many_clients
     sim.event_log.wake()
-    return {"allocation_exhausted": faults.allocation_exhausted, "drops": faults.drops}
+    return {
+        "allocation_exhausted": faults.allocation_exhausted,
+        "too_many_clients": faults.too_many_clients,
+        "drops": faults.drops,
+    }
 
 
 @router.get("/quota")

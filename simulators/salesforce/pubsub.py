@@ -6,7 +6,9 @@ api-contracts A5: GetTopic, GetSchema and Subscribe for Change Data Capture chan
   a bad or expired token `service.auth.error`, also in the middle of a stream.
 - Channels: `/data/ChangeEvents` (every selected entity) and `/data/<Object>ChangeEvent`; an
   unknown one is NOT_FOUND `topic.not.found`, an object not selected for CDC PERMISSION_DENIED
-  `subscription.topic.cannot.subscribe`.
+  (`subscription.topic.cannot.subscribe` to Subscribe, `topic.meta.permission` to GetTopic).
+- A later FetchRequest may carry a new access token in `auth_refresh`; an invalid one is
+  UNAUTHENTICATED `service.auth.refresh.invalid`.
 - Subscribe is pull-based: credit from `num_requested` (<= 0 is INVALID_ARGUMENT, more than 100
   counts as 100), reported in each response's `pending_num_requested`; only the first request's
   topic and replay position count, a later request naming another topic is `topic.mismatch`.
@@ -16,7 +18,8 @@ api-contracts A5: GetTopic, GetSchema and Subscribe for Change Data Capture chan
   an opaque replay id; CUSTOM without one is `replayid.validation.failed`, an unknown or expired
   one `replayid.corrupted`.
 - Faults (control API): every open stream dropped (UNAVAILABLE `service.unavailable`), the daily
-  allocation spent (RESOURCE_EXHAUSTED `subscription.limit.exceeded`).
+  allocation spent (RESOURCE_EXHAUSTED `subscription.limit.exceeded`), too many clients (new
+  streams RESOURCE_EXHAUSTED `concurrent.client.limit.exceeded`).
 
 Each error ends the stream with its gRPC status, the trailer `error-code:
 sfdc.platform.eventbus.grpc.<suffix>` and a message holding an `rpcId`.
@@ -38,6 +41,7 @@ from simulators.salesforce.eventbus import pubsub_api_pb2_grpc as pb_grpc
 from simulators.salesforce.state import Simulator
 
 MAX_CREDIT = 100
+CANNOT_SUBSCRIBE = "subscription.topic.cannot.subscribe"
 ALL_CHANGES = "/data/ChangeEvents"
 
 
@@ -75,7 +79,7 @@ class PubSubServicer(pb_grpc.PubSubServicer):
             expired = "the access token is invalid or expired"
             raise _Refused(grpc.StatusCode.UNAUTHENTICATED, "service.auth.error", expired)
 
-    def _entities(self, topic: str) -> frozenset[str]:
+    def _entities(self, topic: str, *, refused: str = CANNOT_SUBSCRIBE) -> frozenset[str]:
         selected = self.sim.config.cdc_entities
         if topic == ALL_CHANGES:
             return frozenset(selected)
@@ -84,16 +88,14 @@ class PubSubServicer(pb_grpc.PubSubServicer):
         if not topic.startswith("/data/") or not topic.endswith("ChangeEvent") or sobject is None:
             raise _Refused(grpc.StatusCode.NOT_FOUND, "topic.not.found", f"topic {topic!r} does not exist")
         if sobject.name not in selected:
-            raise _Refused(
-                grpc.StatusCode.PERMISSION_DENIED, "subscription.topic.cannot.subscribe",
-                f"{sobject.name} is not selected for Change Data Capture",
-            )
+            not_selected = f"{sobject.name} is not selected for Change Data Capture"
+            raise _Refused(grpc.StatusCode.PERMISSION_DENIED, refused, not_selected)
         return frozenset({sobject.name})
 
     async def GetTopic(self, request: Any, context: grpc.aio.ServicerContext) -> Any:
         try:
             self._authenticate(context)
-            entities = self._entities(request.topic_name)
+            entities = self._entities(request.topic_name, refused="topic.meta.permission")
         except _Refused as refused:
             await _abort(context, refused)
         single = next(iter(entities)) if len(entities) == 1 and request.topic_name != ALL_CHANGES else None
@@ -139,13 +141,19 @@ class _Stream:
         self.topic = ""
         self.failure: _Refused | None = None
         self.ended = False
+        self.token = ""
 
     async def run(self, requests: AsyncIterator[Any]) -> AsyncIterator[Any]:
         self.servicer._authenticate(self.context)
+        if self.sim.pubsub_faults.too_many_clients:
+            raise _Refused(
+                grpc.StatusCode.RESOURCE_EXHAUSTED, "concurrent.client.limit.exceeded",
+                "too many concurrent clients for this org",
+            )
         first = await anext(requests, None)
         if first is None:
             return
-        token = str(dict(self.context.invocation_metadata() or ()).get("accesstoken", ""))
+        self.token = str(dict(self.context.invocation_metadata() or ()).get("accesstoken", ""))
         entities = self.servicer._entities(first.topic_name)
         self.topic = first.topic_name
         position = self._start(first)
@@ -162,7 +170,7 @@ class _Stream:
                 if self.ended:
                     return
                 self._check_faults(drops)
-                self.servicer._check_token(token)
+                self.servicer._check_token(self.token)
                 if self.credit > 0:
                     found = log.after(position, entities, self.credit)
                     if found:
@@ -236,6 +244,15 @@ class _Stream:
                         grpc.StatusCode.INVALID_ARGUMENT, "subscription.fetch.topic.mismatch",
                         f"this stream subscribes to {self.topic}, not {request.topic_name}",
                     )
+                if request.auth_refresh:
+                    # A new access token for the open stream (A5: FetchRequest.auth_refresh).
+                    timeout = self.sim.config.session_timeout_s
+                    if self.sim.sessions.validate(request.auth_refresh, timeout) is None:
+                        raise _Refused(
+                            grpc.StatusCode.UNAUTHENTICATED, "service.auth.refresh.invalid",
+                            "auth_refresh does not hold a valid access token",
+                        )
+                    self.token = request.auth_refresh
                 self._add_credit(request.num_requested)
                 waiter.set()
         except _Refused as refused:

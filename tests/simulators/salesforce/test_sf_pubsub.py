@@ -210,6 +210,32 @@ def test_faults_end_an_open_stream(
         assert _error(call) == (code, f"sfdc.platform.eventbus.grpc.{suffix}")
 
 
+def test_too_many_clients_refuses_new_streams(sim: SalesforceSim, client: Client) -> None:
+    sim.http.post("/_sim/pubsub/faults", json={"too_many_clients": True}).raise_for_status()
+    with client.stream(_fetch()) as (call, _):
+        assert _error(call) == (grpc.StatusCode.RESOURCE_EXHAUSTED, "sfdc.platform.eventbus.grpc.concurrent.client.limit.exceeded")
+
+
+def test_auth_refresh_carries_a_new_token_into_an_open_stream_and_a_bad_one_ends_it(
+    sim: SalesforceSim, client: Client
+) -> None:
+    with client.stream(_fetch(preset=pb.LATEST)) as (call, requests):
+        next(call)  # a keepalive: open
+        sim.log_in()  # a second session's token
+        requests.put(pb.FetchRequest(num_requested=1, auth_refresh=sim.token))
+        assert next(call).pending_num_requested == 11  # still open, the credit topped up
+        requests.put(pb.FetchRequest(num_requested=1, auth_refresh="00D!not-a-token"))
+        assert _error(call) == (grpc.StatusCode.UNAUTHENTICATED, "sfdc.platform.eventbus.grpc.service.auth.refresh.invalid")
+
+
+def test_get_topic_of_an_object_not_selected_is_permission_denied(client: Client) -> None:
+    with pytest.raises(grpc.RpcError) as raised:
+        client.stub.GetTopic(pb.TopicRequest(topic_name="/data/CampaignChangeEvent"), metadata=client.metadata())
+    error: Any = raised.value
+    assert error.code() == grpc.StatusCode.PERMISSION_DENIED
+    assert dict(error.trailing_metadata())["error-code"] == "sfdc.platform.eventbus.grpc.topic.meta.permission"
+
+
 def test_get_topic_names_the_schema_of_a_single_entity_channel(client: Client) -> None:
     info = client.stub.GetTopic(pb.TopicRequest(topic_name=LEADS), metadata=client.metadata())
     assert info.can_subscribe and info.schema_id and info.tenant_guid == SF_ORG_ID
