@@ -172,6 +172,31 @@ def cmd_tokens(args: argparse.Namespace) -> int:
     return asyncio.run(run())
 
 
+def cmd_keys(args: argparse.Namespace) -> int:
+    from app.control.keys import rotate_keys
+    from app.crypto import SecretBox
+    from app.db.session import create_engine, session_factory
+
+    settings = get_settings()
+    configure_logging("WARNING", "console")
+
+    async def run() -> int:
+        engine = create_engine(settings)
+        try:
+            async with session_factory(engine)() as session:
+                try:
+                    counts = await rotate_keys(session, SecretBox(settings))
+                except ValueError as exc:
+                    print(f"sfgr keys rotate: {exc}; nothing was changed", file=sys.stderr)
+                    return 1
+        finally:
+            await engine.dispose()
+        print(json.dumps({"resealed": counts}, indent=2))
+        return 0
+
+    return asyncio.run(run())
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sfgr", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -209,6 +234,15 @@ def build_parser() -> argparse.ArgumentParser:
     tokens_revoke.add_argument("id")
     tokens_revoke.set_defaults(func=cmd_tokens)
 
+    keys = sub.add_parser("keys", help="the encryption key of the secrets at rest")
+    keys_sub = keys.add_subparsers(dest="keys_command", required=True)
+    keys_rotate = keys_sub.add_parser(
+        "rotate",
+        help="re-encrypt every stored secret under SFGR_ENCRYPTION_KEY (the old key in "
+        "SFGR_ENCRYPTION_PREVIOUS_KEYS still decrypts)",
+    )
+    keys_rotate.set_defaults(func=cmd_keys)
+
     dev = sub.add_parser("dev", help="the local stack: Postgres, Kafka, simulators, api, consumers")
     dev_sub = dev.add_subparsers(dest="dev_command", required=True)
     dev_up = dev_sub.add_parser("up", help="start it in the background and print one JSON object")
@@ -232,6 +266,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> None:
+    from pydantic import ValidationError
+
     args = build_parser().parse_args(argv)
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
-    sys.exit(args.func(args))
+    try:
+        sys.exit(args.func(args))
+    except ValidationError as exc:
+        # Settings are read first by every command: refuse to start, naming each setting, with no
+        # traceback (the messages say which SFGR_* variable to fix).
+        problems = "; ".join(
+            ("SFGR_" + "_".join(map(str, e["loc"])).upper() + ": " if e["loc"] else "")
+            + str(e["msg"]).removeprefix("Value error, ")
+            for e in exc.errors()
+        )
+        print(f"sfgr {args.command}: refusing to start: {problems}", file=sys.stderr)
+        sys.exit(2)
