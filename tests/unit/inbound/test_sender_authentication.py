@@ -9,8 +9,8 @@ import pytest
 
 from app.db.connections import InboundSecrets
 from app.inbound.authentication import (
-    check_outbound_key,
-    connection_for_org,
+    check_org,
+    connection_for_outbound_key,
     connection_for_webhook_secret,
     verify_change_event_signature,
 )
@@ -31,9 +31,10 @@ def refusal(call: object, *args: object, **kwargs: object) -> InboundRejected:
     return caught.value
 
 
-def test_the_connected_org_is_found_by_its_exact_18_character_id() -> None:
-    ours = connection()
-    assert connection_for_org([connection("00D5g0000OtherOrgAA"), ours], ORG_ID) is ours
+def test_the_outbound_key_names_the_connection_and_its_org_must_match_exactly() -> None:
+    ours = connection(outbound_key="k3y")
+    assert connection_for_outbound_key([connection("00D5g0000OtherOrgAA", outbound_key="x"), ours], "k3y") is ours
+    check_org(ours, ORG_ID)
 
 
 @pytest.mark.parametrize(
@@ -42,23 +43,34 @@ def test_the_connected_org_is_found_by_its_exact_18_character_id() -> None:
     ids=["15-char", "same-prefix", "other-case", "longer", "other-org"],
 )
 def test_anything_but_the_exact_org_id_is_forbidden(claimed: str) -> None:
-    problem = refusal(connection_for_org, [connection()], claimed)
+    problem = refusal(check_org, connection(), claimed)
     assert (problem.status, problem.reason) == (403, "wrong_org")
     assert "OrganizationId" in problem.message
 
 
 def test_no_salesforce_connection_means_the_service_is_not_ready() -> None:
-    problem = refusal(connection_for_org, [], ORG_ID)
+    problem = refusal(connection_for_outbound_key, [], "k3y")
     assert (problem.status, problem.reason) == (503, "no_connection")
-    assert "no Salesforce connection is configured" in problem.message
+    assert "no Salesforce connection with an Outbound Message key is configured" in problem.message
 
 
-def test_the_outbound_key_is_required_only_when_the_connection_has_one() -> None:
-    check_outbound_key(connection(), None)
-    check_outbound_key(connection(outbound_key="k3y"), "k3y")
-    assert refusal(check_outbound_key, connection(outbound_key="k3y"), None).reason == "missing_key"
-    wrong = refusal(check_outbound_key, connection(outbound_key="k3y"), "k3Y")
+def test_the_outbound_key_is_always_required() -> None:
+    assert refusal(connection_for_outbound_key, [connection(outbound_key="k3y")], None).reason == "missing_key"
+    wrong = refusal(connection_for_outbound_key, [connection(outbound_key="k3y")], "k3Y")
     assert (wrong.status, wrong.reason) == (401, "wrong_key")
+
+
+def test_a_connection_without_an_outbound_key_accepts_no_outbound_message() -> None:
+    problem = refusal(connection_for_outbound_key, [connection()], None)
+    assert problem.status == 503
+
+
+@pytest.mark.parametrize("timestamp", ["²", "١٧١٤٥٥٧٦٠٠", "1714557600²", "+1714557600", " ", "9" * 40])
+def test_a_signature_timestamp_of_anything_but_ascii_digits_is_malformed(timestamp: str) -> None:
+    header = f"t={timestamp},v1={'0' * 64}"
+    problem = refusal(verify_change_event_signature, header, BODY,
+                      [connection(change_events_secret="relay-secret")], now=NOW)
+    assert (problem.status, problem.reason) == (401, "malformed_signature")
 
 
 def test_a_fresh_signature_of_the_body_identifies_the_connection() -> None:
