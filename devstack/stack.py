@@ -308,6 +308,7 @@ async def _connect_simulators(stack: Stack) -> None:
                     my_domain_url=info["salesforce"],
                 ),
                 public_base=info["api"],
+                hosts=vendors.hosts,
             )
             getresponse = await getresponse_connect.connect_getresponse(
                 session,
@@ -319,6 +320,7 @@ async def _connect_simulators(stack: Stack) -> None:
                     account_id=GetResponseSimConfig().account_id,
                 ),
                 public_base=info["api"],
+                hosts=vendors.hosts,
             )
             async with aiohttp.ClientSession(
                 timeout=aiohttp.ClientTimeout(total=10), raise_for_status=True

@@ -10,6 +10,7 @@ from fastapi.responses import RedirectResponse
 from app.api.auth import AUTH_RESPONSES
 from app.api.control_errors import control_errors, error_responses, public_base
 from app.api.deps import Admin, Reader, SessionDep, SettingsDep
+from app.clients.vendor_hosts import VendorHosts
 from app.control import connections, getresponse_connect, salesforce_connect
 from app.control.connections import ConnectionRead, Disconnected
 from app.control.getresponse_connect import GetResponseConnect, GetResponseConnected
@@ -100,7 +101,7 @@ async def callback(
     "/salesforce/jwt",
     summary="Connect with the JWT bearer grant (headless installs); one token is fetched to prove it",
     status_code=status.HTTP_201_CREATED,
-    responses={**AUTH_RESPONSES, **error_responses(400, 409, 502)},
+    responses={**AUTH_RESPONSES, **error_responses(400, 409, 422, 502)},
 )
 async def connect_jwt(
     _: Admin, body: JwtConnect, request: Request, session: SessionDep, settings: SettingsDep
@@ -115,14 +116,15 @@ async def connect_jwt(
     "/salesforce/client-credentials",
     summary="Connect with the client-credentials grant at the org's My Domain",
     status_code=status.HTTP_201_CREATED,
-    responses={**AUTH_RESPONSES, **error_responses(400, 409, 502)},
+    responses={**AUTH_RESPONSES, **error_responses(400, 409, 422, 502)},
 )
 async def connect_client_credentials(
     _: Admin, body: ClientCredentialsConnect, request: Request, session: SessionDep, settings: SettingsDep
 ) -> SalesforceConnected:
     with control_errors():
         return await salesforce_connect.connect_client_credentials(
-            session, SecretBox(settings), body, public_base=public_base(settings, request)
+            session, SecretBox(settings), body, public_base=public_base(settings, request),
+            hosts=VendorHosts.from_settings(settings),
         )
 
 
@@ -142,14 +144,15 @@ async def disconnect_salesforce(
     "/getresponse",
     summary="Connect the GetResponse account (API key or OAuth token; MAX with api_base_url and domain)",
     status_code=status.HTTP_201_CREATED,
-    responses={**AUTH_RESPONSES, **error_responses(400, 409, 502)},
+    responses={**AUTH_RESPONSES, **error_responses(400, 409, 422, 502)},
 )
 async def connect_getresponse(
     _: Admin, body: GetResponseConnect, request: Request, session: SessionDep, settings: SettingsDep
 ) -> GetResponseConnected:
     with control_errors():
         return await getresponse_connect.connect_getresponse(
-            session, SecretBox(settings), body, public_base=public_base(settings, request)
+            session, SecretBox(settings), body, public_base=public_base(settings, request),
+            hosts=VendorHosts.from_settings(settings),
         )
 
 

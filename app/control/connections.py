@@ -20,8 +20,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.clients.errors import Transient, VendorError
 from app.clients.salesforce_auth import RefreshTokenGrant, salesforce_credentials
 from app.clients.transport import new_session
+from app.clients.vendor_hosts import VendorHosts
 from app.control import salesforce_oauth
-from app.control.errors import BadRequest, Conflict, ControlError, NotFound, VendorUnavailable
+from app.control.errors import (
+    BadRequest,
+    Conflict,
+    ControlError,
+    Invalid,
+    NotFound,
+    Problem,
+    VendorUnavailable,
+)
 from app.crypto import SecretBox
 from app.db import connections, syncs
 from app.db.connections import GETRESPONSE, SALESFORCE
@@ -168,6 +177,13 @@ async def store(
 
 async def list_connections(session: AsyncSession) -> list[ConnectionRead]:
     return [ConnectionRead.model_validate(r) for r in await connections.all_connections(session)]
+
+
+def refuse_foreign_url(hosts: VendorHosts, vendor: Kind, field: str, url: str) -> None:
+    """422 naming the request field and the rule, before anything calls `url`."""
+    reason = hosts.refusal(vendor, url)
+    if reason is not None:
+        raise Invalid([Problem(field, f"{field} {reason}", "vendor_host")])
 
 
 def vendor_refusal(what: str, exc: VendorError) -> ControlError:

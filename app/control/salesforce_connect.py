@@ -27,12 +27,14 @@ from app.clients.salesforce_auth import (
     token_form,
 )
 from app.clients.transport import new_session
+from app.clients.vendor_hosts import VendorHosts
 from app.control import salesforce_oauth
 from app.control.connections import (
     CONNECTION_EXAMPLE,
     VENDOR_TIMEOUT_S,
     ConnectionRead,
     SalesforceInbound,
+    refuse_foreign_url,
     salesforce_inbound,
     store,
     vendor_refusal,
@@ -47,10 +49,12 @@ CALLBACK_PATH = "/v1/connections/salesforce/callback"
 
 
 def _https_origin(value: str | None) -> str | None:
+    """The origin of an absolute URL; whether its host may be called is checked by the service
+    (`refuse_foreign_url`), which knows SFGR_ALLOWED_VENDOR_HOSTS."""
     if value is None:
         return None
     parts = urlsplit(value.strip())
-    if parts.scheme not in ("https", "http") or not parts.netloc:
+    if not parts.scheme or not parts.netloc:
         raise ValueError("must be an absolute URL such as https://acme.my.salesforce.com")
     return f"{parts.scheme}://{parts.netloc}"
 
@@ -234,7 +238,7 @@ async def finish_authorization(
         try:
             return await _store(
                 session, box, granted, credentials, "oauth_web_server", pending.environment,
-                pending.login_url, public_base,
+                pending.login_url, public_base, VendorHosts.from_settings(settings),
             )
         except ControlError:
             # Not stored (another org is connected): leave no live grant behind.
@@ -245,6 +249,9 @@ async def finish_authorization(
 async def connect_jwt(
     session: AsyncSession, box: SecretBox, settings: Settings, body: JwtConnect, *, public_base: str
 ) -> SalesforceConnected:
+    hosts = VendorHosts.from_settings(settings)
+    if body.my_domain_url is not None:
+        refuse_foreign_url(hosts, "salesforce", "my_domain_url", body.my_domain_url)
     login = salesforce_oauth.login_url(settings, body.environment)
     host = body.my_domain_url or login
     credentials = JwtBearerGrant(
@@ -255,20 +262,27 @@ async def connect_jwt(
         audience=host,
     )
     return await _connect_with_grant(
-        session, box, credentials, "jwt_bearer", body.environment, host, public_base, body.username
+        session, box, credentials, "jwt_bearer", body.environment, host, public_base, hosts, body.username
     )
 
 
 async def connect_client_credentials(
-    session: AsyncSession, box: SecretBox, body: ClientCredentialsConnect, *, public_base: str
+    session: AsyncSession,
+    box: SecretBox,
+    body: ClientCredentialsConnect,
+    *,
+    public_base: str,
+    hosts: VendorHosts,
 ) -> SalesforceConnected:
+    refuse_foreign_url(hosts, "salesforce", "my_domain_url", body.my_domain_url)
     credentials = ClientCredentialsGrant(
         token_url=salesforce_oauth.endpoint(body.my_domain_url, "token"),
         client_id=body.client_id,
         client_secret=body.client_secret,
     )
     return await _connect_with_grant(
-        session, box, credentials, "client_credentials", body.environment, body.my_domain_url, public_base
+        session, box, credentials, "client_credentials", body.environment, body.my_domain_url, public_base,
+        hosts,
     )
 
 
@@ -280,6 +294,7 @@ async def _connect_with_grant(
     environment: str,
     host: str,
     public_base: str,
+    hosts: VendorHosts,
     username: str | None = None,
 ) -> SalesforceConnected:
     try:
@@ -292,7 +307,7 @@ async def _connect_with_grant(
         except VendorError as exc:
             raise vendor_refusal(f"Salesforce refused the {credentials.grant} grant", exc) from exc
     return await _store(
-        session, box, granted, credentials, auth_kind, environment, host, public_base, username
+        session, box, granted, credentials, auth_kind, environment, host, public_base, hosts, username
     )
 
 
@@ -305,8 +320,13 @@ async def _store(
     environment: str,
     login: str,
     public_base: str,
+    hosts: VendorHosts,
     username: str | None = None,
 ) -> SalesforceConnected:
+    # Every later call goes to the instance URL, which the token endpoint's answer names.
+    refused = hosts.refusal("salesforce", granted.instance_url)
+    if refused is not None:
+        raise BadRequest(f"the token answer's instance_url {refused}; nothing was stored")
     settings = {
         "environment": environment,
         "login_url": login,

@@ -577,6 +577,7 @@ async def running_engine(
                     my_domain_url=salesforce_url,
                 ),
                 public_base="http://sfgr.test",
+                hosts=vendors.hosts,
             )
             await getresponse_connect.connect_getresponse(
                 session,
@@ -589,6 +590,7 @@ async def running_engine(
                     account_id=f"acct{uuid.uuid4().hex[:8]}",
                 ),
                 public_base="http://sfgr.test",
+                hosts=vendors.hosts,
             )
             options: dict[str, Any] = {
                 "name": "engine test",
