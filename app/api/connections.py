@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, status
 from fastapi.responses import RedirectResponse
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.api.auth import AUTH_RESPONSES
 from app.api.control_errors import control_errors, error_responses, public_base
 from app.api.deps import Admin, Reader, SessionDep, SettingsDep
 from app.clients.vendor_hosts import VendorHosts
-from app.control import connections, getresponse_connect, salesforce_connect
+from app.control import audit, connections, getresponse_connect, salesforce_connect
+from app.control.audit import Actor
 from app.control.connections import ConnectionRead, Disconnected
 from app.control.getresponse_connect import GetResponseConnect, GetResponseConnected
 from app.control.salesforce_connect import (
@@ -85,7 +87,7 @@ async def callback(
     error_description: str | None = None,
 ) -> SalesforceConnected:
     with control_errors():
-        return await salesforce_connect.finish_authorization(
+        connected = await salesforce_connect.finish_authorization(
             session,
             SecretBox(settings),
             settings,
@@ -95,6 +97,9 @@ async def callback(
             error_description=error_description,
             public_base=public_base(settings, request),
         )
+    asked = {"grant": "oauth_web_server"}
+    await _record_connect(session, Actor.oauth_callback(), connected.connection, asked)
+    return connected
 
 
 @router.post(
@@ -104,12 +109,14 @@ async def callback(
     responses={**AUTH_RESPONSES, **error_responses(400, 409, 422, 502)},
 )
 async def connect_jwt(
-    _: Admin, body: JwtConnect, request: Request, session: SessionDep, settings: SettingsDep
+    caller: Admin, body: JwtConnect, request: Request, session: SessionDep, settings: SettingsDep
 ) -> SalesforceConnected:
     with control_errors():
-        return await salesforce_connect.connect_jwt(
+        connected = await salesforce_connect.connect_jwt(
             session, SecretBox(settings), settings, body, public_base=public_base(settings, request)
         )
+    await _record_connect(session, caller.actor, connected.connection, body.model_dump(mode="json"))
+    return connected
 
 
 @router.post(
@@ -119,13 +126,19 @@ async def connect_jwt(
     responses={**AUTH_RESPONSES, **error_responses(400, 409, 422, 502)},
 )
 async def connect_client_credentials(
-    _: Admin, body: ClientCredentialsConnect, request: Request, session: SessionDep, settings: SettingsDep
+    caller: Admin,
+    body: ClientCredentialsConnect,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
 ) -> SalesforceConnected:
     with control_errors():
-        return await salesforce_connect.connect_client_credentials(
+        connected = await salesforce_connect.connect_client_credentials(
             session, SecretBox(settings), body, public_base=public_base(settings, request),
             hosts=VendorHosts.from_settings(settings),
         )
+    await _record_connect(session, caller.actor, connected.connection, body.model_dump(mode="json"))
+    return connected
 
 
 @router.delete(
@@ -134,10 +147,14 @@ async def connect_client_credentials(
     responses={**AUTH_RESPONSES, **error_responses(404, 502)},
 )
 async def disconnect_salesforce(
-    _: Admin, session: SessionDep, settings: SettingsDep, force: ForceQuery = False
+    caller: Admin, session: SessionDep, settings: SettingsDep, force: ForceQuery = False
 ) -> Disconnected:
     with control_errors():
-        return await connections.disconnect(session, SecretBox(settings), kind="salesforce", force=force)
+        disconnected = await connections.disconnect(
+            session, SecretBox(settings), kind="salesforce", force=force
+        )
+    await _record_disconnect(session, caller.actor, disconnected, force)
+    return disconnected
 
 
 @router.post(
@@ -147,13 +164,15 @@ async def disconnect_salesforce(
     responses={**AUTH_RESPONSES, **error_responses(400, 409, 422, 502)},
 )
 async def connect_getresponse(
-    _: Admin, body: GetResponseConnect, request: Request, session: SessionDep, settings: SettingsDep
+    caller: Admin, body: GetResponseConnect, request: Request, session: SessionDep, settings: SettingsDep
 ) -> GetResponseConnected:
     with control_errors():
-        return await getresponse_connect.connect_getresponse(
+        connected = await getresponse_connect.connect_getresponse(
             session, SecretBox(settings), body, public_base=public_base(settings, request),
             hosts=VendorHosts.from_settings(settings),
         )
+    await _record_connect(session, caller.actor, connected.connection, body.model_dump(mode="json"))
+    return connected
 
 
 @router.delete(
@@ -162,7 +181,31 @@ async def connect_getresponse(
     responses={**AUTH_RESPONSES, **error_responses(404)},
 )
 async def disconnect_getresponse(
-    _: Admin, session: SessionDep, settings: SettingsDep, force: ForceQuery = False
+    caller: Admin, session: SessionDep, settings: SettingsDep, force: ForceQuery = False
 ) -> Disconnected:
     with control_errors():
-        return await connections.disconnect(session, SecretBox(settings), kind="getresponse", force=force)
+        disconnected = await connections.disconnect(
+            session, SecretBox(settings), kind="getresponse", force=force
+        )
+    await _record_disconnect(session, caller.actor, disconnected, force)
+    return disconnected
+
+
+async def _record_connect(
+    session: AsyncSession, actor: Actor, connection: ConnectionRead, asked: dict[str, Any]
+) -> None:
+    await audit.record(
+        session, actor, action=f"connection.connect.{connection.kind}", target_kind="connection",
+        target_id=connection.id, change={**asked, "external_id": connection.external_id},
+    )
+
+
+async def _record_disconnect(
+    session: AsyncSession, actor: Actor, disconnected: Disconnected, force: bool
+) -> None:
+    await audit.record(
+        session, actor, action=f"connection.disconnect.{disconnected.connection.kind}",
+        target_kind="connection", target_id=disconnected.connection.id,
+        change={"force": force, "token_revoked": disconnected.token_revoked,
+                "cancelled_syncs": [str(s) for s in disconnected.cancelled_syncs]},
+    )
