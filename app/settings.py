@@ -74,6 +74,9 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     max_body_bytes: int = Field(5 * 1024 * 1024, ge=1024)
+    # After `rotate-inbound-secrets`, how long the replaced inbound secrets (?key=, ?secret=, the
+    # relay's HMAC key) are still accepted, so that the senders can be given the new ones.
+    inbound_secret_overlap_s: float = Field(24 * 3600.0, ge=0)
     # How long an inbound endpoint waits for a whole body (after authenticating the sender from the
     # URL and headers); a body still arriving then is refused with 408.
     body_read_timeout_s: float = Field(10.0, gt=0)

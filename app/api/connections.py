@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, status
@@ -10,12 +11,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.api.auth import AUTH_RESPONSES
 from app.api.control_errors import control_errors, error_responses, public_base
-from app.api.deps import Admin, Reader, SessionDep, SettingsDep
+from app.api.deps import Admin, Reader, ResourcesDep, SessionDep, SettingsDep
 from app.clients.vendor_hosts import VendorHosts
-from app.control import audit, connections, getresponse_connect, salesforce_connect
+from app.control import audit, connections, getresponse_connect, inbound_secrets, salesforce_connect
 from app.control.audit import Actor
-from app.control.connections import ConnectionRead, Disconnected
+from app.control.connections import ConnectionRead, Disconnected, Kind
 from app.control.getresponse_connect import GetResponseConnect, GetResponseConnected
+from app.control.inbound_secrets import InboundSecretsRotated
 from app.control.salesforce_connect import (
     CALLBACK_PATH,
     ClientCredentialsConnect,
@@ -189,6 +191,36 @@ async def disconnect_getresponse(
         )
     await _record_disconnect(session, caller.actor, disconnected, force)
     return disconnected
+
+
+@router.post(
+    "/{kind}/rotate-inbound-secrets",
+    summary="Issue new inbound secrets (shown once); the old ones stay valid for an overlap",
+    description=(
+        "For salesforce: the Outbound Message ?key= and the CDC relay's HMAC key; for getresponse: "
+        "the webhook ?secret=. The replaced secrets are accepted until `previous_valid_until` "
+        "(SFGR_INBOUND_SECRET_OVERLAP_S, 24 h by default), so the senders can be updated without a "
+        "refused delivery. Every api replica uses the new secrets within 5 s."
+    ),
+    responses={**AUTH_RESPONSES, **error_responses(404)},
+)
+async def rotate_inbound_secrets(
+    caller: Admin, kind: Kind, request: Request, session: SessionDep, resources: ResourcesDep
+) -> InboundSecretsRotated:
+    settings = resources.settings
+    with control_errors():
+        rotated = await inbound_secrets.rotate_inbound_secrets(
+            session, SecretBox(settings), kind=kind,
+            overlap=timedelta(seconds=settings.inbound_secret_overlap_s),
+            public_base=public_base(settings, request),
+        )
+    resources.inbound_secrets.forget(kind)
+    await audit.record(
+        session, caller.actor, action=f"connection.rotate_inbound_secrets.{kind}", target_kind="connection",
+        target_id=rotated.connection.id,
+        change={"rotated": rotated.rotated, "previous_valid_until": rotated.previous_valid_until.isoformat()},
+    )
+    return rotated
 
 
 async def _record_connect(

@@ -112,15 +112,29 @@ class Disconnected(BaseModel):
     cancelled_syncs: list[uuid.UUID] = Field(description="syncs that used it, now cancelled; links are kept")
 
 
-def inbound_secrets_for(kind: Kind, existing: dict[str, str] | None) -> dict[str, str]:
-    """The secrets of a connection: the existing ones when the same org or account connects again."""
-    names = (OUTBOUND_KEY, CHANGE_EVENTS_SECRET) if kind == SALESFORCE else (WEBHOOK_SECRET,)
-    if existing and all(existing.get(n) for n in names):
-        return {n: existing[n] for n in names}
-    return {n: secrets.token_urlsafe(32) for n in names}
+# The inbound secrets of each kind of connection, by name: the one place a new one is added (it is
+# then generated at the first connect, kept across reconnects and rotated with the others).
+INBOUND_SECRET_NAMES: dict[Kind, tuple[str, ...]] = {
+    "salesforce": (OUTBOUND_KEY, CHANGE_EVENTS_SECRET),
+    "getresponse": (WEBHOOK_SECRET,),
+}
 
 
-def salesforce_inbound(public_base: str, secrets_: dict[str, str]) -> SalesforceInbound:
+def new_inbound_secrets(kind: Kind) -> dict[str, str]:
+    return {n: secrets.token_urlsafe(32) for n in INBOUND_SECRET_NAMES[kind]}
+
+
+def inbound_secrets_for(kind: Kind, existing: dict[str, Any] | None) -> dict[str, Any]:
+    """The secrets of a connection: the existing ones when the same org or account connects again
+    (with a rotation's previous secrets, while they last); a name missing from them is added."""
+    kept = dict(existing or {})
+    for name, value in new_inbound_secrets(kind).items():
+        if not kept.get(name):
+            kept[name] = value
+    return kept
+
+
+def salesforce_inbound(public_base: str, secrets_: dict[str, Any]) -> SalesforceInbound:
     base = public_base.rstrip("/")
     return SalesforceInbound(
         outbound_message_url=f"{base}/v1/salesforce/outbound-messages?key={secrets_[OUTBOUND_KEY]}",
@@ -129,7 +143,7 @@ def salesforce_inbound(public_base: str, secrets_: dict[str, str]) -> Salesforce
     )
 
 
-def getresponse_inbound(public_base: str, secrets_: dict[str, str]) -> GetResponseInbound:
+def getresponse_inbound(public_base: str, secrets_: dict[str, Any]) -> GetResponseInbound:
     return GetResponseInbound(
         webhook_url=f"{public_base.rstrip('/')}/v1/getresponse/webhooks?secret={secrets_[WEBHOOK_SECRET]}"
     )
@@ -145,7 +159,7 @@ async def store(
     auth_kind: str,
     credentials: dict[str, Any],
     settings: dict[str, Any],
-) -> tuple[Connection, dict[str, str]]:
+) -> tuple[Connection, dict[str, Any]]:
     """Saves the connection (refused while another org or account of `kind` is connected) and
     commits; returns it with its inbound secrets."""
     current = await connections.latest_connected(session, kind)

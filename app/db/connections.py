@@ -77,7 +77,7 @@ async def save_connection(
     api_base_url: str,
     auth_kind: str,
     credentials: dict[str, Any],
-    inbound_secrets: dict[str, str] | None = None,
+    inbound_secrets: dict[str, Any] | None = None,
     settings: dict[str, Any] | None = None,
 ) -> uuid.UUID:
     """Insert or replace the connection of this kind and external id; returns its id."""

@@ -121,3 +121,15 @@ def test_the_webhook_secret_identifies_the_getresponse_connection() -> None:
     assert refusal(connection_for_webhook_secret, [ours], "s3creT").reason == "wrong_secret"
     assert refusal(connection_for_webhook_secret, [ours], "ünïcode").status == 401
     assert refusal(connection_for_webhook_secret, [], "s3cret").status == 503
+
+
+def test_a_rotated_secret_is_accepted_until_the_end_of_its_overlap() -> None:
+    from datetime import UTC, datetime
+
+    rotated = InboundSecrets(
+        connection_id=uuid.uuid4(), external_id="sfgrAcct1", secrets={"webhook_secret": "new"},
+        previous={"webhook_secret": "old"}, previous_until=datetime.fromtimestamp(NOW + 60, UTC),
+    )
+    assert connection_for_webhook_secret([rotated], "old", now=NOW + 59) is rotated
+    assert connection_for_webhook_secret([rotated], "new", now=NOW + 61) is rotated
+    assert refusal(connection_for_webhook_secret, [rotated], "old", now=NOW + 60).reason == "wrong_secret"
