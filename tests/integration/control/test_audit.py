@@ -146,3 +146,19 @@ def test_tokens_create_takes_an_expiry_and_list_shows_it(
     assert listed["expires_at"] is not None
     assert sfgr(monkeypatch, control_settings, "tokens", "create", "--scope", "read", "--expires-in", "soon") == 2
     assert "is not a lifetime" in capsys.readouterr().err
+
+
+async def test_dead_letter_replays_and_discards_are_recorded(api: Api) -> None:
+    from app.domain.sides import Side
+    from tests.integration.control.test_dead_letters import add_letter, change_event
+
+    replayed = await add_letter(api, change_event(Side.SALESFORCE, "00Q5g00000AbCdEAAA").model_dump(mode="json"))
+    discarded = await add_letter(api, change_event(Side.SALESFORCE, "00Q3").model_dump(mode="json"))
+    assert (await api.post(f"/v1/dead-letters/{replayed}/replay")).status_code == 200
+    assert (await api.delete(f"/v1/dead-letters/{discarded}")).status_code == 200
+    assert (await api.delete(f"/v1/dead-letters/{discarded}")).status_code == 409  # refused: not recorded
+
+    log = await entries(api, target_kind="dead_letter")
+
+    assert [(e["action"], e["target_id"]) for e in log] == [
+        ("dead_letter.discard", str(discarded)), ("dead_letter.replay", str(replayed))]

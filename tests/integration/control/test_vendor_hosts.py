@@ -12,6 +12,11 @@ from dataclasses import dataclass, field
 import pytest
 from aiohttp import web
 
+from app.clients.errors import Permanent
+from app.clients.vendors import Vendors
+from app.crypto import SecretBox
+from app.db.connections import GETRESPONSE, save_connection
+from app.db.session import create_engine, session_factory, transaction
 from app.settings import Settings
 from tests.fixtures.simulators import GR_API_KEY, SF_CLIENT_ID, SF_CLIENT_SECRET
 from tests.integration.control.harness import Api, running_api, sql
@@ -135,3 +140,25 @@ async def test_a_redirect_from_a_token_endpoint_is_not_followed(api: Api, foreig
         assert "HTTP 307" in response.json()["detail"]
         assert foreign.requests == ["POST /services/oauth2/token"]
         assert target.requests == []
+
+
+async def test_a_stored_connection_of_another_host_gets_no_client_and_is_never_called(
+    vendors_only_api: Api, foreign: ForeignHost
+) -> None:
+    """A connection stored before hosts were checked (or written around the API) is refused by
+    every process that would call it: the poller, the consumers, the jobs."""
+    settings = vendors_only_api.settings
+    engine = create_engine(settings)
+    vendors = Vendors(settings, session_factory(engine))
+    try:
+        async with transaction(session_factory(engine)) as session:
+            connection_id = await save_connection(
+                session, SecretBox(settings), kind=GETRESPONSE, external_id="acct-foreign",
+                api_base_url=f"{foreign.url}/v3", auth_kind="api_key", credentials={"api_key": "k"},
+            )
+        with pytest.raises(Permanent, match="api_base_url must use https"):
+            await vendors.getresponse(connection_id)
+    finally:
+        await vendors.close()
+        await engine.dispose()
+    assert foreign.requests == []
