@@ -13,9 +13,11 @@ import pytest
 
 from app.control import tokens
 from app.db.session import create_engine, session_factory
+from app.domain.sides import Side
 from app.settings import Settings
 from tests.fixtures.simulators import GR_API_KEY, SF_CLIENT_SECRET
 from tests.integration.control.harness import Api, new_token, sql, stored_sync
+from tests.integration.control.test_dead_letters import add_letter, change_event
 from tests.integration.control.test_tokens_cli import sfgr
 
 
@@ -149,9 +151,6 @@ def test_tokens_create_takes_an_expiry_and_list_shows_it(
 
 
 async def test_dead_letter_replays_and_discards_are_recorded(api: Api) -> None:
-    from app.domain.sides import Side
-    from tests.integration.control.test_dead_letters import add_letter, change_event
-
     replayed = await add_letter(api, change_event(Side.SALESFORCE, "00Q5g00000AbCdEAAA").model_dump(mode="json"))
     discarded = await add_letter(api, change_event(Side.SALESFORCE, "00Q3").model_dump(mode="json"))
     assert (await api.post(f"/v1/dead-letters/{replayed}/replay")).status_code == 200
