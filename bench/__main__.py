@@ -16,7 +16,7 @@ import traceback
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from bench import burst, calls, first_sync, latency, resolver
+from bench import burst, calls, faults, first_sync, latency, resolver
 from bench.world import World, running_stack, sigterm_as_interrupt
 
 StackBench = Callable[..., None]
@@ -24,6 +24,7 @@ STACK_BENCHMARKS: dict[str, StackBench] = {
     "latency": latency.run,
     "calls": calls.run,
     "burst": burst.run,
+    "faults": faults.run,
     "first-sync": first_sync.run,
 }
 NAMES = ["resolver", *STACK_BENCHMARKS]

@@ -15,7 +15,7 @@ from app.api.deps import Admin, Reader, ResourcesDep, SessionDep, SettingsDep
 from app.clients.vendor_hosts import VendorHosts
 from app.control import audit, connections, getresponse_connect, inbound_secrets, salesforce_connect
 from app.control.audit import Actor
-from app.control.connections import ConnectionRead, Disconnected, Kind
+from app.control.connections import ConnectionRead, Disconnected, EventRelayKey, Kind
 from app.control.getresponse_connect import GetResponseConnect, GetResponseConnected
 from app.control.inbound_secrets import InboundSecretsRotated
 from app.control.salesforce_connect import (
@@ -136,11 +136,36 @@ async def connect_client_credentials(
 ) -> SalesforceConnected:
     with control_errors():
         connected = await salesforce_connect.connect_client_credentials(
-            session, SecretBox(settings), body, public_base=public_base(settings, request),
-            hosts=VendorHosts.from_settings(settings),
+            session, SecretBox(settings), settings, body, public_base=public_base(settings, request)
         )
     await _record_connect(session, caller.actor, connected.connection, body.model_dump(mode="json"))
     return connected
+
+
+@router.post(
+    "/salesforce/event-relay-key",
+    summary="Rotate the Event Relay key: a new key, shown once; the old one works for a grace period",
+    description=(
+        "Set the new key as the API key value of the EventBridge connection that the API destination "
+        "uses; the replaced key is accepted for SFGR_EVENT_RELAY_KEY_GRACE_S more (default an hour). "
+        "An org connected before Event Relay was supported gets its first key here."
+    ),
+    responses={**AUTH_RESPONSES, **error_responses(404)},
+)
+async def rotate_event_relay_key(
+    caller: Admin, request: Request, session: SessionDep, settings: SettingsDep, resources: ResourcesDep
+) -> EventRelayKey:
+    with control_errors():
+        rotated = await connections.rotate_event_relay_key(
+            session, SecretBox(settings), settings, public_base=public_base(settings, request)
+        )
+    resources.inbound_secrets.forget("salesforce")
+    until = rotated.previous_key_valid_until
+    await audit.record(
+        session, caller.actor, action="connection.rotate_event_relay_key", target_kind="connection",
+        target_id=None, change={"previous_key_valid_until": until.isoformat() if until else None},
+    )
+    return rotated
 
 
 @router.delete(
@@ -213,6 +238,7 @@ async def rotate_inbound_secrets(
             session, SecretBox(settings), kind=kind,
             overlap=timedelta(seconds=settings.inbound_secret_overlap_s),
             public_base=public_base(settings, request),
+            event_relay_key_header=settings.event_relay_key_header,
         )
     resources.inbound_secrets.forget(kind)
     await audit.record(

@@ -56,7 +56,13 @@ class InboundSecretsRotated(BaseModel):
 
 
 async def rotate_inbound_secrets(
-    session: AsyncSession, box: SecretBox, *, kind: Kind, overlap: timedelta, public_base: str
+    session: AsyncSession,
+    box: SecretBox,
+    *,
+    kind: Kind,
+    overlap: timedelta,
+    public_base: str,
+    event_relay_key_header: str,
 ) -> InboundSecretsRotated:
     """Issues new secrets for the connected connection of `kind` and commits."""
     row = await connections.latest_connected(session, kind)
@@ -72,11 +78,12 @@ async def rotate_inbound_secrets(
     await session.commit()
     shown: SalesforceInbound | GetResponseInbound
     if kind == SALESFORCE:
-        shown = salesforce_inbound(public_base, fresh)
+        shown = salesforce_inbound(public_base, fresh, key_header=event_relay_key_header)
     else:
         shown = getresponse_inbound(public_base, fresh)
     where = (
-        "the Outbound Messages' endpoint URL and the CDC relay's signing key"
+        "the Outbound Messages' endpoint URL, the Event Relay API destination's key and a custom CDC "
+        "relay's signing key"
         if kind == SALESFORCE
         else "the GetResponse webhook's URL"
     )

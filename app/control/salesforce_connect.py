@@ -116,6 +116,9 @@ class SalesforceConnected(BaseModel):
                     "connection": CONNECTION_EXAMPLE,
                     "inbound": {
                         "outbound_message_url": "https://sfgr.example.com/v1/salesforce/outbound-messages?key=Xy7...",
+                        "event_relay_url": "https://sfgr.example.com/v1/salesforce/event-relay",
+                        "event_relay_key_header": "X-Sfgr-Api-Key",
+                        "event_relay_key": "mJ3...",
                         "change_events_url": "https://sfgr.example.com/v1/salesforce/change-events",
                         "change_events_secret": "q2V...",
                     },
@@ -237,8 +240,8 @@ async def finish_authorization(
         )
         try:
             return await _store(
-                session, box, granted, credentials, "oauth_web_server", pending.environment,
-                pending.login_url, public_base, VendorHosts.from_settings(settings),
+                session, box, settings, granted, credentials, "oauth_web_server", pending.environment,
+                pending.login_url, public_base,
             )
         except ControlError:
             # Not stored (another org is connected): leave no live grant behind.
@@ -249,8 +252,8 @@ async def finish_authorization(
 async def connect_jwt(
     session: AsyncSession, box: SecretBox, settings: Settings, body: JwtConnect, *, public_base: str
 ) -> SalesforceConnected:
-    hosts = VendorHosts.from_settings(settings)
     if body.my_domain_url is not None:
+        hosts = VendorHosts.from_settings(settings)
         refuse_foreign_url(hosts, "salesforce", "my_domain_url", body.my_domain_url)
     login = salesforce_oauth.login_url(settings, body.environment)
     host = body.my_domain_url or login
@@ -262,39 +265,39 @@ async def connect_jwt(
         audience=host,
     )
     return await _connect_with_grant(
-        session, box, credentials, "jwt_bearer", body.environment, host, public_base, hosts, body.username
+        session, box, settings, credentials, "jwt_bearer", body.environment, host, public_base, body.username
     )
 
 
 async def connect_client_credentials(
     session: AsyncSession,
     box: SecretBox,
+    settings: Settings,
     body: ClientCredentialsConnect,
     *,
     public_base: str,
-    hosts: VendorHosts,
 ) -> SalesforceConnected:
-    refuse_foreign_url(hosts, "salesforce", "my_domain_url", body.my_domain_url)
+    refuse_foreign_url(VendorHosts.from_settings(settings), "salesforce", "my_domain_url", body.my_domain_url)
     credentials = ClientCredentialsGrant(
         token_url=salesforce_oauth.endpoint(body.my_domain_url, "token"),
         client_id=body.client_id,
         client_secret=body.client_secret,
     )
     return await _connect_with_grant(
-        session, box, credentials, "client_credentials", body.environment, body.my_domain_url, public_base,
-        hosts,
+        session, box, settings, credentials, "client_credentials", body.environment, body.my_domain_url,
+        public_base,
     )
 
 
 async def _connect_with_grant(
     session: AsyncSession,
     box: SecretBox,
+    settings: Settings,
     credentials: SalesforceCredentials,
     auth_kind: str,
     environment: str,
     host: str,
     public_base: str,
-    hosts: VendorHosts,
     username: str | None = None,
 ) -> SalesforceConnected:
     try:
@@ -307,24 +310,24 @@ async def _connect_with_grant(
         except VendorError as exc:
             raise vendor_refusal(f"Salesforce refused the {credentials.grant} grant", exc) from exc
     return await _store(
-        session, box, granted, credentials, auth_kind, environment, host, public_base, hosts, username
+        session, box, settings, granted, credentials, auth_kind, environment, host, public_base, username
     )
 
 
 async def _store(
     session: AsyncSession,
     box: SecretBox,
+    app_settings: Settings,
     granted: GrantedToken,
     credentials: SalesforceCredentials,
     auth_kind: str,
     environment: str,
     login: str,
     public_base: str,
-    hosts: VendorHosts,
     username: str | None = None,
 ) -> SalesforceConnected:
     # Every later call goes to the instance URL, which the token endpoint's answer names.
-    refused = hosts.refusal("salesforce", granted.instance_url)
+    refused = VendorHosts.from_settings(app_settings).refusal("salesforce", granted.instance_url)
     if refused is not None:
         raise BadRequest(f"the token answer's instance_url {refused}; nothing was stored")
     settings = {
@@ -345,13 +348,16 @@ async def _store(
         credentials=credentials.model_dump(mode="json") | _secrets_of(credentials),
         settings=settings,
     )
-    shown = salesforce_inbound(public_base, inbound)
+    shown = salesforce_inbound(public_base, inbound, key_header=app_settings.event_relay_key_header)
     return SalesforceConnected(
         connection=ConnectionRead.model_validate(row),
         inbound=shown,
         next_steps=[
             f"Outbound Messages (Lead, Contact): set the endpoint URL to {shown.outbound_message_url}",
-            f"CDC relay: post to {shown.change_events_url}, signing with the change_events_secret",
+            f"CDC through Event Relay: an EventBridge API destination to {shown.event_relay_url} with "
+            f"API key authorization, key name {shown.event_relay_key_header}, value event_relay_key",
+            f"A custom CDC relay (CometD JSON): post to {shown.change_events_url}, signing with the "
+            "change_events_secret",
             "These secrets are shown only in this answer; connecting the same org again keeps them.",
         ],
     )

@@ -186,7 +186,22 @@ class PendingLookups:
         async with transaction(self.sessions) as session:
             due = await links.due_lookups(session, now())
             for link in due:
-                await self._look_up(session, link)
+                # Each link in a savepoint of its own: one whose held changes cannot be written
+                # waits alone, and the links found in the same round are still recorded.
+                try:
+                    async with session.begin_nested():
+                        await self._look_up(session, link)
+                except VendorError as exc:
+                    await session.refresh(link)
+                    link.next_lookup_at = now() + delay_after_error(link, exc)
+                    log.log(
+                        logging.WARNING if isinstance(exc, Transient) else logging.ERROR,
+                        "the contact of a pending create is known, but writing what waited for it "
+                        "failed; trying again later",
+                        link_id=link.id,
+                        error=str(exc),
+                        next_lookup_at=link.next_lookup_at.isoformat(),
+                    )
         return bool(due)
 
     async def _look_up(self, session: Any, link: ContactLink) -> None:

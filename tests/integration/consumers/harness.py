@@ -571,13 +571,13 @@ async def running_engine(
             await salesforce_connect.connect_client_credentials(
                 session,
                 box,
+                settings,
                 ClientCredentialsConnect(
                     client_id=SF_CLIENT_ID,
                     client_secret=SF_CLIENT_SECRET,
                     my_domain_url=salesforce_url,
                 ),
                 public_base="http://sfgr.test",
-                hosts=vendors.hosts,
             )
             await getresponse_connect.connect_getresponse(
                 session,

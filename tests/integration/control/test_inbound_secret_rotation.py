@@ -100,8 +100,9 @@ async def test_salesforce_secrets_rotate_together_and_the_old_ones_work_through_
 
     rotated = await rotate(api, "salesforce")
 
-    assert rotated["rotated"] == ["change_events_secret", "outbound_key"]
+    assert rotated["rotated"] == ["change_events_secret", "event_relay_key", "outbound_key"]
     assert rotated["inbound"]["change_events_secret"] != connected["change_events_secret"]
+    assert rotated["inbound"]["event_relay_key"] != connected["event_relay_key"]
     assert (await outbound_message(api, secret_of(connected["outbound_message_url"], "key"))).status_code == 200
     assert (await change_events(api, connected["change_events_secret"])).status_code == 200
 
