@@ -93,7 +93,7 @@ async def test_a_signature_timestamp_of_non_ascii_digits_is_401_not_a_crash(sett
     assert response.json()["reason"] == "malformed_signature"
 
 
-@pytest.mark.parametrize("endpoint", ["outbound_message", "change_events", "webhook"])
+@pytest.mark.parametrize("endpoint", ["outbound_message", "change_events", "event_relay", "webhook"])
 async def test_a_sender_that_fails_authentication_is_answered_before_its_body_arrives(
     settings: Settings, api: Api, endpoint: str
 ) -> None:
@@ -102,6 +102,7 @@ async def test_a_sender_that_fails_authentication_is_answered_before_its_body_ar
     requests = {
         "outbound_message": ("/v1/salesforce/outbound-messages", {"key": "wrong"}, SOAP),
         "change_events": ("/v1/salesforce/change-events", {}, {**JSON, "X-Sfgr-Signature": f"t=1,v1={'0' * 64}"}),
+        "event_relay": ("/v1/salesforce/event-relay", {}, {**JSON, settings.event_relay_key_header: "wrong"}),
         "webhook": ("/v1/getresponse/webhooks", {"secret": "wrong"}, JSON),
     }
     path, params, headers = requests[endpoint]
