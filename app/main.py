@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from app.api import (
+    audit,
     connections,
     contacts,
     dead_letters,
@@ -89,6 +90,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(dead_letters.router)
     app.include_router(contacts.router)
     app.include_router(jobs.router)
+    app.include_router(audit.router)
     return app
 
 

@@ -22,7 +22,7 @@ import aiohttp
 from app.db import decisions, links
 from app.db.session import create_engine, session_factory
 from app.domain.states import SyncState
-from app.settings import Settings
+from app.settings import Environment, Settings
 from devstack.defaults import COMPANY_FIELD
 from devstack.stack import Stack, down, up
 
@@ -102,7 +102,7 @@ async def walkthrough(info: dict[str, Any]) -> None:
 
 
 async def _print_decisions(info: dict[str, Any], email: str) -> None:
-    engine = create_engine(Settings(database_url=info["database_url"]))
+    engine = create_engine(Settings(environment=Environment.DEVELOPMENT, database_url=info["database_url"]))
     try:
         async with session_factory(engine)() as session:
             [link] = await links.links_matching(session, email=email, limit=2)  # one, or this fails

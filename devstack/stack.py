@@ -36,7 +36,7 @@ from app.crypto import SecretBox
 from app.db.migrate import upgrade
 from app.db.session import create_engine, session_factory
 from app.domain.sides import ObjectType, Side
-from app.settings import Settings
+from app.settings import Environment, Settings
 from devstack import s3
 from devstack.broker import TansuBroker, wait_for_port
 from devstack.defaults import DEMO_MAPPING, MAIN_LIST
@@ -233,6 +233,8 @@ def _start_all(
         "SFGR_KAFKA_HEARTBEAT_INTERVAL_MS": "300",
         "SFGR_KAFKA_TOPIC_PARTITIONS": "3",
         "SFGR_ENCRYPTION_KEY": Fernet.generate_key().decode(),
+        # The simulators are vendor hosts here: on loopback, over http (app/clients/vendor_hosts.py).
+        "SFGR_ALLOWED_VENDOR_HOSTS": "127.0.0.1",
         "SFGR_LOG_FORMAT": "json",
         "SFGR_API_PORT": str(api_port),
         "SFGR_POLL_INTERVAL_S": "0.5",
@@ -317,6 +319,8 @@ async def _connect_simulators(stack: Stack, *, cometd_relay: bool) -> None:
     simulators' metadata) and an API token with every scope."""
     info = stack.info
     settings = Settings(
+        environment=Environment.DEVELOPMENT,
+        allowed_vendor_hosts=stack.env["SFGR_ALLOWED_VENDOR_HOSTS"],
         database_url=info["database_url"],
         encryption_key=stack.env["SFGR_ENCRYPTION_KEY"],
         public_base_url=info["api"],
@@ -348,6 +352,7 @@ async def _connect_simulators(stack: Stack, *, cometd_relay: bool) -> None:
                     account_id=GetResponseSimConfig().account_id,
                 ),
                 public_base=info["api"],
+                hosts=vendors.hosts,
             )
             async with aiohttp.ClientSession(
                 timeout=aiohttp.ClientTimeout(total=10), raise_for_status=True

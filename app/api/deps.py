@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
@@ -22,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from app.bus import Bus
 from app.clients.vendors import Vendors
 from app.control import tokens
+from app.control.audit import Actor
 from app.control.tokens import Scope
 from app.inbound.secrets import InboundSecretsCache
 from app.outbox import OutboxRelay
@@ -99,6 +101,11 @@ class Caller:
     name: str
     scopes: frozenset[Scope]
 
+    @property
+    def actor(self) -> Actor:
+        """The caller as the audit log names it."""
+        return Actor("token", self.token_id, self.name)
+
 
 def _unauthenticated(detail: str, error: str | None = None) -> HTTPException:
     challenge = f'Bearer realm="sfgr", error="{error}"' if error else 'Bearer realm="sfgr"'
@@ -125,6 +132,11 @@ def require_scope(scope: Scope) -> Callable[..., Awaitable[Caller]]:
         if found.revoked_at is not None:
             raise _unauthenticated(
                 f"the API token '{found.name}' was revoked at {found.revoked_at.isoformat()}", "invalid_token"
+            )
+        if found.expired(datetime.now(UTC)):
+            assert found.expires_at is not None
+            raise _unauthenticated(
+                f"the API token '{found.name}' expired at {found.expires_at.isoformat()}", "invalid_token"
             )
         scopes = tokens.granted(found.scopes)
         if scope not in scopes:

@@ -1,6 +1,6 @@
 """pubsub replay: where the Pub/Sub API subscriber stands, per org and channel
 
-Revision ID: 0006_pubsub_replay
+Revision ID: 0006
 Revises: 0005
 Create Date: 2026-11-30 15:00:00.000000
 
@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0006_pubsub_replay"
+revision: str = "0006"
 down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
