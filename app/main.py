@@ -12,6 +12,7 @@ from app.api import (
     connections,
     contacts,
     dead_letters,
+    discovery,
     getresponse_inbound,
     jobs,
     ops,
@@ -21,6 +22,7 @@ from app.api import (
 from app.api.deps import Resources
 from app.api.middleware import RequestContextMiddleware
 from app.bus import Bus, TopicsUnavailable
+from app.control.discovery import DiscoveryCache
 from app.crypto import SecretBox
 from app.db.session import create_engine, session_factory
 from app.inbound.secrets import InboundSecretsCache
@@ -63,6 +65,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             bus=bus,
             inbound_secrets=InboundSecretsCache(sessions, SecretBox(settings)),
             relay=relay,
+            discovery=DiscoveryCache(settings.discovery_cache_s),
         )
         try:
             yield
@@ -89,6 +92,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(dead_letters.router)
     app.include_router(contacts.router)
     app.include_router(jobs.router)
+    app.include_router(discovery.router)
     return app
 
 

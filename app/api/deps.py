@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from app.bus import Bus
 from app.clients.vendors import Vendors
 from app.control import tokens
+from app.control.discovery import DiscoveryCache
 from app.control.tokens import Scope
 from app.inbound.secrets import InboundSecretsCache
 from app.outbox import OutboxRelay
@@ -38,6 +39,7 @@ class Resources:
     bus: Bus
     inbound_secrets: InboundSecretsCache
     relay: OutboxRelay  # sends what the process's transactions put in the outbox (job requests)
+    discovery: DiscoveryCache  # the discovery endpoints' answers, per connection, for a short while
 
 
 def get_resources(request: Request) -> Resources:
@@ -54,6 +56,10 @@ def get_settings_dep(resources: ResourcesDep) -> Settings:
 
 def get_bus(resources: ResourcesDep) -> Bus:
     return resources.bus
+
+
+def get_discovery(resources: ResourcesDep) -> DiscoveryCache:
+    return resources.discovery
 
 
 def get_inbound_secrets(resources: ResourcesDep) -> InboundSecretsCache:
@@ -80,6 +86,7 @@ BusDep = Annotated[Bus, Depends(get_bus)]
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
 InboundSecretsDep = Annotated[InboundSecretsCache, Depends(get_inbound_secrets)]
 VendorsDep = Annotated[Vendors, Depends(get_vendors)]
+DiscoveryDep = Annotated[DiscoveryCache, Depends(get_discovery)]
 
 
 # The control API's bearer tokens.
