@@ -30,6 +30,7 @@ from app.logs import configure_logging, get_logger
 from app.outbox import OutboxRelay
 from app.retention import RetentionPruner
 from app.settings import Settings, get_settings
+from app.ui import pages as ui_pages
 
 log = get_logger(__name__)
 
@@ -93,6 +94,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(contacts.router)
     app.include_router(jobs.router)
     app.include_router(discovery.router)
+    ui_pages.install(app)
     return app
 
 
