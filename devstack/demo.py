@@ -118,6 +118,8 @@ def run_demo(state_dir: Path, *, keep_running: bool) -> int:
     stack: Stack = up(state_dir)
     say(json.dumps(stack.info, indent=2))
     say()
+    say(f"The admin UI: {stack.info['api']}/ui  (sign in with the token {stack.info['api_token']})")
+    say()
     try:
         asyncio.run(walkthrough(stack.info))
     except Exception as exc:
@@ -129,6 +131,7 @@ def run_demo(state_dir: Path, *, keep_running: bool) -> int:
         say("\nStopped.")
         return 0
     say(f"\nThe stack keeps running: api {stack.info['api']}, logs in {stack.info['logs']}.")
+    say(f"The admin UI: {stack.info['api']}/ui  (sign in with the token {stack.info['api_token']})")
     say("Try the simulators' control APIs (simulators/README.md). Ctrl-C stops everything.")
     stop = {"now": False}
 
