@@ -19,7 +19,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
-from app.api.deps import DiscoveryDep, ResourcesDep, SessionDep, UiAdminForm, UiViewer, VendorsDep
+from app.api.deps import DiscoveryDep, ResourcesDep, SessionDep, UiAdminForm, UiCaller, UiViewer, VendorsDep
 from app.control import discovery, syncs
 from app.control.discovery import SalesforceFieldRead
 from app.control.errors import ControlError, Invalid
@@ -67,16 +67,44 @@ def _step_one(form: Any) -> dict[str, Any]:
     return answers
 
 
-async def _choices(session: Any, vendors: Any, cache: Any) -> dict[str, Any]:
+async def _choices(session: Any, vendors: Any, cache: Any, campaign_query: str = "") -> dict[str, Any]:
     lists = await discovery.getresponse_lists(session, vendors, cache)
     lead_fields = await discovery.salesforce_fields(session, vendors, cache, ObjectType.LEAD)
-    campaigns = await discovery.salesforce_campaigns(session, vendors, cache, "")
+    campaigns = await discovery.salesforce_campaigns(session, vendors, cache, campaign_query)
     by_name = {f.name: f for f in lead_fields}
     lead_sources = by_name["LeadSource"].picklist_values if "LeadSource" in by_name else []
     checkboxes = [
         f for f in lead_fields if f.type == "boolean" and f.updateable and f.name != "HasOptedOutOfEmail"
     ]
-    return {"lists": lists, "campaigns": campaigns, "lead_sources": lead_sources, "checkboxes": checkboxes}
+    return {
+        "lists": lists,
+        "campaigns": campaigns,
+        "campaign_query": campaign_query,
+        "lead_sources": lead_sources,
+        "checkboxes": checkboxes,
+    }
+
+
+def _carried(form: Any) -> dict[str, str]:
+    """The grid's answers, kept in step 1's form while someone goes back to it."""
+    return {k: str(v) for k, v in form.items() if k.startswith("map.") or k == "skip_unmapped"}
+
+
+async def _back_to_step_one(
+    request: Request,
+    viewer: UiCaller,
+    form: Any,
+    answers: dict[str, Any],
+    choices: dict[str, Any],
+    *,
+    status_code: int = 200,
+    error: str | None = None,
+    field_problems: dict[str, list[str]] | None = None,
+) -> HTMLResponse:
+    return render(
+        request, "wizard_1.html", viewer, status_code=status_code, section="new", error=error,
+        answers=answers, carried=_carried(form), field_problems=field_problems or {}, **choices,
+    )
 
 
 @router.get("/new", response_class=HTMLResponse)
@@ -136,18 +164,21 @@ async def step_two(
 ) -> Response:
     form = await request.form()
     answers = _step_one(form)
-    if not answers["salesforce_objects"] or not answers["name"] or not answers["campaign_id"]:
+    if form.get("submit") == "search":
+        query = str(form.get("campaign_q") or "").strip()[:80]
+        choices = await _choices(session, vendors, cache, query)
+        return await _back_to_step_one(request, viewer, form, answers, choices)
+    missing = {
+        "name": "Give the sync a name.",
+        "campaign_id": "Choose the GetResponse list.",
+        "salesforce_objects": "Choose Leads, Contacts or both.",
+    }
+    absent = {path: [message] for path, message in missing.items() if not answers[path]}
+    if absent:
         choices = await _choices(session, vendors, cache)
-        problem = "Give the sync a name, choose its list, and choose Leads, Contacts or both."
-        return render(
-            request,
-            "wizard_1.html",
-            viewer,
-            status_code=422,
-            section="new",
-            error=problem,
-            answers=answers,
-            **choices,
+        return await _back_to_step_one(
+            request, viewer, form, answers, choices, status_code=422,
+            error="Some answers are missing: see below.", field_problems=absent,
         )
     object_types = [ObjectType(o) for o in answers["salesforce_objects"]]
     try:
@@ -195,6 +226,15 @@ async def step_two(
             **context,
         )
     except Invalid as exc:
+        first_step = {}
+        for problem in exc.problems:
+            if problem.path in STEP_ONE_FIELDS or problem.path == "salesforce_objects":
+                first_step.setdefault(problem.path, []).append(problem.message)
+        if first_step:
+            return await _back_to_step_one(
+                request, viewer, form, answers, await _choices(session, vendors, cache), status_code=422,
+                error="The sync was not saved: fix what is marked below.", field_problems=first_step,
+            )
         general = _place_problems(rows, [p.message for p in exc.problems])
         return render(
             request,
