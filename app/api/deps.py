@@ -157,11 +157,19 @@ Reader = Annotated[Caller, Depends(require_scope(Scope.READ))]
 # The admin UI (/ui): the same tokens, carried by a signed session cookie (app/ui/session.py).
 
 
+# Why the sign-in page is shown, by the code its address carries (never free text from a link).
+SIGN_IN_REASONS = {
+    "required": "Sign in with an API token to continue.",
+    "revoked": "The token you signed in with was revoked: sign in with another one.",
+    "signed-out": "You are signed out.",
+}
+
+
 class SignInRequired(Exception):
     """No live session: the UI answers with its sign-in page, never a JSON 401."""
 
     def __init__(self, reason: str) -> None:
-        super().__init__(reason)
+        super().__init__(SIGN_IN_REASONS[reason])
         self.reason = reason
 
 
@@ -199,15 +207,15 @@ UiSessionDep = Annotated[UiSession | None, Depends(get_ui_session)]
 
 async def get_ui_caller(resources: ResourcesDep, session: UiSessionDep) -> UiCaller:
     if session is None or session.token_id is None:
-        raise SignInRequired("Sign in with an API token to continue.")
+        raise SignInRequired("required")
     try:
         token_id = uuid.UUID(session.token_id)
     except ValueError:
-        raise SignInRequired("Sign in with an API token to continue.") from None
+        raise SignInRequired("required") from None
     async with resources.sessions() as db:
         found = await tokens.token_by_id(db, token_id)
     if found is None or found.revoked_at is not None:
-        raise SignInRequired("The token you signed in with was revoked: sign in with another one.")
+        raise SignInRequired("revoked")
     caller = Caller(token_id=str(found.id), name=found.name, scopes=tokens.granted(found.scopes))
     return UiCaller(caller=caller, session=session)
 

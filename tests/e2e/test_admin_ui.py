@@ -61,7 +61,8 @@ def new_page(browser: Browser, *, javascript: bool = True) -> tuple[BrowserConte
 
 def sign_in(page: Page, api: str, token: str) -> None:
     page.goto(f"{api}/ui/syncs")
-    expect(page).to_have_url(f"{api}/ui/sign-in?reason=Sign%20in%20with%20an%20API%20token%20to%20continue.")
+    expect(page).to_have_url(f"{api}/ui/sign-in?reason=required")
+    expect(page.get_by_role("status")).to_have_text("Sign in with an API token to continue.")
     page.get_by_label("API token").fill(token)
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_role("heading", name="Integrations")).to_be_visible()

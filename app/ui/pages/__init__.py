@@ -22,7 +22,7 @@ def install(app: FastAPI) -> None:
     async def sign_in_first(request: Request, exc: SignInRequired) -> Response:
         if request.method == "GET":
             return RedirectResponse(f"/ui/sign-in?reason={exc.reason}", status_code=303)
-        return render(request, "refused.html", None, status_code=401, error=exc.reason)
+        return render(request, "refused.html", None, status_code=401, error=str(exc))
 
     @app.exception_handler(UiRefused)
     async def refused(request: Request, exc: UiRefused) -> Response:

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from app.api.deps import ResourcesDep, SignerDep, UiRefused, UiSessionDep, UiViewer
+from app.api.deps import SIGN_IN_REASONS, ResourcesDep, SignerDep, UiRefused, UiSessionDep, UiViewer
 from app.control import tokens
 from app.settings import Settings
 from app.ui.session import COOKIE, SessionSigner, UiSession, csrf_matches, new_session
@@ -51,7 +51,9 @@ async def sign_in_page(
     reason: str | None = None,
 ) -> Response:
     anonymous = session if session is not None and session.token_id is None else new_session()
-    page = render(request, "sign_in.html", None, csrf=anonymous.csrf, message=reason)
+    page = render(
+        request, "sign_in.html", None, csrf=anonymous.csrf, message=SIGN_IN_REASONS.get(reason or "")
+    )
     return _with_session(page, request, signer, resources.settings, anonymous)
 
 
@@ -93,5 +95,5 @@ async def sign_out(
         raise UiRefused(
             403, "The form's security token is missing or out of date: reload the page and try again."
         )
-    response = RedirectResponse("/ui/sign-in?reason=You are signed out.", status_code=303)
+    response = RedirectResponse("/ui/sign-in?reason=signed-out", status_code=303)
     return _with_session(response, request, signer, resources.settings, None)

@@ -102,8 +102,16 @@ async def _back_to_step_one(
     field_problems: dict[str, list[str]] | None = None,
 ) -> HTMLResponse:
     return render(
-        request, "wizard_1.html", viewer, status_code=status_code, section="new", error=error,
-        answers=answers, carried=_carried(form), field_problems=field_problems or {}, **choices,
+        request,
+        "wizard_1.html",
+        viewer,
+        status_code=status_code,
+        section="new",
+        error=error,
+        answers=answers,
+        carried=_carried(form),
+        field_problems=field_problems or {},
+        **choices,
     )
 
 
@@ -177,8 +185,14 @@ async def step_two(
     if absent:
         choices = await _choices(session, vendors, cache)
         return await _back_to_step_one(
-            request, viewer, form, answers, choices, status_code=422,
-            error="Some answers are missing: see below.", field_problems=absent,
+            request,
+            viewer,
+            form,
+            answers,
+            choices,
+            status_code=422,
+            error="Some answers are missing: see below.",
+            field_problems=absent,
         )
     object_types = [ObjectType(o) for o in answers["salesforce_objects"]]
     try:
@@ -226,14 +240,20 @@ async def step_two(
             **context,
         )
     except Invalid as exc:
-        first_step = {}
+        first_step: dict[str, list[str]] = {}
         for problem in exc.problems:
             if problem.path in STEP_ONE_FIELDS or problem.path == "salesforce_objects":
                 first_step.setdefault(problem.path, []).append(problem.message)
         if first_step:
             return await _back_to_step_one(
-                request, viewer, form, answers, await _choices(session, vendors, cache), status_code=422,
-                error="The sync was not saved: fix what is marked below.", field_problems=first_step,
+                request,
+                viewer,
+                form,
+                answers,
+                await _choices(session, vendors, cache),
+                status_code=422,
+                error="The sync was not saved: fix what is marked below.",
+                field_problems=first_step,
             )
         general = _place_problems(rows, [p.message for p in exc.problems])
         return render(
