@@ -8,14 +8,14 @@ from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from app.api.deps import SignInRequired, UiRefused
-from app.ui.pages import account, integrations, lookup, syncs, wizard
+from app.ui.pages import account, first_sync, integrations, lookup, syncs, wizard
 from app.ui.templating import STATIC_DIR, render
 
 
 def install(app: FastAPI) -> None:
     app.mount("/ui/static", StaticFiles(directory=STATIC_DIR), name="ui-static")
     # The wizard's paths (/ui/syncs/new, /ui/syncs/{id}/first-sync) before the syncs' /ui/syncs/{id}/...
-    for module in (account, integrations, wizard, syncs, lookup):
+    for module in (account, integrations, wizard, first_sync, syncs, lookup):
         app.include_router(module.router)
 
     @app.exception_handler(SignInRequired)
