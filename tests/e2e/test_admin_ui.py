@@ -95,6 +95,8 @@ def test_an_admin_connects_creates_a_sync_runs_it_replays_a_dead_letter_and_read
     api = e2e.stack.info["api"]
     context, page = new_page(browser)
     sign_in(page, api, e2e.stack.info["api_token"])
+    expect(page.locator("#getresponse-health")).to_have_text("answering (2 lists visible)")
+    expect(page.locator("#salesforce-health")).to_have_text("answering")
     shot(page, "integrations")
 
     # Disconnect Salesforce: the confirmation says what stops and what is kept.
@@ -187,6 +189,14 @@ def test_an_admin_connects_creates_a_sync_runs_it_replays_a_dead_letter_and_read
     page.get_by_role("link", name="Syncs").click()
     expect(page.get_by_role("cell", name="Second list <-> Leads and Contacts")).to_be_visible()
     shot(page, "syncs")
+
+    # An action from the table's menu, confirmed by a page that says what happens.
+    ours = page.get_by_role("row").filter(has_text="Second list <-> Leads and Contacts")
+    ours.get_by_text("Actions").click()
+    ours.get_by_role("link", name="Resync every person").click()
+    expect(page.get_by_text("only values that differ are written")).to_be_visible()
+    page.get_by_role("button", name="Resync every person").click()
+    expect(page.get_by_role("status")).to_have_text("A resync of every person started.")
 
     # A dead letter (GetResponse refuses the address), replayed from the page once the cause is fixed.
     refused = unique_email("refused")

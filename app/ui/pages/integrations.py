@@ -10,8 +10,16 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import SecretStr, ValidationError
 
 from app.api.control_errors import public_base
-from app.api.deps import ResourcesDep, SessionDep, SettingsDep, UiAdminForm, UiViewer
-from app.control import connections, getresponse_connect, salesforce_connect
+from app.api.deps import (
+    DiscoveryDep,
+    ResourcesDep,
+    SessionDep,
+    SettingsDep,
+    UiAdminForm,
+    UiViewer,
+    VendorsDep,
+)
+from app.control import connections, discovery, getresponse_connect, salesforce_connect
 from app.control.errors import ControlError
 from app.control.getresponse_connect import GetResponseConnect
 from app.control.salesforce_oauth import Environment
@@ -35,13 +43,38 @@ WHAT_DISCONNECT_DOES = {
 }
 
 
+async def _health(session: SessionDep, vendors: VendorsDep, cache: DiscoveryDep, kind: Kind) -> str:
+    """Whether the vendor answers with the stored credential, by one discovery read (kept for a
+    short while, like every discovery answer)."""
+    try:
+        if kind == "getresponse":
+            lists = await discovery.getresponse_lists(session, vendors, cache)
+            return f"answering ({len(lists)} list{'s' if len(lists) != 1 else ''} visible)"
+        await discovery.salesforce_campaigns(session, vendors, cache, "")
+        return "answering"
+    except ControlError as exc:
+        return exc.message
+
+
 async def _page(
-    request: Request, viewer: UiViewer, session: SessionDep, *, status_code: int = 200, **context: Any
+    request: Request,
+    viewer: UiViewer,
+    session: SessionDep,
+    vendors: VendorsDep,
+    cache: DiscoveryDep,
+    *,
+    status_code: int = 200,
+    **context: Any,
 ) -> HTMLResponse:
     found = await connections.list_connections(session)
     latest = {}
     for connection in sorted(found, key=lambda c: (c.state == "connected", c.updated_at)):
         latest[connection.kind] = connection
+    health = {
+        kind: await _health(session, vendors, cache, kind)
+        for kind, connection in latest.items()
+        if connection.state == "connected"
+    }
     return render(
         request,
         "integrations.html",
@@ -50,13 +83,16 @@ async def _page(
         section="integrations",
         salesforce=latest.get("salesforce"),
         getresponse=latest.get("getresponse"),
+        health=health,
         **context,
     )
 
 
 @router.get("", response_class=HTMLResponse)
-async def integrations(request: Request, viewer: UiViewer, session: SessionDep) -> HTMLResponse:
-    return await _page(request, viewer, session)
+async def integrations(
+    request: Request, viewer: UiViewer, session: SessionDep, vendors: VendorsDep, cache: DiscoveryDep
+) -> HTMLResponse:
+    return await _page(request, viewer, session, vendors, cache)
 
 
 @router.post("/salesforce/connect")
@@ -64,6 +100,8 @@ async def connect_salesforce(
     request: Request,
     viewer: UiAdminForm,
     session: SessionDep,
+    vendors: VendorsDep,
+    cache: DiscoveryDep,
     settings: SettingsDep,
     environment: Annotated[Environment, Form()] = "production",
 ) -> Response:
@@ -76,7 +114,9 @@ async def connect_salesforce(
             default_redirect_uri=public_base(settings, request) + CALLBACK_PATH,
         )
     except ControlError as exc:
-        return await _page(request, viewer, session, status_code=exc.status, error=exc.message)
+        return await _page(
+            request, viewer, session, vendors, cache, status_code=exc.status, error=exc.message
+        )
     return RedirectResponse(url, status_code=303)
 
 
@@ -128,6 +168,8 @@ async def connect_getresponse(
     request: Request,
     viewer: UiAdminForm,
     session: SessionDep,
+    vendors: VendorsDep,
+    cache: DiscoveryDep,
     settings: SettingsDep,
     api_key: Annotated[str, Form()] = "",
     max_domain: Annotated[str, Form()] = "",
@@ -144,13 +186,17 @@ async def connect_getresponse(
         )
     except ValidationError as exc:
         problem = "; ".join(e["msg"].removeprefix("Value error, ") for e in exc.errors())
-        return await _page(request, viewer, session, status_code=422, error=f"GetResponse: {problem}")
+        return await _page(
+            request, viewer, session, vendors, cache, status_code=422, error=f"GetResponse: {problem}"
+        )
     try:
         connected = await getresponse_connect.connect_getresponse(
             session, SecretBox(settings), body, public_base=public_base(settings, request)
         )
     except ControlError as exc:
-        return await _page(request, viewer, session, status_code=exc.status, error=exc.message)
+        return await _page(
+            request, viewer, session, vendors, cache, status_code=exc.status, error=exc.message
+        )
     return render(
         request,
         "connected.html",
@@ -180,15 +226,23 @@ async def confirm_disconnect(request: Request, kind: Kind, viewer: UiViewer) -> 
 
 @router.post("/{kind}/disconnect", response_class=HTMLResponse)
 async def disconnect(
-    request: Request, kind: Kind, viewer: UiAdminForm, session: SessionDep, resources: ResourcesDep
+    request: Request,
+    kind: Kind,
+    viewer: UiAdminForm,
+    session: SessionDep,
+    vendors: VendorsDep,
+    cache: DiscoveryDep,
+    resources: ResourcesDep,
 ) -> HTMLResponse:
     try:
         done = await connections.disconnect(session, SecretBox(resources.settings), kind=kind, force=False)
     except ControlError as exc:
-        return await _page(request, viewer, session, status_code=exc.status, error=exc.message)
+        return await _page(
+            request, viewer, session, vendors, cache, status_code=exc.status, error=exc.message
+        )
     cancelled = len(done.cancelled_syncs)
     message = (
         f"{'Salesforce' if kind == 'salesforce' else 'GetResponse'} is disconnected ({done.revocation}); "
         f"{cancelled} sync{'s' if cancelled != 1 else ''} cancelled, links kept."
     )
-    return await _page(request, viewer, session, message=message)
+    return await _page(request, viewer, session, vendors, cache, message=message)
