@@ -17,6 +17,18 @@ HERE = Path(__file__).parent
 STATIC_DIR = HERE / "static"
 templates = Jinja2Templates(directory=HERE / "templates")
 
+# Pages are never cached (they show secrets once, and per-token buttons), never framed, and load
+# nothing but the api's own script and stylesheet.
+PAGE_HEADERS = {
+    "Cache-Control": "no-store",
+    "Content-Security-Policy": (
+        "default-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+    ),
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+    "X-Content-Type-Options": "nosniff",
+}
+
 NAVIGATION = (
     ("integrations", "/ui/integrations", "Integrations"),
     ("syncs", "/ui/syncs", "Syncs"),
@@ -46,5 +58,5 @@ def render(
             **context,
         },
         status_code=status_code,
-        headers={"Cache-Control": "no-store"},
+        headers=PAGE_HEADERS,
     )
