@@ -149,8 +149,11 @@ async def salesforce_callback(
         )
     inbound = [
         ("Outbound Message endpoint URL", connected.inbound.outbound_message_url),
-        ("Change events URL (the CDC relay)", connected.inbound.change_events_url),
-        ("Change events secret (the relay's HMAC key)", connected.inbound.change_events_secret),
+        ("Event Relay: the API destination's endpoint", connected.inbound.event_relay_url),
+        ("Event Relay: the API key name (a header)", connected.inbound.event_relay_key_header),
+        ("Event Relay: the API key value", connected.inbound.event_relay_key),
+        ("Change events URL (a custom CometD relay)", connected.inbound.change_events_url),
+        ("Change events secret (that relay's HMAC key)", connected.inbound.change_events_secret),
     ]
     return render(
         request,
