@@ -111,6 +111,11 @@ class Settings(BaseSettings):
     # query per connection, never per event): a reconnect, a new key or a disconnect reaches every
     # consumer, retrier, poller and job worker within this time, without a restart.
     connection_recheck_s: float = Field(3.0, gt=0)
+    # How long the discovery endpoints (GetResponse lists and custom fields, Salesforce fields and
+    # Campaigns) keep an answer per connection: the wizard asks the same questions many times.
+    discovery_cache_s: float = Field(30.0, ge=0)
+    # How long a sign-in to the admin UI (/ui) lasts; then the person signs in again with a token.
+    ui_session_s: int = Field(3600, ge=60)
 
     # How a change that failed transiently (5xx, timeouts, connection errors, 429,
     # REQUEST_LIMIT_EXCEEDED) is retried off the live path (consumers/processing.py): exponential

@@ -146,3 +146,9 @@ async def authenticate(session: AsyncSession, presented: str) -> TokenInfo | Non
         await tokens.record_token_use(session, row.id, resolution=LAST_USED_RESOLUTION)
         await session.commit()
     return info
+
+
+async def token_by_id(session: AsyncSession, token_id: uuid.UUID) -> TokenInfo | None:
+    """The token with this id (revoked or not): the admin UI's session names its token by id."""
+    row = await tokens.token_by_id(session, token_id)
+    return TokenInfo.model_validate(row) if row is not None else None
