@@ -8,14 +8,21 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
 
 INSTALL = "sudo apt-get install -y chromium  (or run `make setup`, which installs it when missing)"
 CANDIDATES = ("chromium", "chromium-browser", "google-chrome")
-# Where the pages' screenshots go: the README shows them.
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+# Where the pages' screenshots go: docs/screenshots/ (the README shows them) when
+# SFGR_UPDATE_SCREENSHOTS=1, to refresh them after a page changed; otherwise a scratch directory,
+# so that a test run leaves the checkout as it was.
+SCREENSHOTS = (
+    Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+    if os.environ.get("SFGR_UPDATE_SCREENSHOTS") == "1"
+    else Path(tempfile.gettempdir()) / "sfgr-screenshots"
+)
 
 
 def chromium_executable() -> str:

@@ -3,7 +3,8 @@ Salesforce through its OAuth page, create a sync with the wizard (a type error s
 row, then fixed), dry run and first sync, the sync active with its counts, a dead letter replayed,
 a person's decisions, signing out. A read-only token sees no button that changes anything; a form
 posted without its CSRF token is refused; the pages work with JavaScript turned off, the live
-progress falling back to a refresh. Each page's screenshot goes to docs/screenshots/."""
+progress falling back to a refresh. Each page's screenshot is taken (into docs/screenshots/ with
+SFGR_UPDATE_SCREENSHOTS=1)."""
 
 from __future__ import annotations
 
