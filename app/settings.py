@@ -136,6 +136,14 @@ class Settings(BaseSettings):
     # the others are retried after this long.
     salesforce_quota_recheck_s: float = Field(300.0, gt=0)
 
+    # Where a consumer, retrier, poller or subscriber process serves `/metrics` and `/healthz`
+    # (app/observability.py); the api serves both on its own port. 0: not served.
+    metrics_port: int = Field(9100, ge=0, le=65535)
+    metrics_host: str = "0.0.0.0"  # noqa: S104 - scraped from other pods
+    # `/healthz` of such a process answers 503 once one of its loops has not turned for this long
+    # (a hung consumer is then restarted by its liveness probe). Long jobs beat as they progress.
+    health_stall_s: float = Field(120.0, gt=0)
+
     # A file a consumer or poller process creates once it is working (holds its partitions, or its
     # lock): how the dev stack and the tests know a process is ready without a port to probe.
     ready_file: str | None = None

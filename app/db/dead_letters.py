@@ -12,7 +12,7 @@ import uuid
 from datetime import timedelta
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import ColumnElement, and_, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import DeadLetter, Sync
@@ -126,3 +126,16 @@ async def recent_dead_letters_count(session: AsyncSession, sync: Sync, *, within
         .where(_of_sync(sync), DeadLetter.created_at > func.now() - within)
     )
     return count or 0
+
+
+async def count_by_status(session: AsyncSession) -> dict[str, int]:
+    """How many dead letters are open, replayed and discarded (every status, 0 when none)."""
+    status = case(
+        (DeadLetter.discarded_at.is_not(None), "discarded"),
+        (DeadLetter.replayed_at.is_not(None), "replayed"),
+        else_="open",
+    )
+    rows = await session.execute(select(status, func.count()).group_by(status))
+    counts = {"open": 0, "replayed": 0, "discarded": 0}
+    counts.update({str(name): int(n) for name, n in rows.tuples()})
+    return counts

@@ -13,7 +13,7 @@ from app.bus import Bus, PublishFailed, event_message
 from app.domain.events import ChangeEvent
 from app.inbound.errors import InboundRejected
 from app.logs import get_logger, request_id_var
-from app.metrics import INBOUND_PUBLISHED, PUBLISH_SECONDS
+from app.metrics import INBOUND_PUBLISHED, PUBLISH_SECONDS, count_events
 from app.trace_context import traceparent_for
 
 log = get_logger(__name__)
@@ -39,6 +39,8 @@ async def publish_events(
     """Returns once Kafka acknowledged every event; raises InboundRejected(503) otherwise."""
     if not events:
         return
+    for event in events:
+        count_events("inbound", event.source.value, "received")
     messages = [
         event_message(topic, event, traceparent=context.traceparent, request_id=context.request_id)
         for event in events
@@ -54,5 +56,7 @@ async def publish_events(
         ) from exc
     PUBLISH_SECONDS.labels(context.endpoint).observe(seconds)
     INBOUND_PUBLISHED.labels(context.endpoint).inc(len(messages))
+    for event in events:
+        count_events("inbound", event.source.value, "published")
     log.info("events published", endpoint=context.endpoint, topic=topic, events=len(messages),
              event_ids=[e.event_id for e in events[:10]], seconds=round(seconds, 4))

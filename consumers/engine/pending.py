@@ -112,7 +112,7 @@ async def attach(locked: LockedLink, contact: GetResponsePerson) -> None:
 async def delete_contact(gr: GetResponseClient, contact_id: str) -> None:
     try:
         await gr.delete_contact(contact_id)
-        metrics.VENDOR_WRITES.labels("getresponse", "delete").inc()
+        metrics.wrote("getresponse", "delete")
     except NotFound:
         pass  # already gone: the outcome we wanted
 

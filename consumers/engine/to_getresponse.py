@@ -275,7 +275,7 @@ async def _create(locked: LockedLink, snapshot: Snapshot) -> None:
     create = getresponse_create(sync, snapshot)
     try:
         await locked.gr.create_contact({**create.body, "campaign": {"campaignId": sync.campaign_id}})
-        metrics.VENDOR_WRITES.labels("getresponse", "create").inc()
+        metrics.wrote("getresponse", "create")
     except Conflict:
         # Already on the list (a form signup, or our own earlier attempt): merge with it instead.
         contact = await find_on_list(locked.gr, sync, link.email_normalized)

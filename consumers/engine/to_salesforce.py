@@ -192,7 +192,7 @@ async def _link_or_create_in_salesforce(locked: LockedLink, contact: GetResponse
         return
     create = salesforce_create(sync, sync.create_as, contact)
     new_id = await locked.sf.create(create.object_type.value, create.fields)
-    metrics.VENDOR_WRITES.labels("salesforce", "create").inc()
+    metrics.wrote("salesforce", "create")
     locked.object_type = create.object_type
     created_in_salesforce(
         locked.session,
@@ -255,7 +255,7 @@ async def _mark(locked: LockedLink, *, on: bool, rule: NoteRule, reason: str) ->
     if link.salesforce_id and fields:
         try:
             await locked.sf.update(locked.object_type.value, link.salesforce_id, fields)
-            metrics.VENDOR_WRITES.labels("salesforce", "update").inc()
+            metrics.wrote("salesforce", "update")
         except NotFound:
             pass  # deleted in Salesforce meanwhile
         link.salesforce_modified_at = None
