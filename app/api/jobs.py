@@ -9,61 +9,17 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Response
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
 from app.api.auth import AUTH_RESPONSES
 from app.api.deps import Admin, Reader, ResourcesDep, ResyncWriter
-from app.control.jobs import JobRefused, job_view, start_job
+from app.control.jobs import Job, JobRefused, job_view, start_job
 from app.db import jobs
 from app.domain.jobs import JobKind, JobState, ResyncMode, ResyncScope
 
 router = APIRouter(prefix="/v1", tags=["jobs"], responses=AUTH_RESPONSES)
 
 FINISHED = {JobState.DONE, JobState.FAILED, JobState.CANCELLED}
-JOB_EXAMPLE: dict[str, Any] = {
-    "job_id": "9f1c2d3e-4b5a-6789-abcd-ef0123456789",
-    "sync_id": "0ea56b1a-520e-40c1-9f9c-5384675643ac",
-    "kind": "first_sync",
-    "state": "done",
-    "dry_run": True,
-    "counts": {
-        "matches": 1000,
-        "salesforce_only": 500,
-        "getresponse_only": 500,
-        "duplicates": 20,
-        "conflicts": 97,
-    },
-    "report": {
-        "conflicts": [
-            {
-                "email": "pat@example.com",
-                "field": "company",
-                "salesforce": "Acme",
-                "getresponse": "ACME Ltd",
-                "resolved_to": "Acme",
-                "winner": "salesforce",
-            }
-        ]
-    },
-}
-
-
-class Job(BaseModel):
-    model_config = {"json_schema_extra": {"examples": [JOB_EXAMPLE]}}
-
-    job_id: str
-    sync_id: str
-    kind: str
-    state: str = Field(description="queued, running, done, failed or cancelled")
-    dry_run: bool
-    mode: str
-    scope: dict[str, Any]
-    counts: dict[str, Any]
-    report: dict[str, Any]
-    errors: dict[str, Any]
-    created_at: str | None
-    started_at: str | None
-    finished_at: str | None
 
 
 class ResyncRequest(BaseModel):

@@ -1,0 +1,92 @@
+"""An operator steers a sync: pause it, change people on both sides, resume, and every change is
+applied; the sync's jobs are listed with their progress (issue: operable in production)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from app.db.syncs import SyncDirectory
+from devstack.defaults import COMPANY_FIELD
+from tests.e2e.harness import Harness, unique_email
+
+# How long a consumer's view of the syncs may be old: a pause takes effect within it.
+SYNCS_VIEW_S = SyncDirectory.__init__.__kwdefaults__["ttl"]
+
+
+def _linked(e2e: Harness, tag: str) -> tuple[str, str, str]:
+    email = unique_email(tag)
+    lead_id = e2e.sf_create("Lead", FirstName="Pau", LastName="Sed", Email=email, Company="Before")
+    contact, _ = e2e.until(lambda: e2e.gr_active(email), what="on the list")
+    e2e.wait_quiet()
+    return email, lead_id, contact["contactId"]
+
+
+@pytest.fixture
+def paused(e2e: Harness, api: httpx.Client) -> Iterator[str]:
+    """The demo sync, paused for the test (and resumed after it, whatever happened)."""
+    sync_id = e2e.sync_id
+    try:
+        yield sync_id
+    finally:
+        api.post(f"/v1/syncs/{sync_id}/resume")
+
+
+def test_changes_made_while_a_sync_is_paused_are_kept_and_applied_on_resume(
+    e2e: Harness, api: httpx.Client, paused: str
+) -> None:
+    people = [_linked(e2e, f"pause{i}") for i in range(2)]
+    response = api.post(f"/v1/syncs/{paused}/pause")
+    assert response.status_code == 200, response.text
+    assert response.json()["state"] == "paused"
+    assert api.post(f"/v1/syncs/{paused}/pause").json()["state"] == "paused"  # idempotent
+    time.sleep(SYNCS_VIEW_S + 0.2)  # every consumer sees the pause
+    writes_before = {vendor: e2e.last_seq(vendor) for vendor in ("salesforce", "getresponse")}
+
+    (email_a, lead_a, _), (_, lead_b, contact_b) = people
+    e2e.sf_update(lead_a, Company="Edited in Salesforce while paused")
+    e2e.gr_edit(contact_b, **{COMPANY_FIELD: "Edited in GetResponse while paused"})
+    e2e.until(
+        lambda: int(e2e.query("SELECT count(*) FROM paused_changes WHERE sync_id = $1::uuid", paused)[0][0]) >= 2,
+        within=15, what="changes kept",
+    )
+    e2e.wait_quiet()
+    assert e2e.writes("getresponse", since=writes_before["getresponse"]) == []
+    assert e2e.writes("salesforce", since=writes_before["salesforce"]) == []
+    assert int(e2e.query("SELECT count(*) FROM dead_letters WHERE created_at > now() - interval '1 minute'")[0][0]) == 0
+
+    resumed = api.post(f"/v1/syncs/{paused}/resume")
+    assert resumed.status_code == 200, resumed.text
+    assert resumed.json()["state"] == "active"
+    assert resumed.json()["changes_resent"] >= 2
+    e2e.until(
+        lambda: e2e.custom(e2e.gr_active(email_a) or {}, COMPANY_FIELD) == "Edited in Salesforce while paused",
+        within=15, what="the Salesforce edit in GetResponse",
+    )
+    e2e.until(
+        lambda: e2e.sf_get(lead_b)["Company"] == "Edited in GetResponse while paused",
+        within=15, what="the GetResponse edit in Salesforce",
+    )
+    assert int(e2e.query("SELECT count(*) FROM paused_changes WHERE sync_id = $1::uuid", paused)[0][0]) == 0
+
+
+def test_a_draft_or_unknown_sync_cannot_be_paused(api: httpx.Client) -> None:
+    missing = api.post("/v1/syncs/00000000-0000-0000-0000-000000000000/pause")
+    assert missing.status_code == 404
+    assert "no sync" in missing.json()["detail"]
+
+
+def test_the_sync_jobs_are_listed_newest_first_with_their_progress(e2e: Harness, api: httpx.Client) -> None:
+    _linked(e2e, "history")
+    job = api.post(
+        "/v1/resync", params={"wait": 60}, json={"sync_id": e2e.sync_id, "scope": {"whole_sync": True}, "dry_run": True}
+    ).json()
+    listed = api.get(f"/v1/syncs/{e2e.sync_id}/jobs").json()
+    assert listed[0]["job_id"] == job["job_id"]
+    progress = listed[0]["progress"]
+    assert progress["phase"] == "done"
+    assert progress["total"] == progress["done"] >= 1
+    assert api.get("/v1/syncs/00000000-0000-0000-0000-000000000000/jobs").status_code == 404
