@@ -20,6 +20,7 @@ from app.api import (
 )
 from app.api.deps import Resources
 from app.api.middleware import RequestContextMiddleware
+from app.api.openapi import operation_id
 from app.bus import Bus, TopicsUnavailable
 from app.crypto import SecretBox
 from app.db.session import create_engine, session_factory
@@ -79,6 +80,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         summary="Two-way, near-real-time contact sync between Salesforce and GetResponse",
         lifespan=lifespan,
+        generate_unique_id_function=operation_id,
     )
     app.add_middleware(RequestContextMiddleware)
     app.include_router(ops.router)

@@ -75,6 +75,7 @@ def _refused(exc: JobRefused) -> HTTPException:
     status_code=202,
     response_model=Job,
     summary="Start the first sync (or, with dry_run, only its report)",
+    operation_id="startFirstSync",
     responses={200: {"description": "finished within `wait` seconds"}, 404: {}, 409: {}},
 )
 async def first_sync(
@@ -101,7 +102,10 @@ async def first_sync(
 
 
 @router.get(
-    "/syncs/{sync_id}/first-sync/{job_id}", response_model=Job, summary="A first sync: state, counts, report"
+    "/syncs/{sync_id}/first-sync/{job_id}",
+    response_model=Job,
+    summary="A first sync: state, counts, report",
+    operation_id="getFirstSync",
 )
 async def first_sync_job(
     sync_id: uuid.UUID, job_id: uuid.UUID, resources: ResourcesDep, _caller: Reader
@@ -117,6 +121,7 @@ async def first_sync_job(
     status_code=202,
     response_model=Job,
     summary="Resync some people, or a whole sync",
+    operation_id="startResync",
     responses={200: {"description": "finished within `wait` seconds"}, 404: {}, 409: {}},
 )
 async def resync(
@@ -141,6 +146,11 @@ async def resync(
     return await _started(resources, job_id, f"/v1/resync/{job_id}", wait)
 
 
-@router.get("/resync/{job_id}", response_model=Job, summary="A resync: state, counts, errors")
+@router.get(
+    "/resync/{job_id}",
+    response_model=Job,
+    summary="A resync: state, counts, errors",
+    operation_id="getResync",
+)
 async def resync_job(job_id: uuid.UUID, resources: ResourcesDep, _caller: Reader) -> Any:
     return await _job_or_404(resources, job_id, JobKind.RESYNC)

@@ -10,11 +10,12 @@ from fastapi import APIRouter, Query, status
 from app.api.auth import AUTH_RESPONSES
 from app.api.control_errors import control_errors, error_responses
 from app.api.deps import Admin, Reader, ResourcesDep, SessionDep, VendorsDep
-from app.control import pausing, syncs
+from app.control import pausing, sync_health, syncs
 from app.control import status as sync_status
 from app.control.jobs import Job, job_view
 from app.control.pausing import SyncResumed
 from app.control.status import SyncStatus
+from app.control.sync_health import SyncErrors
 from app.control.syncs import SyncCreate, SyncRead, SyncUpdate
 from app.db import jobs
 
@@ -149,3 +150,19 @@ async def list_sync_jobs(
         await syncs.get_sync(session, sync_id)
     found = await jobs.jobs_of_sync(session, sync_id, limit=limit)
     return [Job.model_validate(job_view(job)) for job in found]
+
+
+@router.get(
+    "/{sync_id}/errors",
+    summary="Sync health: the last day's dead letters grouped by cause, each with a fix hint",
+    description=(
+        "Groups by error class and vendor reason (ids, emails and numbers generalised), largest "
+        "first; each group has a count, an example, a hint and the filter that replays it with "
+        "POST /v1/dead-letters/replay once the cause is fixed."
+    ),
+    responses={**AUTH_RESPONSES, **error_responses(404)},
+    operation_id="getSyncErrors",
+)
+async def get_sync_errors(_: Reader, sync_id: uuid.UUID, session: SessionDep) -> SyncErrors:
+    with control_errors():
+        return await sync_health.sync_errors(session, sync_id)

@@ -1,10 +1,12 @@
 """An operator steers a sync: pause it, change people on both sides, resume, and every change is
-applied; the sync's jobs are listed with their progress (issue: operable in production)."""
+applied; the sync's jobs are listed with their progress; its errors are grouped by cause, and one
+bulk replay after the fix applies every dead letter of a group (issue: operable in production)."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -73,7 +75,7 @@ def test_changes_made_while_a_sync_is_paused_are_kept_and_applied_on_resume(
     assert int(e2e.query("SELECT count(*) FROM paused_changes WHERE sync_id = $1::uuid", paused)[0][0]) == 0
 
 
-def test_a_draft_or_unknown_sync_cannot_be_paused(api: httpx.Client) -> None:
+def test_an_unknown_sync_cannot_be_paused(api: httpx.Client) -> None:
     missing = api.post("/v1/syncs/00000000-0000-0000-0000-000000000000/pause")
     assert missing.status_code == 404
     assert "no sync" in missing.json()["detail"]
@@ -90,3 +92,48 @@ def test_the_sync_jobs_are_listed_newest_first_with_their_progress(e2e: Harness,
     assert progress["phase"] == "done"
     assert progress["total"] == progress["done"] >= 1
     assert api.get("/v1/syncs/00000000-0000-0000-0000-000000000000/jobs").status_code == 404
+
+
+def test_dead_letters_grouped_by_cause_are_all_applied_by_one_bulk_replay_after_the_fix(
+    e2e: Harness, api: httpx.Client
+) -> None:
+    emails = [unique_email(f"bulk{i}") for i in range(3)]
+    assert e2e.gr.post("/_sim/config", json={"blacklisted_emails": emails}).status_code == 200
+    try:
+        leads = [
+            e2e.sf_create("Lead", FirstName="Bulk", LastName=f"Nr{i}", Email=email, Company="Refused Inc")
+            for i, email in enumerate(emails)
+        ]
+
+        def blacklisted() -> dict[str, Any] | None:
+            groups = api.get(f"/v1/syncs/{e2e.sync_id}/errors").json()["groups"]
+            group = next((g for g in groups if "blacklisted" in g["reason"]), None)
+            open_ones = api.get("/v1/dead-letters", params={"limit": 200}).json()["items"]
+            every_lead = {d["key"] for d in open_ones} >= set(leads)
+            return group if group and every_lead else None
+
+        group, _ = e2e.until(blacklisted, within=30, what="the blacklist's group")
+        assert group["error_class"] == "Permanent"
+        assert "blacklist" in group["hint"]
+        assert group["count"] >= len(leads) and group["example"]["reason"]
+        e2e.wait_quiet()
+    finally:
+        e2e.gr.post("/_sim/config", json={"blacklisted_emails": []})  # the cause is fixed
+    replayed = api.post("/v1/dead-letters/replay", json=group["replay_filter"])
+    assert replayed.status_code == 200, replayed.text
+    assert replayed.json()["done"] >= len(leads)
+    for email in emails:
+        e2e.until(lambda email=email: e2e.gr_active(email), within=15, what=f"{email} applied after the replay")
+    again = api.post("/v1/dead-letters/replay", json=group["replay_filter"]).json()
+    assert again["matched"] == 0  # replayed once only
+
+
+def test_a_bulk_filter_that_cannot_match_is_refused_with_a_reason(api: httpx.Client) -> None:
+    refused = api.post(
+        "/v1/dead-letters/discard",
+        json={"created_after": "2026-01-02T00:00:00Z", "created_before": "2026-01-01T00:00:00Z"},
+    )
+    assert refused.status_code == 422
+    assert "created_after must be before created_before" in refused.text
+    unknown = api.post("/v1/dead-letters/replay", json={"colour": "red"})
+    assert unknown.status_code == 422
