@@ -228,6 +228,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--dir")
     demo.add_argument("--once", action="store_true", help="stop the stack after the walkthrough")
     demo.set_defaults(func=cmd_demo)
+
+    from app.operator.commands import add_commands
+
+    add_commands(sub)
     return parser
 
 

@@ -154,3 +154,10 @@ async def resync(
 )
 async def resync_job(job_id: uuid.UUID, resources: ResourcesDep, _caller: Reader) -> Any:
     return await _job_or_404(resources, job_id, JobKind.RESYNC)
+
+
+@router.get(
+    "/jobs/{job_id}", response_model=Job, summary="Any job: state, progress, counts", operation_id="getJob"
+)
+async def get_job(job_id: uuid.UUID, resources: ResourcesDep, _caller: Reader) -> Any:
+    return await _job_or_404(resources, job_id)
