@@ -29,6 +29,7 @@ from app.logs import configure_logging, get_logger
 from app.outbox import OutboxRelay
 from app.retention import RetentionPruner
 from app.settings import Settings, get_settings
+from app.tracing import instrument_api
 
 log = get_logger(__name__)
 
@@ -83,6 +84,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         generate_unique_id_function=operation_id,
     )
     app.add_middleware(RequestContextMiddleware)
+    instrument_api(app)
     app.include_router(ops.router)
     app.include_router(salesforce_inbound.router)
     app.include_router(getresponse_inbound.router)

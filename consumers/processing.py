@@ -46,6 +46,7 @@ from app.domain.events import ChangeEvent
 from app.domain.sides import DomainError
 from app.logs import get_logger
 from app.settings import Settings
+from app.tracing import consuming
 from consumers.runner import Record
 
 log = get_logger(__name__)
@@ -132,6 +133,10 @@ class Processor:
         self.direction = "to_salesforce" if to_salesforce else "to_getresponse"
 
     async def handle(self, record: Record) -> None:
+        with consuming(record.topic, _headers(record), **{"sfgr.role": self.role}):
+            await self._handle(record)
+
+    async def _handle(self, record: Record) -> None:
         event = await self._event(record)
         if event is None:
             return
@@ -148,10 +153,14 @@ class Processor:
         topic, or dead-lettered), or the epoch time to try it again at without counting a try
         (not yet due, or the vendor's circuit is open)."""
         headers = _headers(record)
-        now = time.time()
         due = _number(headers, HEADER_DUE, 0.0)
-        if due > now:
+        if due > time.time():
             return due
+        with consuming(record.topic, headers, **{"sfgr.role": self.role}):
+            return await self._retry(record, headers)
+
+    async def _retry(self, record: Record, headers: dict[str, str]) -> float | None:
+        now = time.time()
         event = await self._event(record)
         if event is None:
             return None

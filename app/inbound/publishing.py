@@ -15,6 +15,7 @@ from app.inbound.errors import InboundRejected
 from app.logs import get_logger, request_id_var
 from app.metrics import INBOUND_PUBLISHED, PUBLISH_SECONDS, count_events
 from app.trace_context import traceparent_for
+from app.tracing import current_traceparent, publishing
 
 log = get_logger(__name__)
 
@@ -41,12 +42,15 @@ async def publish_events(
         return
     for event in events:
         count_events("inbound", event.source.value, "received")
-    messages = [
-        event_message(topic, event, traceparent=context.traceparent, request_id=context.request_id)
-        for event in events
-    ]
     try:
-        seconds = await bus.publish(messages, within=within)
+        with publishing(topic):
+            # With tracing on, the producer span is the consumers' parent (app/tracing.py).
+            traceparent = current_traceparent() or context.traceparent
+            messages = [
+                event_message(topic, event, traceparent=traceparent, request_id=context.request_id)
+                for event in events
+            ]
+            seconds = await bus.publish(messages, within=within)
     except PublishFailed as exc:
         log.error("publish failed", endpoint=context.endpoint, events=len(messages), error=str(exc))
         raise InboundRejected(
