@@ -34,6 +34,13 @@ class Settings(BaseSettings):
     kafka_sasl_username: str | None = None
     kafka_sasl_password: SecretStr | None = None
     kafka_ssl_cafile: str | None = None
+    # A client certificate and its key (PEM) for brokers that authenticate clients by TLS (mTLS),
+    # e.g. a Strimzi KafkaUser's user.crt and user.key; the key's password if it has one.
+    kafka_ssl_certfile: str | None = None
+    kafka_ssl_keyfile: str | None = None
+    kafka_ssl_key_password: SecretStr | None = None
+    # What our Kafka clients call themselves to the brokers (quotas, ACL audit, broker logs).
+    kafka_client_id: str = Field("sfgr-sync", min_length=1, max_length=255)
     # Tansu (tests, demo) rejects the idempotent producer; Apache Kafka in production wants it on.
     kafka_enable_idempotence: bool = True
     # Whether the processes create missing topics at start-up; false where topics are provisioned
@@ -181,6 +188,12 @@ class Settings(BaseSettings):
                 f"SFGR_KAFKA_REPLICATION_FACTOR ({self.kafka_replication_factor}): every publish "
                 "(acks=all) to the topics created with it would fail with NOT_ENOUGH_REPLICAS"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _client_certificate_whole(self) -> Self:
+        if bool(self.kafka_ssl_certfile) != bool(self.kafka_ssl_keyfile):
+            raise ValueError("SFGR_KAFKA_SSL_CERTFILE and SFGR_KAFKA_SSL_KEYFILE go together (mTLS)")
         return self
 
     @model_validator(mode="after")
