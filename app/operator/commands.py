@@ -29,10 +29,10 @@ class UsageError(Exception):
 
 Command = Callable[[ControlClient, argparse.Namespace], int]
 
-SYNC_COLUMNS = ["id", "name", "state", "campaign_id", "preferred_system", "updated_at"]
+SYNC_COLUMNS = ["id", "state", "campaign_id", "name"]
 JOB_COLUMNS = [
     "job_id", "kind", "state", "progress.phase", "progress.done", "progress.total", "progress.errors",
-    "created_at", "finished_at",
+    "created_at",
 ]
 LETTER_COLUMNS = ["id", "status", "source", "key", "error_class", "reason", "created_at"]
 
@@ -245,7 +245,7 @@ def contacts_why(client: ControlClient, args: argparse.Namespace) -> int:
         )
         table(
             page["items"],
-            ["created_at", "field", "old_value", "new_value", "winner", "rule", "write_to", "reason"],
+            ["created_at", "field", "old_value", "new_value", "winner", "rule", "reason"],
             title="decisions, newest first",
         )
     return 0

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Sequence
 from typing import Any
 
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -18,9 +20,14 @@ def as_json(value: Any) -> None:
     sys.stdout.write(json.dumps(value, indent=2, default=str) + "\n")
 
 
+_TIMESTAMP = re.compile(r"(\d{4}-\d\d-\d\d)T(\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]00:00)?")
+
+
 def cell(value: Any) -> str:
     if value is None:
         return "-"
+    if isinstance(value, str) and (stamp := _TIMESTAMP.fullmatch(value)):
+        return f"{stamp[1]} {stamp[2]}"
     if isinstance(value, dict | list):
         return json.dumps(value, default=str)
     return str(value)
@@ -30,7 +37,12 @@ def table(rows: Sequence[dict[str, Any]], columns: Sequence[str], *, title: str 
     if not rows:
         out.print(f"no {title or 'rows'}", highlight=False)
         return
-    grid = Table(*columns, title=title, title_justify="left", highlight=False)
+    grid = Table(title=title, title_justify="left", highlight=False, box=box.SIMPLE_HEAD, pad_edge=False)
+    for column in columns:
+        # Ids are copied from here into the next command: whole, on one line; other long values fold.
+        whole = column in ("id", "job_id", "sync_id") or column.endswith("_at")
+        header = column.rsplit(".", 1)[-1]
+        grid.add_column(header, overflow="fold", no_wrap=whole, min_width=max(len(header), 6))
     for row in rows:
         grid.add_row(*(cell(_dig(row, column)) for column in columns))
     out.print(grid)
