@@ -48,6 +48,10 @@ class DeadLetterFilter(BaseModel):
 
 
 class BulkResult(BaseModel):
+    model_config = {
+        "json_schema_extra": {"examples": [{"matched": 3, "done": 2, "skipped": [17], "ids": [12, 15]}]}
+    }
+
     matched: int = Field(description="open dead letters that matched")
     done: int = Field(description="replayed (or discarded)")
     skipped: list[int] = Field(description="ids left open: malformed messages, with no event to replay")

@@ -64,6 +64,38 @@ class ErrorGroup(BaseModel):
 
 
 class SyncErrors(BaseModel):
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "sync_id": "0f6d2f4c-8d8b-4a53-9a8e-7b1c2d3e4f50",
+                    "since": "2026-11-29T10:00:00Z",
+                    "total": 14,
+                    "groups": [
+                        {
+                            "error_class": "Permanent",
+                            "reason": "getresponse 400 1002: Contact is blacklisted",
+                            "count": 14,
+                            "open": 14,
+                            "first_at": "2026-11-30T08:12:00Z",
+                            "last_at": "2026-11-30T09:58:00Z",
+                            "example": {
+                                "id": 42, "key": "00Q5g00000AbCdEFGH", "status": "open",
+                                "reason": "getresponse 400 1002: Contact is blacklisted",
+                            },
+                            "hint": "the address is on GetResponse's blacklist: remove it there, then replay",
+                            "replay_filter": {
+                                "sync_id": "0f6d2f4c-8d8b-4a53-9a8e-7b1c2d3e4f50",
+                                "error_class": "Permanent",
+                                "reason_contains": "getresponse 400 1002: Contact is blacklisted",
+                            },
+                        }
+                    ],
+                }
+            ]
+        }
+    }
+
     sync_id: uuid.UUID
     since: datetime
     total: int
