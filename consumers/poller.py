@@ -90,6 +90,7 @@ class Poller:
                 except Exception:
                     log.exception("poller lost its lock or its database; trying again")
                 self.active.clear()
+                self._forget_polled()  # the active poller shows the watermarks' ages now
                 await self._sleep(self.settings.poll_interval_s)
         finally:
             await self.vendors.close()
@@ -167,6 +168,11 @@ class Poller:
         if whole:
             self._up_to_date(sync.id)
         return published
+
+    def _forget_polled(self) -> None:
+        for sync_id in list(self._polled_at):
+            del self._polled_at[sync_id]
+            metrics.POLLER_WATERMARK_AGE.remove(str(sync_id))
 
     def _up_to_date(self, sync_id: uuid.UUID) -> None:
         """The sync's watermark is as new as GetResponse's changes: its age gauge starts from 0."""
