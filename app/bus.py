@@ -23,6 +23,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError, for_code
 
 from app.domain.events import ChangeEvent
+from app.kafka_oauth import ClientCredentialsTokens
 from app.logs import get_logger
 from app.settings import Settings
 from app.trace_context import traceparent_for
@@ -125,7 +126,10 @@ def client_options(settings: Settings) -> dict[str, Any]:
         "request_timeout_ms": settings.kafka_request_timeout_ms,
         "client_id": settings.kafka_client_id,
     }
-    if settings.kafka_sasl_mechanism:
+    if settings.kafka_sasl_mechanism == "OAUTHBEARER":
+        options["sasl_mechanism"] = "OAUTHBEARER"
+        options["sasl_oauth_token_provider"] = ClientCredentialsTokens(settings)
+    elif settings.kafka_sasl_mechanism:
         options["sasl_mechanism"] = settings.kafka_sasl_mechanism
         options["sasl_plain_username"] = settings.kafka_sasl_username
         if settings.kafka_sasl_password is not None:

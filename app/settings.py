@@ -30,10 +30,16 @@ class Settings(BaseSettings):
 
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
-    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER"] | None = None
     kafka_sasl_username: str | None = None
     kafka_sasl_password: SecretStr | None = None
     kafka_ssl_cafile: str | None = None
+    # With SASL OAUTHBEARER: the identity provider's token endpoint and our client there; tokens
+    # come from the client-credentials grant (app/kafka_oauth.py). The scope only if it wants one.
+    kafka_oauth_token_url: str | None = None
+    kafka_oauth_client_id: str | None = None
+    kafka_oauth_client_secret: SecretStr | None = None
+    kafka_oauth_scope: str | None = None
     # A client certificate and its key (PEM) for brokers that authenticate clients by TLS (mTLS),
     # e.g. a Strimzi KafkaUser's user.crt and user.key; the key's password if it has one.
     kafka_ssl_certfile: str | None = None
@@ -187,6 +193,17 @@ class Settings(BaseSettings):
                 f"SFGR_KAFKA_MIN_INSYNC_REPLICAS ({self.kafka_min_insync_replicas}) is above "
                 f"SFGR_KAFKA_REPLICATION_FACTOR ({self.kafka_replication_factor}): every publish "
                 "(acks=all) to the topics created with it would fail with NOT_ENOUGH_REPLICAS"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _oauthbearer_has_a_token_endpoint(self) -> Self:
+        if self.kafka_sasl_mechanism == "OAUTHBEARER" and not (
+            self.kafka_oauth_token_url and self.kafka_oauth_client_id
+        ):
+            raise ValueError(
+                "SFGR_KAFKA_SASL_MECHANISM=OAUTHBEARER needs SFGR_KAFKA_OAUTH_TOKEN_URL and "
+                "SFGR_KAFKA_OAUTH_CLIENT_ID (tokens come from the client-credentials grant)"
             )
         return self
 
