@@ -29,7 +29,7 @@ class DeadLetterGauge:
         async with self.sessions() as session:
             counts = await dead_letters.count_by_status(session)
         for status, count in counts.items():
-            metrics.DEAD_LETTERS.labels(status).set(count)
+            metrics.DEAD_LETTERS_STORED.labels(status).set(count)
 
     async def run(self) -> None:
         while not self._stopping.is_set():

@@ -83,7 +83,7 @@ CONSUMER_LAG = Gauge(
     "Messages between a group's committed offset and the partition's end offset",
     ["group", "topic", "partition"],
 )
-DEAD_LETTERS = Gauge("sfgr_dead_letters", "Dead letters in the table, by status", ["status"])
+DEAD_LETTERS_STORED = Gauge("sfgr_dead_letters", "Dead letters in the table, by status", ["status"])
 POLLER_WATERMARK_AGE = Gauge(
     "sfgr_poller_watermark_age_seconds",
     "Seconds since the poller last brought a sync's watermark up to date",
