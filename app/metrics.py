@@ -94,13 +94,21 @@ SUBSCRIBER_LAST_EVENT_AGE = Gauge(
     "Seconds since the subscriber last received an event on a channel",
     ["channel"],
 )
-SUBSCRIBER_REPLAY_EXPIRED = Counter(
-    "sfgr_subscriber_replay_expired_total",
-    "Subscriptions whose stored replay id had expired (events may have been missed: a resync is due)",
-)
 OUTBOX_SENT = Counter("sfgr_outbox_sent_total", "Outbox messages Kafka acknowledged and marked sent")
 OUTBOX_FAILURES = Counter(
     "sfgr_outbox_failures_total", "Relay passes that sent nothing (Kafka or Postgres unreachable)", ["error"]
+)
+
+PUBSUB_EVENTS = Counter(
+    "sfgr_pubsub_events_total", "Pub/Sub API events received by the subscriber", ["channel", "outcome"]
+)
+PUBSUB_ERRORS = Counter(
+    "sfgr_pubsub_errors_total", "Pub/Sub API streams ended by an error, by error code", ["channel", "code"]
+)
+PUBSUB_REPLAY_EXPIRED = Counter(
+    "sfgr_subscriber_replay_expired_total",
+    "Stored replay ids the Pub/Sub API refused as expired or unknown (each followed by a gap re-read)",
+    ["channel"],
 )
 
 BUILD_INFO = Gauge("sfgr_build_info", "Always 1; the running version is the label", ["version"])
@@ -181,6 +189,16 @@ def operation_of(method: str, path: str) -> str:
     if head in ("sobjects", "composite") and len(parts) > 1 and not parts[1][:1].isdigit():
         head = f"{head}/{parts[1]}"
     return f"{method} {head}"
+
+
+_heard_at: dict[str, float] = {}
+
+
+def subscriber_heard(channel: str) -> None:
+    """The subscriber received an event on `channel`: its silence gauge starts again from 0."""
+    if channel not in _heard_at:
+        SUBSCRIBER_LAST_EVENT_AGE.labels(channel).set_function(lambda: time.time() - _heard_at[channel])
+    _heard_at[channel] = time.time()
 
 
 def direction_from(source: str) -> str:

@@ -6,11 +6,12 @@ import uuid
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.api.auth import AUTH_RESPONSES
 from app.api.control_errors import control_errors, error_responses
-from app.api.deps import Admin, BusDep, Reader, ResourcesDep, SessionDep
-from app.control import dead_letter_bulk, dead_letters
+from app.api.deps import Admin, BusDep, Caller, Reader, ResourcesDep, SessionDep
+from app.control import audit, dead_letter_bulk, dead_letters
 from app.control.dead_letter_bulk import BulkResult, DeadLetterFilter
 from app.control.dead_letters import DeadLetterPage, DeadLetterRead
 
@@ -29,11 +30,12 @@ router = APIRouter(prefix="/v1/dead-letters", tags=["dead letters"])
     operation_id="replayDeadLetters",
 )
 async def replay_matching(
-    _: Admin, wanted: DeadLetterFilter, session: SessionDep, resources: ResourcesDep
+    caller: Admin, wanted: DeadLetterFilter, session: SessionDep, resources: ResourcesDep
 ) -> BulkResult:
     with control_errors():
         result = await dead_letter_bulk.replay_matching(session, resources.bus.topics, wanted)
     resources.relay.nudge()
+    await _audit_bulk(session, caller, "dead_letter.replay_matching", wanted, result)
     return result
 
 
@@ -43,9 +45,20 @@ async def replay_matching(
     responses={**AUTH_RESPONSES, **error_responses(404, 422)},
     operation_id="discardDeadLetters",
 )
-async def discard_matching(_: Admin, wanted: DeadLetterFilter, session: SessionDep) -> BulkResult:
+async def discard_matching(caller: Admin, wanted: DeadLetterFilter, session: SessionDep) -> BulkResult:
     with control_errors():
-        return await dead_letter_bulk.discard_matching(session, wanted)
+        result = await dead_letter_bulk.discard_matching(session, wanted)
+    await _audit_bulk(session, caller, "dead_letter.discard_matching", wanted, result)
+    return result
+
+
+async def _audit_bulk(
+    session: AsyncSession, caller: Caller, action: str, wanted: DeadLetterFilter, result: BulkResult
+) -> None:
+    change = {"filter": wanted.model_dump(mode="json", exclude_none=True), "ids": result.ids}
+    await audit.record(
+        session, caller.actor, action=action, target_kind="dead_letter", target_id=None, change=change
+    )
 
 
 @router.get(
@@ -84,9 +97,12 @@ async def get_dead_letter(_: Reader, letter_id: int, session: SessionDep) -> Dea
     responses={**AUTH_RESPONSES, **error_responses(404, 409, 503)},
     operation_id="replayDeadLetter",
 )
-async def replay(_: Admin, letter_id: int, session: SessionDep, bus: BusDep) -> DeadLetterRead:
+async def replay(caller: Admin, letter_id: int, session: SessionDep, bus: BusDep) -> DeadLetterRead:
     with control_errors():
-        return await dead_letters.replay(session, bus, letter_id)
+        replayed = await dead_letters.replay(session, bus, letter_id)
+    await audit.record(session, caller.actor, action="dead_letter.replay", target_kind="dead_letter",
+                       target_id=letter_id, change={"event_id": replayed.event_id, "topic": replayed.topic})
+    return replayed
 
 
 @router.delete(
@@ -95,6 +111,9 @@ async def replay(_: Admin, letter_id: int, session: SessionDep, bus: BusDep) -> 
     responses={**AUTH_RESPONSES, **error_responses(404, 409)},
     operation_id="discardDeadLetter",
 )
-async def discard(_: Admin, letter_id: int, session: SessionDep) -> DeadLetterRead:
+async def discard(caller: Admin, letter_id: int, session: SessionDep) -> DeadLetterRead:
     with control_errors():
-        return await dead_letters.discard(session, letter_id)
+        discarded = await dead_letters.discard(session, letter_id)
+    await audit.record(session, caller.actor, action="dead_letter.discard", target_kind="dead_letter",
+                       target_id=letter_id, change={"event_id": discarded.event_id})
+    return discarded

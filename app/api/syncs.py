@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, status
 from app.api.auth import AUTH_RESPONSES
 from app.api.control_errors import control_errors, error_responses
 from app.api.deps import Admin, Reader, ResourcesDep, SessionDep, VendorsDep
-from app.control import pausing, sync_health, syncs
+from app.control import audit, pausing, sync_health, syncs
 from app.control import status as sync_status
 from app.control.jobs import Job, job_view
 from app.control.pausing import SyncResumed
@@ -37,9 +37,12 @@ router = APIRouter(prefix="/v1/syncs", tags=["syncs"])
     responses={**AUTH_RESPONSES, **error_responses(409, 422, 502)},
     operation_id="createSync",
 )
-async def create_sync(_: Admin, body: SyncCreate, session: SessionDep, vendors: VendorsDep) -> SyncRead:
+async def create_sync(caller: Admin, body: SyncCreate, session: SessionDep, vendors: VendorsDep) -> SyncRead:
     with control_errors():
-        return await syncs.create_sync(session, vendors, body)
+        created = await syncs.create_sync(session, vendors, body)
+    await audit.record(session, caller.actor, action="sync.create", target_kind="sync", target_id=created.id,
+                       change=body.model_dump(mode="json"))
+    return created
 
 
 @router.get("", summary="List syncs", responses=AUTH_RESPONSES, operation_id="listSyncs")
@@ -65,10 +68,13 @@ async def get_sync(_: Reader, sync_id: uuid.UUID, session: SessionDep) -> SyncRe
     operation_id="updateSync",
 )
 async def update_sync(
-    _: Admin, sync_id: uuid.UUID, body: SyncUpdate, session: SessionDep, vendors: VendorsDep
+    caller: Admin, sync_id: uuid.UUID, body: SyncUpdate, session: SessionDep, vendors: VendorsDep
 ) -> SyncRead:
     with control_errors():
-        return await syncs.update_sync(session, vendors, sync_id, body)
+        updated = await syncs.update_sync(session, vendors, sync_id, body)
+    await audit.record(session, caller.actor, action="sync.update", target_kind="sync", target_id=sync_id,
+                       change=body.model_dump(mode="json", exclude_unset=True))
+    return updated
 
 
 @router.post(
@@ -77,9 +83,11 @@ async def update_sync(
     responses={**AUTH_RESPONSES, **error_responses(404)},
     operation_id="cancelSync",
 )
-async def cancel_sync(_: Admin, sync_id: uuid.UUID, session: SessionDep) -> SyncRead:
+async def cancel_sync(caller: Admin, sync_id: uuid.UUID, session: SessionDep) -> SyncRead:
     with control_errors():
-        return await syncs.cancel_sync(session, sync_id)
+        cancelled = await syncs.cancel_sync(session, sync_id)
+    await audit.record(session, caller.actor, action="sync.cancel", target_kind="sync", target_id=sync_id)
+    return cancelled
 
 
 @router.get(
@@ -110,9 +118,11 @@ async def get_status(
     responses={**AUTH_RESPONSES, **error_responses(404, 409)},
     operation_id="pauseSync",
 )
-async def pause_sync(_: Admin, sync_id: uuid.UUID, session: SessionDep) -> SyncRead:
+async def pause_sync(caller: Admin, sync_id: uuid.UUID, session: SessionDep) -> SyncRead:
     with control_errors():
-        return await pausing.pause_sync(session, sync_id)
+        paused = await pausing.pause_sync(session, sync_id)
+    await audit.record(session, caller.actor, action="sync.pause", target_kind="sync", target_id=sync_id)
+    return paused
 
 
 @router.post(
@@ -126,11 +136,15 @@ async def pause_sync(_: Admin, sync_id: uuid.UUID, session: SessionDep) -> SyncR
     operation_id="resumeSync",
 )
 async def resume_sync(
-    _: Admin, sync_id: uuid.UUID, session: SessionDep, resources: ResourcesDep
+    caller: Admin, sync_id: uuid.UUID, session: SessionDep, resources: ResourcesDep
 ) -> SyncResumed:
     with control_errors():
         resumed = await pausing.resume_sync(session, resources.bus.topics, sync_id)
     resources.relay.nudge()
+    await audit.record(
+        session, caller.actor, action="sync.resume", target_kind="sync", target_id=sync_id,
+        change={"changes_resent": resumed.changes_resent},
+    )
     return resumed
 
 

@@ -1,7 +1,7 @@
 """sync pause: an operator pauses a sync; its live changes are kept until it is resumed
 
-Revision ID: 0006_sync_pause
-Revises: 0005
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-11-30 15:00:00.000000
 
 `syncs.paused_from` remembers the state a resume goes back to; `paused_changes` keeps the live
@@ -16,8 +16,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision: str = "0006_sync_pause"
-down_revision: str | None = "0005"
+revision: str = "0008"
+down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
