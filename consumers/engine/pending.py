@@ -41,6 +41,7 @@ log = get_logger(__name__)
 FIRST_LOOKUP_AFTER = timedelta(milliseconds=250)
 MAX_LOOKUP_DELAY = timedelta(seconds=30)
 MAX_LOOKUPS = 14  # about five minutes in all
+PAUSED_LOOKUP_DELAY = timedelta(seconds=5)  # while its sync is paused, a lookup waits
 
 
 def now() -> datetime:
@@ -112,7 +113,7 @@ async def attach(locked: LockedLink, contact: GetResponsePerson) -> None:
 async def delete_contact(gr: GetResponseClient, contact_id: str) -> None:
     try:
         await gr.delete_contact(contact_id)
-        metrics.VENDOR_WRITES.labels("getresponse", "delete").inc()
+        metrics.wrote("getresponse", "delete")
     except NotFound:
         pass  # already gone: the outcome we wanted
 
@@ -206,6 +207,9 @@ class PendingLookups:
 
     async def _look_up(self, session: Any, link: ContactLink) -> None:
         sync = await self.syncs.by_id(link.sync_id)
+        if sync is not None and sync.paused:
+            link.next_lookup_at = now() + PAUSED_LOOKUP_DELAY  # looked up once the sync is resumed
+            return
         if sync is None or not sync.live:
             link.next_lookup_at = None
             return
