@@ -134,6 +134,7 @@ async def test_a_process_with_creation_off_and_topics_missing_stops_with_one_lin
         "SFGR_KAFKA_TOPIC_PREFIX": settings.kafka_topic_prefix,
         "SFGR_KAFKA_CREATE_TOPICS": "false",
         "SFGR_LOG_FORMAT": "json",
+        "SFGR_METRICS_PORT": "0",  # no metrics server: its start-up line is not what this test reads
     }
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "app", *command,
