@@ -46,6 +46,7 @@ import heapq
 import itertools
 import math
 import time
+import weakref
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
@@ -399,14 +400,26 @@ class AccountLimiter:
         self._wake()
 
 
-_SHARED: dict[str, AccountLimiter] = {}
+# Per event loop: a limiter's waiters and timers belong to the loop they were made on. A process
+# runs one loop; the tests run one per test, and a limiter left by a finished loop (a timer that
+# will never fire, a call cancelled in flight) must not hold up the next one.
+_SHARED: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, AccountLimiter]] = (
+    weakref.WeakKeyDictionary()
+)
 
 
 def account_limiter(account: str, limits: AccountLimits | None = None) -> AccountLimiter:
     """The process's limiter for `account`, made with `limits` on first use (later `limits` are
     ignored: the account has one set of limits). It has no shared budget: clients the vendor
     registry makes use the registry's limiter, which has one (app/clients/vendors.py)."""
-    limiter = _SHARED.get(account)
+    try:
+        loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+    except RuntimeError:  # a client made outside a loop: its calls will run on the next one
+        loop = None
+    if loop is None:
+        return AccountLimiter(limits)
+    limiters = _SHARED.setdefault(loop, {})
+    limiter = limiters.get(account)
     if limiter is None:
-        limiter = _SHARED[account] = AccountLimiter(limits)
+        limiter = limiters[account] = AccountLimiter(limits)
     return limiter

@@ -187,10 +187,20 @@ def test_limits_that_would_starve_background_work_are_refused() -> None:
         AccountLimits(per_window=10, live_reserved_window=10)
 
 
-def test_the_process_has_one_limiter_per_account() -> None:
+async def test_the_process_has_one_limiter_per_account() -> None:
     first = account_limiter("unit-test-account-a")
     assert account_limiter("unit-test-account-a") is first
     assert account_limiter("unit-test-account-b") is not first
+
+
+def test_a_limiter_left_by_another_event_loop_is_not_used_by_the_next() -> None:
+    """Its timers and waiters belong to the loop that ended: a call on the next loop must not
+    wait for them (the tests run one loop per test)."""
+
+    async def limiter() -> AccountLimiter:
+        return account_limiter("unit-test-account-loops")
+
+    assert asyncio.run(limiter()) is not asyncio.run(limiter())
 
 
 async def test_a_fresh_frame_reported_by_the_vendor_replaces_the_spent_local_count() -> None:
