@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, status
 from fastapi.responses import RedirectResponse
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.api.auth import AUTH_RESPONSES
 from app.api.control_errors import control_errors, error_responses, public_base
 from app.api.deps import Admin, Reader, ResourcesDep, SessionDep, SettingsDep
 from app.clients.vendor_hosts import VendorHosts
-from app.control import audit, connections, getresponse_connect, inbound_secrets, salesforce_connect
+from app.control import (
+    audit,
+    audit_entries,
+    connections,
+    getresponse_connect,
+    inbound_secrets,
+    salesforce_connect,
+)
 from app.control.audit import Actor
 from app.control.connections import ConnectionRead, Disconnected, EventRelayKey, Kind
 from app.control.getresponse_connect import GetResponseConnect, GetResponseConnected
@@ -100,7 +106,7 @@ async def callback(
             public_base=public_base(settings, request),
         )
     asked = {"grant": "oauth_web_server"}
-    await _record_connect(session, Actor.oauth_callback(), connected.connection, asked)
+    await audit_entries.connected(session, Actor.oauth_callback(), connected.connection, asked)
     return connected
 
 
@@ -117,7 +123,7 @@ async def connect_jwt(
         connected = await salesforce_connect.connect_jwt(
             session, SecretBox(settings), settings, body, public_base=public_base(settings, request)
         )
-    await _record_connect(session, caller.actor, connected.connection, body.model_dump(mode="json"))
+    await audit_entries.connected(session, caller.actor, connected.connection, body.model_dump(mode="json"))
     return connected
 
 
@@ -138,7 +144,7 @@ async def connect_client_credentials(
         connected = await salesforce_connect.connect_client_credentials(
             session, SecretBox(settings), settings, body, public_base=public_base(settings, request)
         )
-    await _record_connect(session, caller.actor, connected.connection, body.model_dump(mode="json"))
+    await audit_entries.connected(session, caller.actor, connected.connection, body.model_dump(mode="json"))
     return connected
 
 
@@ -180,7 +186,7 @@ async def disconnect_salesforce(
         disconnected = await connections.disconnect(
             session, SecretBox(settings), kind="salesforce", force=force
         )
-    await _record_disconnect(session, caller.actor, disconnected, force)
+    await audit_entries.disconnected(session, caller.actor, disconnected, force=force)
     return disconnected
 
 
@@ -198,7 +204,7 @@ async def connect_getresponse(
             session, SecretBox(settings), body, public_base=public_base(settings, request),
             hosts=VendorHosts.from_settings(settings),
         )
-    await _record_connect(session, caller.actor, connected.connection, body.model_dump(mode="json"))
+    await audit_entries.connected(session, caller.actor, connected.connection, body.model_dump(mode="json"))
     return connected
 
 
@@ -214,7 +220,7 @@ async def disconnect_getresponse(
         disconnected = await connections.disconnect(
             session, SecretBox(settings), kind="getresponse", force=force
         )
-    await _record_disconnect(session, caller.actor, disconnected, force)
+    await audit_entries.disconnected(session, caller.actor, disconnected, force=force)
     return disconnected
 
 
@@ -248,22 +254,3 @@ async def rotate_inbound_secrets(
     )
     return rotated
 
-
-async def _record_connect(
-    session: AsyncSession, actor: Actor, connection: ConnectionRead, asked: dict[str, Any]
-) -> None:
-    await audit.record(
-        session, actor, action=f"connection.connect.{connection.kind}", target_kind="connection",
-        target_id=connection.id, change={**asked, "external_id": connection.external_id},
-    )
-
-
-async def _record_disconnect(
-    session: AsyncSession, actor: Actor, disconnected: Disconnected, force: bool
-) -> None:
-    await audit.record(
-        session, actor, action=f"connection.disconnect.{disconnected.connection.kind}",
-        target_kind="connection", target_id=disconnected.connection.id,
-        change={"force": force, "token_revoked": disconnected.token_revoked,
-                "cancelled_syncs": [str(s) for s in disconnected.cancelled_syncs]},
-    )

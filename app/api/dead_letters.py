@@ -6,12 +6,11 @@ import uuid
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.api.auth import AUTH_RESPONSES
 from app.api.control_errors import control_errors, error_responses
-from app.api.deps import Admin, BusDep, Caller, Reader, ResourcesDep, SessionDep
-from app.control import audit, dead_letter_bulk, dead_letters
+from app.api.deps import Admin, BusDep, Reader, ResourcesDep, SessionDep
+from app.control import audit_entries, dead_letter_bulk, dead_letters
 from app.control.dead_letter_bulk import BulkResult, DeadLetterFilter
 from app.control.dead_letters import DeadLetterPage, DeadLetterRead
 
@@ -35,7 +34,7 @@ async def replay_matching(
     with control_errors():
         result = await dead_letter_bulk.replay_matching(session, resources.bus.topics, wanted)
     resources.relay.nudge()
-    await _audit_bulk(session, caller, "dead_letter.replay_matching", wanted, result)
+    await audit_entries.dead_letters_replayed(session, caller.actor, wanted, result)
     return result
 
 
@@ -48,17 +47,8 @@ async def replay_matching(
 async def discard_matching(caller: Admin, wanted: DeadLetterFilter, session: SessionDep) -> BulkResult:
     with control_errors():
         result = await dead_letter_bulk.discard_matching(session, wanted)
-    await _audit_bulk(session, caller, "dead_letter.discard_matching", wanted, result)
+    await audit_entries.dead_letters_discarded(session, caller.actor, wanted, result)
     return result
-
-
-async def _audit_bulk(
-    session: AsyncSession, caller: Caller, action: str, wanted: DeadLetterFilter, result: BulkResult
-) -> None:
-    change = {"filter": wanted.model_dump(mode="json", exclude_none=True), "ids": result.ids}
-    await audit.record(
-        session, caller.actor, action=action, target_kind="dead_letter", target_id=None, change=change
-    )
 
 
 @router.get(
@@ -100,8 +90,7 @@ async def get_dead_letter(_: Reader, letter_id: int, session: SessionDep) -> Dea
 async def replay(caller: Admin, letter_id: int, session: SessionDep, bus: BusDep) -> DeadLetterRead:
     with control_errors():
         replayed = await dead_letters.replay(session, bus, letter_id)
-    await audit.record(session, caller.actor, action="dead_letter.replay", target_kind="dead_letter",
-                       target_id=letter_id, change={"event_id": replayed.event_id, "topic": replayed.topic})
+    await audit_entries.dead_letter_replayed(session, caller.actor, replayed)
     return replayed
 
 
@@ -114,6 +103,5 @@ async def replay(caller: Admin, letter_id: int, session: SessionDep, bus: BusDep
 async def discard(caller: Admin, letter_id: int, session: SessionDep) -> DeadLetterRead:
     with control_errors():
         discarded = await dead_letters.discard(session, letter_id)
-    await audit.record(session, caller.actor, action="dead_letter.discard", target_kind="dead_letter",
-                       target_id=letter_id, change={"event_id": discarded.event_id})
+    await audit_entries.dead_letter_discarded(session, caller.actor, discarded)
     return discarded

@@ -13,7 +13,7 @@ from pydantic import BaseModel
 
 from app.api.auth import AUTH_RESPONSES
 from app.api.deps import Admin, Reader, ResourcesDep, ResyncWriter
-from app.control import audit
+from app.control import audit_entries
 from app.control.jobs import Job, JobRefused, job_view, start_job
 from app.control.tokens import Scope
 from app.db import jobs
@@ -101,10 +101,7 @@ async def first_sync(
     except JobRefused as exc:
         raise _refused(exc) from exc
     async with resources.sessions() as session:
-        await audit.record(
-            session, caller.actor, action="job.first_sync", target_kind="sync", target_id=sync_id,
-            change={"job_id": str(job_id), "dry_run": dry_run},
-        )
+        await audit_entries.first_sync_started(session, caller.actor, sync_id, job_id, dry_run=dry_run)
     return await _started(resources, job_id, f"/v1/syncs/{sync_id}/first-sync/{job_id}", wait)
 
 
@@ -162,9 +159,9 @@ async def resync(
     except JobRefused as exc:
         raise _refused(exc) from exc
     async with resources.sessions() as session:
-        await audit.record(
-            session, caller.actor, action="job.resync", target_kind="sync", target_id=body.sync_id,
-            change={"job_id": str(job_id), **body.model_dump(mode="json", exclude={"sync_id"})},
+        await audit_entries.resync_started(
+            session, caller.actor, body.sync_id, job_id,
+            scope=body.scope, mode=body.mode, dry_run=body.dry_run,
         )
     return await _started(resources, job_id, f"/v1/resync/{job_id}", wait)
 

@@ -10,18 +10,15 @@ from fastapi import APIRouter, Query, status
 from app.api.auth import AUTH_RESPONSES
 from app.api.control_errors import control_errors, error_responses
 from app.api.deps import Admin, Reader, ResourcesDep, SessionDep, VendorsDep
-from app.control import audit, pausing, sync_health, syncs
+from app.control import audit, audit_entries, pausing, sync_health, syncs
 from app.control import status as sync_status
-from app.control.jobs import Job, job_view
+from app.control.jobs import Job, sync_jobs
 from app.control.pausing import SyncResumed
 from app.control.status import SyncStatus
 from app.control.sync_health import SyncErrors
 from app.control.syncs import SyncCreate, SyncRead, SyncUpdate
-from app.db import jobs
 
 router = APIRouter(prefix="/v1/syncs", tags=["syncs"])
-
-
 
 
 @router.post(
@@ -40,8 +37,7 @@ router = APIRouter(prefix="/v1/syncs", tags=["syncs"])
 async def create_sync(caller: Admin, body: SyncCreate, session: SessionDep, vendors: VendorsDep) -> SyncRead:
     with control_errors():
         created = await syncs.create_sync(session, vendors, body)
-    await audit.record(session, caller.actor, action="sync.create", target_kind="sync", target_id=created.id,
-                       change=body.model_dump(mode="json"))
+    await audit_entries.sync_created(session, caller.actor, created.id, body)
     return created
 
 
@@ -86,7 +82,7 @@ async def update_sync(
 async def cancel_sync(caller: Admin, sync_id: uuid.UUID, session: SessionDep) -> SyncRead:
     with control_errors():
         cancelled = await syncs.cancel_sync(session, sync_id)
-    await audit.record(session, caller.actor, action="sync.cancel", target_kind="sync", target_id=sync_id)
+    await audit_entries.sync_cancelled(session, caller.actor, sync_id)
     return cancelled
 
 
@@ -121,7 +117,7 @@ async def get_status(
 async def pause_sync(caller: Admin, sync_id: uuid.UUID, session: SessionDep) -> SyncRead:
     with control_errors():
         paused = await pausing.pause_sync(session, sync_id)
-    await audit.record(session, caller.actor, action="sync.pause", target_kind="sync", target_id=sync_id)
+    await audit_entries.sync_paused(session, caller.actor, sync_id)
     return paused
 
 
@@ -141,10 +137,7 @@ async def resume_sync(
     with control_errors():
         resumed = await pausing.resume_sync(session, resources.bus.topics, sync_id)
     resources.relay.nudge()
-    await audit.record(
-        session, caller.actor, action="sync.resume", target_kind="sync", target_id=sync_id,
-        change={"changes_resent": resumed.changes_resent},
-    )
+    await audit_entries.sync_resumed(session, caller.actor, resumed)
     return resumed
 
 
@@ -161,9 +154,7 @@ async def list_sync_jobs(
     limit: Annotated[int, Query(ge=1, le=200)] = 20,
 ) -> list[Job]:
     with control_errors():
-        await syncs.get_sync(session, sync_id)
-    found = await jobs.jobs_of_sync(session, sync_id, limit=limit)
-    return [Job.model_validate(job_view(job)) for job in found]
+        return await sync_jobs(session, sync_id, limit=limit)
 
 
 @router.get(

@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.bus import Topics, make_message
+from app.control.errors import NotFound
 from app.db import jobs, outbox, syncs
 from app.db.models import SyncJob
 from app.db.session import transaction
@@ -189,3 +190,11 @@ class Job(BaseModel):
     created_at: str | None
     started_at: str | None
     finished_at: str | None
+
+
+async def sync_jobs(session: AsyncSession, sync_id: uuid.UUID, *, limit: int) -> list[Job]:
+    """The sync's first syncs, resyncs and reconciles, newest first, with their progress."""
+    if await syncs.sync_by_id(session, sync_id) is None:
+        raise NotFound(f"no sync {sync_id}")
+    found = await jobs.jobs_of_sync(session, sync_id, limit=limit)
+    return [Job.model_validate(job_view(job)) for job in found]

@@ -1,6 +1,7 @@
 """The admin UI in a real browser (headless Chromium) on a stack of its own: sign in, reconnect
 Salesforce through its OAuth page, create a sync with the wizard (a type error shown beside its
-row, then fixed), dry run and first sync, the sync active with its counts, a dead letter replayed,
+row, then fixed), dry run and first sync, the sync active with its counts and its jobs, a dead
+letter replayed, the sync paused (an edit made meanwhile kept) and resumed (the edit then applied),
 a person's decisions, signing out. A read-only token sees no button that changes anything; a form
 posted without its CSRF token is refused; the pages work with JavaScript turned off, the live
 progress falling back to a refresh. Each page's screenshot is taken (into docs/screenshots/ with
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -21,6 +23,7 @@ from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, e
 from devstack.stack import down, up
 from tests.e2e.browser import SCREENSHOTS, chromium_executable
 from tests.e2e.harness import Harness, issue_token, unique_email
+from tests.e2e.test_operator_api import SYNCS_VIEW_S
 
 pytestmark = pytest.mark.e2e
 SECOND_LIST = "Gr7Sc"
@@ -129,7 +132,7 @@ def test_an_admin_connects_creates_a_sync_runs_it_replays_a_dead_letter_and_read
     # People on both sides before the first sync: one in both, one on each side only.
     e2e.list_id = SECOND_LIST
     both, salesforce_only, getresponse_only = unique_email("both"), unique_email("sfonly"), unique_email("gronly")
-    e2e.sf_create("Lead", FirstName="Bo", LastName="Th", Email=both, Company="Both Inc", Phone="+48600100200")
+    both_lead = e2e.sf_create("Lead", FirstName="Bo", LastName="Th", Email=both, Company="Both Inc", Phone="+48600100200")
     e2e.sf_create("Lead", FirstName="Sal", LastName="Force", Email=salesforce_only, Company="Only Inc")
     e2e.gr_subscribe(both, "Bo Th", cfPhn="+48600100300")  # a conflict for the dry run to report
     e2e.gr_subscribe(getresponse_only, "Get Response")
@@ -227,6 +230,30 @@ def test_an_admin_connects_creates_a_sync_runs_it_replays_a_dead_letter_and_read
     page.get_by_role("button", name=f"Replay dead letter {letter_id}").click()
     expect(page.get_by_role("status")).to_have_text(f"Dead letter {letter_id} replayed: its change is processed again.")
     e2e.until(lambda: e2e.gr_active(refused, SECOND_LIST), within=15, what="applied after the replay")
+    expect(page.locator("#jobs")).to_contain_text("resync, reconcile")
+    expect(page.locator("#jobs")).to_contain_text("first sync (dry run)")
+
+    # Paused from the sync's page: a Salesforce edit made meanwhile is kept, then applied on resume.
+    page.get_by_role("link", name="Pause the sync").click()
+    expect(page.get_by_text("on resume they are applied in the order they came")).to_be_visible()
+    page.get_by_role("button", name="Pause the sync").click()
+    expect(page.locator("#sync-state")).to_have_text("paused")
+    expect(page.get_by_role("link", name="Pause the sync")).to_have_count(0)
+    time.sleep(SYNCS_VIEW_S + 0.2)  # every consumer sees the pause
+    sync_id = sync_url.rstrip("/").rsplit("/", 1)[1]
+    e2e.sf_update(both_lead, Company="Edited while paused")
+    kept = "SELECT count(*) FROM paused_changes WHERE sync_id = $1::uuid"
+    e2e.until(lambda: query(e2e, kept, sync_id)[0][0] >= 1, within=15, what="the edit kept")
+    assert e2e.custom(e2e.gr_active(both, SECOND_LIST) or {}, "cfCmp") != "Edited while paused"
+    page.get_by_role("link", name="Resume the sync").click()
+    expect(page.get_by_text("applied, oldest first")).to_be_visible()
+    page.get_by_role("button", name="Resume the sync").click()
+    expect(page.get_by_role("status")).to_contain_text("The sync is resumed;")
+    expect(page.locator("#sync-state")).to_have_text("active")
+    e2e.until(
+        lambda: e2e.custom(e2e.gr_active(both, SECOND_LIST) or {}, "cfCmp") == "Edited while paused",
+        within=15, what="the edit applied after the resume",
+    )
 
     # Why is this value what it is.
     page.get_by_role("link", name="Why is this value what it is").click()

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from app.api.deps import ResourcesDep, SessionDep, UiAdminForm, UiViewer
-from app.control import syncs
+from app.control import audit_entries, syncs
 from app.control.errors import ControlError
 from app.control.jobs import JobRefused, job_view, start_job
 from app.db import jobs
@@ -62,6 +62,9 @@ async def start_first_sync(
             job=None,
             error=exc.message,
         )
+    await audit_entries.first_sync_started(
+        session, viewer.caller.actor, sync_id, job_id, dry_run=how != "run"
+    )
     return RedirectResponse(f"/ui/syncs/{sync_id}/jobs/{job_id}", status_code=303)
 
 

@@ -20,7 +20,8 @@ from app.api.deps import (
     VendorHostsDep,
     VendorsDep,
 )
-from app.control import connections, discovery, getresponse_connect, salesforce_connect
+from app.control import audit_entries, connections, discovery, getresponse_connect, salesforce_connect
+from app.control.audit import Actor
 from app.control.errors import ControlError
 from app.control.getresponse_connect import GetResponseConnect
 from app.control.salesforce_oauth import Environment
@@ -148,6 +149,9 @@ async def salesforce_callback(
         return render(
             request, "connected.html", None, status_code=exc.status, error=exc.message, kind="salesforce"
         )
+    await audit_entries.connected(
+        session, Actor.oauth_callback(), connected.connection, {"grant": "oauth_web_server"}
+    )
     inbound = [
         ("Outbound Message endpoint URL", connected.inbound.outbound_message_url),
         ("Event Relay: the API destination's endpoint", connected.inbound.event_relay_url),
@@ -203,6 +207,8 @@ async def connect_getresponse(
         return await _page(
             request, viewer, session, vendors, cache, status_code=exc.status, error=exc.message
         )
+    asked = body.model_dump(mode="json")
+    await audit_entries.connected(session, viewer.caller.actor, connected.connection, asked)
     return render(
         request,
         "connected.html",
@@ -246,6 +252,7 @@ async def disconnect(
         return await _page(
             request, viewer, session, vendors, cache, status_code=exc.status, error=exc.message
         )
+    await audit_entries.disconnected(session, viewer.caller.actor, done, force=False)
     cancelled = len(done.cancelled_syncs)
     message = (
         f"{'Salesforce' if kind == 'salesforce' else 'GetResponse'} is disconnected ({done.revocation}); "

@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 
 from app.api.deps import DiscoveryDep, SessionDep, UiAdminForm, UiCaller, UiViewer, VendorsDep
-from app.control import discovery, syncs
+from app.control import audit_entries, discovery, syncs
 from app.control.errors import ControlError, Invalid
 from app.domain.sides import ObjectType
 from app.ui.mapping_grid import grid_rows, place_problems, sync_body
@@ -185,7 +185,8 @@ async def step_two(
         )
     body = sync_body(answers, rows, {f.custom_field_id: f.type for f in custom_fields}, skip_unmapped)
     try:
-        created = await syncs.create_sync(session, vendors, syncs.SyncCreate.model_validate(body))
+        asked = syncs.SyncCreate.model_validate(body)
+        created = await syncs.create_sync(session, vendors, asked)
     except ValidationError as exc:
         messages = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
         return render(
@@ -234,4 +235,5 @@ async def step_two(
             error=exc.message,
             **context,
         )
+    await audit_entries.sync_created(session, viewer.caller.actor, created.id, asked)
     return RedirectResponse(f"/ui/syncs/{created.id}/first-sync", status_code=303)
