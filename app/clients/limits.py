@@ -208,6 +208,11 @@ class AccountLimiter:
         return max(0.0, self._paused_until - self._clock())
 
     @property
+    def batch_wait(self) -> float:
+        """Seconds until a `POST /contacts/batch` may start in this process (its own throttle)."""
+        return self._batch_delay(self._clock())
+
+    @property
     def share(self) -> tuple[int, int]:
         """(calls per second, concurrent calls) this limiter may use now."""
         return self._share_per_second, self._share_concurrency
