@@ -10,9 +10,10 @@ batch throttle would make them wait longer than `MAX_BATCH_WAIT` (its 80 calls a
 go out one by one instead. A single change with nothing else going on is never delayed.
 
 The batch answers 202 and nothing about single contacts: one already on the list is skipped
-(api-contracts B6 says nothing; the simulator takes that strict reading). Such a contact is older
-than the create, so the list's `createdOn` search misses it and the exact-email lookup finds it
-(consumers/engine/pending.py); it is then merged as the single create's 409 would have been.
+(api-contracts B6 says nothing; the simulator takes that strict reading). So a batched link takes
+only a contact the lookups can tell is ours (`origin` "api", created after the create was sent:
+consumers/engine/pending.py), never one a `contact_added` webhook names; any other contact of
+that email is read and merged as the single create's 409 would have been.
 A batch refused as a whole (one invalid entry) is sent again as single creates, so only the
 invalid one fails, and says why in the decision log.
 
@@ -38,6 +39,7 @@ from app.logs import get_logger
 log = get_logger(__name__)
 
 CREATE_KEY = "create"
+UNVERIFIED_KEY = "unverified"
 # Another create of the list sent within this long and not seen yet makes the next one a burst.
 BURST_WINDOW = timedelta(seconds=2)
 # How long a queued create waits for others to join it.
@@ -62,8 +64,16 @@ def queue(link: ContactLink, body: Mapping[str, Any]) -> None:
     link.pending_changes = {**link.pending_changes, CREATE_KEY: dict(body)}
 
 
-def sent(link: ContactLink) -> None:
-    link.pending_changes = {k: v for k, v in link.pending_changes.items() if k != CREATE_KEY}
+def sent(link: ContactLink, *, unverified: bool = False) -> None:
+    """The create went out; `unverified` when a contact of that email may already be on the list
+    (a batch skips one without a word; a 409): then only the lookups can tell ours from it."""
+    kept = {k: v for k, v in link.pending_changes.items() if k not in (CREATE_KEY, UNVERIFIED_KEY)}
+    link.pending_changes = {**kept, UNVERIFIED_KEY: True} if unverified else kept
+
+
+def unverified(link: ContactLink) -> bool:
+    """Whether a contact found for this link may be another than the one our create made."""
+    return bool(link.pending_changes.get(UNVERIFIED_KEY))
 
 
 async def send_queued(
@@ -79,7 +89,7 @@ async def send_queued(
             await gr.create_contacts_batch(sync.campaign_id, [_batch_entry(body) for _, body in bodies])
             metrics.VENDOR_WRITES.labels("getresponse", "create_batch").inc()
             for link, _ in bodies:
-                sent(link)
+                sent(link, unverified=True)
             return [link for link, _ in bodies]
         except (Transient, RateLimited) as exc:
             log.warning("batch create got no answer; sending the creates one by one", error=str(exc))
@@ -91,7 +101,10 @@ async def send_queued(
             await gr.create_contact({**body, "campaign": {"campaignId": sync.campaign_id}})
             metrics.VENDOR_WRITES.labels("getresponse", "create").inc()
         except Conflict:
-            pass  # already on the list: the exact-email lookup finds it and merges (above)
+            # Already on the list: the exact-email lookup finds it and merges it (pending.py).
+            sent(link, unverified=True)
+            done.append(link)
+            continue
         except (Transient, RateLimited) as exc:
             log.warning("queued create got no answer; trying again", link_id=link.id, error=str(exc))
             continue

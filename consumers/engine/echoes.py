@@ -21,6 +21,7 @@ from app.db.syncs import SyncConfig
 from app.domain.events import ChangeEvent, Kind, Transport
 from app.domain.sides import Value
 from app.domain.states import LinkState
+from consumers.engine import batching
 
 ADDED = "contact_added"
 CUSTOM_FIELD_CHANGED = "contact_custom_field_changed"
@@ -61,6 +62,7 @@ def arrived_as_created(sync: SyncConfig, link: ContactLink, event: ChangeEvent) 
     return (
         link.state is LinkState.PENDING
         and link.pending_since is not None
+        and not batching.unverified(link)
         and link.getresponse_contact_id is None
         and not link.pending_changes.get("values")
         and event.transport is Transport.WEBHOOK
@@ -71,10 +73,32 @@ def arrived_as_created(sync: SyncConfig, link: ContactLink, event: ChangeEvent) 
     )
 
 
+def left_to_lookups(link: ContactLink, event: ChangeEvent) -> bool:
+    """Whether `event` is about the contact of a create still waiting for its id, and best left
+    to the lookups (consumers/engine/pending.py), which find every such contact of the list with
+    one search: a poll of it, or the `contact_added` webhook of a create that went out in a batch
+    (or met a 409), which may name a contact that was on the list before, as only the lookups
+    can tell."""
+    if (
+        link.state not in (LinkState.PENDING, LinkState.REMOVING)
+        or link.pending_since is None
+        or link.getresponse_contact_id is not None
+    ):
+        return False
+    if event.transport is Transport.POLLER:
+        return True  # the poll saw our create (or the contact it met) before the lookups did
+    subscribed = event.transport is Transport.WEBHOOK and event.kind is Kind.SUBSCRIBED
+    return subscribed and batching.unverified(link)
+
+
 def salesforce_agrees(link: ContactLink, values: Mapping[str, Value]) -> bool:
-    """Whether every value a Salesforce event carries equals the base of a linked person: the echo
-    of our own PATCH (or a save that changed no synced field), with nothing to write."""
-    if link.state is not LinkState.LINKED or not link.base or not values:
+    """Whether every value a Salesforce event carries equals the base of a linked person (or of
+    one whose create is on its way, with no change held for it): the echo of our own PATCH, a
+    second delivery of the create (an Outbound Message beside the CDC event), or a save that
+    changed no synced field. There is nothing to write."""
+    if link.state not in (LinkState.LINKED, LinkState.PENDING) or not link.base or not values:
+        return False
+    if link.state is LinkState.PENDING and (link.pending_since is None or link.pending_changes.get("values")):
         return False
     agreed = base_values(link)
     return all(name in agreed and agreed[name] == value for name, value in values.items())

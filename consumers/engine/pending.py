@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -50,6 +51,8 @@ EXACT_LOOKUP_AFTER = 2
 # The list's search starts this long before the oldest due create was sent: GetResponse's clock
 # and ours differ, and its times have whole seconds.
 CREATED_SEARCH_MARGIN = timedelta(seconds=30)
+# A batched create's contact is not dated earlier than this before the batch was sent.
+CLOCK_MARGIN = timedelta(seconds=1)
 
 
 def now() -> datetime:
@@ -104,9 +107,9 @@ async def attach(locked: LockedLink, contact: GetResponsePerson) -> None:
             contact=contact,
             salesforce_modified_at=link.salesforce_modified_at,
         )
-        link.pending_changes = {}
     elif contact.changed_on is not None:
         link.getresponse_changed_on = contact.changed_on
+    link.pending_changes = {}
     decisions.log_note(
         locked.session,
         link,
@@ -144,6 +147,7 @@ async def remove_arrived(locked: LockedLink, contact: GetResponsePerson) -> None
     link.state = LinkState.DELETED
     link.pending_since = None
     link.next_lookup_at = None
+    link.pending_changes = {}
     decisions.log_note(
         locked.session,
         link,
@@ -255,11 +259,17 @@ class PendingLookups:
                     _no_answer(link, exc)
                     continue
                 if contact is not None:
-                    if _created_before(link, contact):
+                    if not _ours(link, contact.contact):
                         await _merge_existing(locked, contact)
                         links.touch(link)
                     else:
                         await _arrived(locked, contact)
+                    continue
+            elif element is not None and not _ours(link, element):
+                contact = await read_getresponse(gr, sync, str(element["contactId"]))
+                if contact is not None:
+                    await _merge_existing(locked, contact)
+                    links.touch(link)
                     continue
             elif element is not None:
                 contact = await _as_created(locked, element)
@@ -286,13 +296,16 @@ class PendingLookups:
         return [link for link in due if link not in queued]
 
 
-def _created_before(link: ContactLink, contact: GetResponsePerson) -> bool:
-    """Whether the contact was on the list before our create was sent: not ours (a batch skips
-    an email already on the list without a word)."""
-    raw = contact.contact.get("createdOn")
-    if not isinstance(raw, str) or link.pending_since is None:
+def _ours(link: ContactLink, contact: Mapping[str, Any]) -> bool:
+    """Whether the contact (a list element or its details) is the one our create made: made
+    through the API, and not before our create was sent. A single create cannot meet another
+    contact of its email (that is a 409), but a batch skips one already on the list without a word."""
+    if not batching.unverified(link):
+        return True
+    raw = contact.get("createdOn")
+    if contact.get("origin") not in (None, "api") or not isinstance(raw, str) or link.pending_since is None:
         return False
-    return parse_getresponse_datetime(raw) < link.pending_since - CREATED_SEARCH_MARGIN
+    return parse_getresponse_datetime(raw) >= link.pending_since - CLOCK_MARGIN
 
 
 async def _merge_existing(locked: LockedLink, contact: GetResponsePerson) -> None:

@@ -200,9 +200,10 @@ async def _push(locked: LockedLink, snapshot: Snapshot, event: ChangeEvent) -> N
         await _create(locked, snapshot)
         return
     contact = None
-    if link.getresponse_contact_id and echoes.salesforce_agrees(link, snapshot.values):
-        # The echo of our own PATCH (Outbound Messages carry no origin), or a save of fields the
-        # sync does not map: nothing to write, and the record is now known as of its time.
+    if echoes.salesforce_agrees(link, snapshot.values):
+        # The echo of our own PATCH (Outbound Messages carry no origin), the create's second
+        # delivery, or a save of fields the sync does not map: nothing to write, and the record
+        # is now known as of its time.
         links.note_salesforce_time(link, at)
         return
     if link.getresponse_contact_id:

@@ -100,6 +100,8 @@ async def _changed(change: Change, object_type: ObjectType, locked: LockedLink |
         return  # the poll reports nothing newer than what this link already holds
     if echoes.known_to_link(sync, link, event):
         return  # our own write or create coming back: the base already holds all it says
+    if locked is not None and echoes.left_to_lookups(locked.link, event):
+        return  # the contact of a batched create: the list's search links it, and can tell it is ours
     if locked is not None and echoes.arrived_as_created(sync, locked.link, event):
         await pending.attach(locked, pending.arrived_contact(sync, event))  # our create, as sent
         links.touch(locked.link)
