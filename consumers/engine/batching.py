@@ -80,11 +80,19 @@ async def send_queued(
     session: Any, gr: GetResponseClient, sync: SyncConfig, queued: list[ContactLink]
 ) -> list[ContactLink]:
     """Send the queued creates of one list; returns the links whose create went out (the others
-    wait: the account is throttled or unreachable, or were given up on with a decision note)."""
+    wait: for the batch throttle's next slot, or because the account is throttled or unreachable;
+    or they were given up on with a decision note)."""
     bodies = [(link, body) for link in queued if (body := queued_body(link)) is not None]
     if not bodies:
         return []
-    if len(bodies) > 1 and gr.limiter.batch_wait <= MAX_BATCH_WAIT:
+    wait = gr.limiter.batch_wait
+    if len(bodies) > 1 and 0 < wait <= MAX_BATCH_WAIT:
+        # The batch throttle's next slot is near: wait for it outside this transaction, which
+        # holds the links' locks (the consumers' events for these people would wait too).
+        for link, _ in bodies:
+            link.next_lookup_at = datetime.now(UTC) + timedelta(seconds=wait)
+        return []
+    if len(bodies) > 1 and wait <= MAX_BATCH_WAIT:
         try:
             await gr.create_contacts_batch(sync.campaign_id, [_batch_entry(body) for _, body in bodies])
             metrics.VENDOR_WRITES.labels("getresponse", "create_batch").inc()

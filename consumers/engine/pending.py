@@ -291,8 +291,8 @@ class PendingLookups:
         for link in queued:
             if link in went:
                 mark_created(link)
-            elif link.state is LinkState.PENDING:
-                link.next_lookup_at = now() + timedelta(seconds=1)
+            elif link.state is LinkState.PENDING and batching.queued_body(link) is not None:
+                link.next_lookup_at = max(link.next_lookup_at or now(), now() + batching.GATHER)
         return [link for link in due if link not in queued]
 
 
