@@ -70,6 +70,9 @@ def _run(world: World, size: int) -> None:
     )
     note(f"of which answered 429 (rate limit): Salesforce {sf.throttled}, GetResponse {gr.throttled}")
     note(f"GetResponse calls by kind: {_kinds(made)}")
+    throttled = [c for c in made if c["status"] == 429]
+    if throttled:
+        note(f"answered 429: {_kinds(throttled)}")
     floor = getresponse_floor(made)
     note(
         f"floor: {floor.calls} GetResponse calls until the last arrival ({floor.batches} of them "
