@@ -1,4 +1,4 @@
-"""5. Inbound endpoints under load: Outbound Messages with 1 and with 100 notifications, and
+"""6. Inbound endpoints under load: Outbound Messages with 1 and with 100 notifications, and
 GetResponse webhooks, against a baseline (bench/inbound_baseline.py: a FastAPI app that parses the
 same bodies with the same parsers and does nothing else), with the same load generator in the
 same run: requests/s, records/s, p50/p99 and the ratio to the baseline.
@@ -59,7 +59,7 @@ class Measured:
 
 def run(world: World, *, quick: bool) -> None:
     seconds = 2.0 if quick else 5.0
-    title(f"5. Inbound endpoints under load ({CONCURRENCY} at a time, {seconds:g} s each) against a baseline")
+    title(f"6. Inbound endpoints under load ({CONCURRENCY} at a time, {seconds:g} s each) against a baseline")
     org = world.info["salesforce_org_id"]
     targets = [
         Target("om_1", "Outbound Message, 1 notification", OM_PATH, 1, lambda: _outbound(org, 1)),
