@@ -48,9 +48,11 @@ MAX_LOOKUP_DELAY = timedelta(seconds=30)
 MAX_LOOKUPS = 14  # about five minutes in all
 # A missed link is also looked up by its email from this many misses on (see PendingLookups).
 EXACT_LOOKUP_AFTER = 2
-# The list's search starts this long before the oldest due create was sent: GetResponse's clock
-# and ours differ, and its times have whole seconds.
-CREATED_SEARCH_MARGIN = timedelta(seconds=30)
+# The list's search starts this long before the oldest due create was sent: GetResponse's times
+# have whole seconds, and its clock and ours may differ a little. A contact dated earlier still
+# than that is found by the exact-email lookup instead. (A wide margin costs every search the
+# whole burst's contacts again.)
+CREATED_SEARCH_MARGIN = timedelta(seconds=2)
 # A batched create's contact is not dated earlier than this before the batch was sent.
 CLOCK_MARGIN = timedelta(seconds=1)
 
