@@ -253,32 +253,15 @@ class PendingLookups:
             locked = LockedLink(
                 session, sync, link, ObjectType(link.salesforce_object or sync.create_as), sf, gr, None
             )
-            element = found.get(link.email_normalized)
-            if element is None and link.lookup_attempts >= EXACT_LOOKUP_AFTER:
-                try:
-                    contact = await find_on_list(gr, sync, link.email_normalized)
-                except VendorError as exc:
-                    _no_answer(link, exc)
-                    continue
-                if contact is not None:
-                    if not _ours(link, contact.contact):
-                        await _merge_existing(locked, contact)
-                        links.touch(link)
-                    else:
-                        await _arrived(locked, contact)
-                    continue
-            elif element is not None and not _ours(link, element):
-                contact = await read_getresponse(gr, sync, str(element["contactId"]))
-                if contact is not None:
-                    await _merge_existing(locked, contact)
-                    links.touch(link)
-                    continue
-            elif element is not None:
-                contact = await _as_created(locked, element)
-                if contact is not None:
-                    await _arrived(locked, contact)
-                    continue
-            _missed(session, sync, link)
+            # Each link in a savepoint of its own: one that gets no answer (its lookup, its read,
+            # or the write of the changes held for it) waits alone, and the links found in the
+            # same round are still recorded.
+            try:
+                async with session.begin_nested():
+                    await _settle(locked, found.get(link.email_normalized))
+            except VendorError as exc:
+                await session.refresh(link)
+                _no_answer(link, exc)
 
     async def _send_queued(
         self, session: Any, gr: GetResponseClient, sync: SyncConfig, due: list[ContactLink]
@@ -296,6 +279,33 @@ class PendingLookups:
             elif link.state is LinkState.PENDING and batching.queued_body(link) is not None:
                 link.next_lookup_at = max(link.next_lookup_at or now(), now() + batching.GATHER)
         return [link for link in due if link not in queued]
+
+
+async def _settle(locked: LockedLink, element: dict[str, Any] | None) -> None:
+    """Link (or remove) the contact of one waiting create that the list's search showed as
+    `element`, or look it up by its email once the search has missed it often enough."""
+    link, sync, gr = locked.link, locked.sync, locked.gr
+    if element is None and link.lookup_attempts >= EXACT_LOOKUP_AFTER:
+        contact = await find_on_list(gr, sync, link.email_normalized)
+        if contact is not None:
+            if _ours(link, contact.contact):
+                await _arrived(locked, contact)
+            else:
+                await _merge_existing(locked, contact)
+                links.touch(link)
+            return
+    elif element is not None and not _ours(link, element):
+        contact = await read_getresponse(gr, sync, str(element["contactId"]))
+        if contact is not None:
+            await _merge_existing(locked, contact)
+            links.touch(link)
+            return
+    elif element is not None:
+        contact = await _as_created(locked, element)
+        if contact is not None:
+            await _arrived(locked, contact)
+            return
+    _missed(locked.session, sync, link)
 
 
 def _ours(link: ContactLink, contact: Mapping[str, Any]) -> bool:
@@ -362,7 +372,8 @@ def _no_answer(link: ContactLink, error: VendorError) -> None:
     link.next_lookup_at = now() + delay_after_error(link, error)
     log.log(
         logging.WARNING if isinstance(error, Transient) else logging.ERROR,
-        "lookup of a pending contact got no answer; asking again later",
+        "a lookup of a pending contact, or the write of what waited for it, got no answer; "
+        "trying again later",
         link_id=link.id,
         error=str(error),
         next_lookup_at=link.next_lookup_at.isoformat(),
