@@ -113,7 +113,7 @@ class Settings(BaseSettings):
     breaker_min_failures: int = Field(10, ge=1)
     breaker_failure_ratio: float = Field(0.5, gt=0, le=1)
     breaker_open_s: float = Field(5.0, gt=0)
-    breaker_max_open_s: float = Field(120.0, gt=0)
+    breaker_max_open_s: float = Field(30.0, gt=0)
 
     # A GetResponse account's limits (api-contracts B10): 80 calls per second, 10 at once, 30,000
     # per 10 minutes, for every process on the account together (one budget kept in Postgres,
@@ -153,6 +153,12 @@ class Settings(BaseSettings):
     salesforce_sandbox_login_url: str = "https://test.salesforce.com"
     # How long an OAuth `state` (with its PKCE verifier) waits for the user to come back.
     oauth_state_ttl_s: int = Field(600, ge=30)
+    # Event Relay (POST /v1/salesforce/event-relay): the header in which EventBridge's API
+    # destination sends the connection's key (its "API key" authorization), and how long the key a
+    # rotation replaced is still accepted, while the destination's connection is changed to the new
+    # one (EventBridge does not retry a 401: events refused meanwhile would be lost).
+    event_relay_key_header: str = Field("X-Sfgr-Api-Key", pattern=r"^[A-Za-z0-9-]{1,64}$")
+    event_relay_key_grace_s: float = Field(3600.0, ge=0)
     # Where Salesforce and GetResponse reach this api, for the inbound URLs shown after a connect;
     # unset: the base URL of the connect request itself.
     public_base_url: str | None = None

@@ -19,7 +19,7 @@ import traceback
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from bench import burst, calls, first_sync, inbound, latency, resolver
+from bench import burst, calls, faults, first_sync, inbound, latency, resolver
 from bench.report import RESULTS
 from bench.world import World, running_stack, sigterm_as_interrupt
 
@@ -28,6 +28,7 @@ STACK_BENCHMARKS: dict[str, StackBench] = {
     "latency": latency.run,
     "calls": calls.run,
     "burst": burst.run,
+    "faults": faults.run,
     "first-sync": first_sync.run,
     "inbound": inbound.run,
 }

@@ -1,13 +1,12 @@
-"""6. Inbound endpoints under load: Outbound Messages with 1 and with 100 notifications, and
-GetResponse webhooks, against a baseline (bench/inbound_baseline.py: a FastAPI app that parses the
-same bodies with the same parsers and does nothing else), with the same load generator in the
-same run: requests/s, records/s, p50/p99 and the ratio to the baseline.
+"""6. Inbound endpoints under load: Outbound Messages with 1 and with 100 notifications,
+GetResponse webhooks and Event Relay posts, against a baseline (bench/inbound_baseline.py: a
+FastAPI app that parses the same bodies with the same parsers and does nothing else), with the
+same load generator in the same run: requests/s, records/s, p50/p99 and the ratio to the baseline.
 
 The api authenticates each delivery, publishes its events to Kafka and answers only once Kafka
 acknowledged them; the baseline shows what parsing alone costs on this machine. The records are
 Accounts and contacts of a list no sync feeds, so the consumers drop their events without a
-vendor call: the figures are the api's and Kafka's alone. (Event Relay posts join the table once
-that endpoint exists.)
+vendor call: the figures are the api's and Kafka's alone.
 """
 
 from __future__ import annotations
@@ -34,6 +33,8 @@ OUTBOUND_NS = "http://soap.sforce.com/2005/09/outbound"
 SOAP_ENV_NS = "http://schemas.xmlsoap.org/soap/envelope/"
 OM_PATH = "/v1/salesforce/outbound-messages"
 WEBHOOK_PATH = "/v1/getresponse/webhooks"
+RELAY_PATH = "/v1/salesforce/event-relay"
+RELAY_KEY_HEADER = "X-Sfgr-Api-Key"  # SFGR_EVENT_RELAY_KEY_HEADER's default, as the dev stack runs
 
 
 @dataclass(frozen=True)
@@ -65,17 +66,21 @@ def run(world: World, *, quick: bool) -> None:
         Target("om_1", "Outbound Message, 1 notification", OM_PATH, 1, lambda: _outbound(org, 1)),
         Target("om_100", "Outbound Message, 100 notifications", OM_PATH, 100, lambda: _outbound(org, 100)),
         Target("webhook", "GetResponse webhook", WEBHOOK_PATH, 1, _webhook),
+        Target("event_relay", "Event Relay post", RELAY_PATH, 1, lambda: _event_relay(org)),
     ]
     api_params = {
         OM_PATH: {"key": world.info["outbound_message_key"]},
         WEBHOOK_PATH: {"secret": world.info["getresponse_webhook_secret"]},
+        RELAY_PATH: {},
     }
+    api_headers = {RELAY_PATH: {RELAY_KEY_HEADER: world.info["event_relay_key"]}}
     rows: list[list[str]] = []
     results: dict[str, dict[str, object]] = {}
-    with _baseline_server() as baseline:
+    with _baseline_server(org) as baseline:
         for target in targets:
-            base = asyncio.run(_load(baseline, target, {}, seconds))
-            real = asyncio.run(_load(world.info["api"], target, api_params[target.path], seconds))
+            base = asyncio.run(_load(baseline, target, {}, {}, seconds))
+            headers = api_headers.get(target.path, {})
+            real = asyncio.run(_load(world.info["api"], target, api_params[target.path], headers, seconds))
             ratio = real.per_s / base.per_s if base.per_s else float("nan")
             for side, measured in (("baseline", base), ("api", real)):
                 rows.append(
@@ -107,18 +112,20 @@ def run(world: World, *, quick: bool) -> None:
     figures("inbound", concurrency=CONCURRENCY, seconds=seconds, targets=results)
 
 
-async def _load(base_url: str, target: Target, params: dict[str, str], seconds: float) -> Measured:
+async def _load(
+    base_url: str, target: Target, params: dict[str, str], headers: dict[str, str], seconds: float
+) -> Measured:
     """CONCURRENCY workers posting `target` for `seconds` (after a short warm-up)."""
     latencies: list[float] = []
     failed = 0
-    async with httpx.AsyncClient(base_url=base_url, timeout=30, params=params) as http:
+    async with httpx.AsyncClient(base_url=base_url, timeout=30, params=params, headers=headers) as http:
 
         async def worker(until_t: float, record: bool) -> None:
             nonlocal failed
             while time.perf_counter() < until_t:
-                body, headers = target.body()
+                body, body_headers = target.body()
                 began = time.perf_counter()
-                response = await http.post(target.path, content=body, headers=headers)
+                response = await http.post(target.path, content=body, headers=body_headers)
                 took = (time.perf_counter() - began) * 1000
                 if not record:
                     continue
@@ -182,8 +189,48 @@ def _webhook() -> tuple[bytes, dict[str, str]]:
     return json.dumps(event).encode(), headers
 
 
+def _event_relay(org: str) -> tuple[bytes, dict[str, str]]:
+    """An EventBridge envelope holding a CDC UPDATE of an Account (an object no sync feeds)."""
+    now = datetime.now(UTC)
+    header = {
+        "entityName": "Account",
+        "recordIds": [_salesforce_id("001")],
+        "changeType": "UPDATE",
+        "changeOrigin": "",
+        "transactionKey": str(uuid.uuid4()),
+        "sequenceNumber": 1,
+        "commitTimestamp": int(now.timestamp() * 1000),
+        "commitNumber": 10924536284919,
+        "commitUser": "0055g00000SfGrUAAV",
+        "changedFields": ["Name", "LastModifiedDate"],
+        "nulledFields": [],
+        "diffFields": [],
+    }
+    envelope = {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "AccountChangeEvent",
+        "source": f"aws.partner/salesforce.com/{org}/0YL5g0000008OiZGAU",
+        "account": "123456789012",
+        "time": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": "eu-central-1",
+        "resources": [],
+        "detail": {
+            "payload": {
+                "ChangeEventHeader": header,
+                "Name": "Bench Account",
+                "LastModifiedDate": now.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+            }
+        },
+    }
+    return json.dumps(envelope).encode(), {"Content-Type": "application/json"}
+
+
 class _baseline_server:
     """The baseline app in its own uvicorn process on a free port."""
+
+    def __init__(self, org: str) -> None:
+        self.org = org
 
     def __enter__(self) -> str:
         with socket.socket() as probe:
@@ -191,7 +238,7 @@ class _baseline_server:
             port = probe.getsockname()[1]
         command = [sys.executable, "-m", "uvicorn", "bench.inbound_baseline:app", "--port", str(port),
                    "--log-level", "warning", "--no-access-log"]
-        self.process = subprocess.Popen(command, env=os.environ.copy())
+        self.process = subprocess.Popen(command, env={**os.environ, "SFGR_BENCH_ORG_ID": self.org})
         url = f"http://127.0.0.1:{port}"
 
         def ready() -> bool:

@@ -7,15 +7,22 @@ so that it and the load generator do not share a GIL.
 
 from __future__ import annotations
 
+import os
+import uuid
+
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 
+from app.db.connections import InboundSecrets
+from app.inbound.event_relay import parse_event_relay
 from app.inbound.outbound_messages import outbound_change_events, parse_outbound_message
 from app.inbound.soap import SOAP_REPLY_MEDIA_TYPE, ack_envelope
 from app.inbound.webhooks import parse_webhook
 
 app = FastAPI()
 CONNECTION = "00000000-0000-0000-0000-000000000000"
+# The org the benchmark's Event Relay posts name (the dev stack's), so that the org check passes.
+ORG = InboundSecrets(uuid.UUID(CONNECTION), os.environ.get("SFGR_BENCH_ORG_ID", ""), {})
 
 
 @app.post("/v1/salesforce/outbound-messages")
@@ -34,3 +41,9 @@ async def webhooks(request: Request) -> JSONResponse:
         account_id="",
     )
     return JSONResponse({"status": "OK"})
+
+
+@app.post("/v1/salesforce/event-relay")
+async def event_relay(request: Request) -> JSONResponse:
+    parsed = parse_event_relay(await request.body(), connection=ORG, client_id="sfgr-bench")
+    return JSONResponse({"status": "OK", "published": len(parsed.events), "ignored": parsed.echoes})

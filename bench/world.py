@@ -128,6 +128,7 @@ class World:
 
     def __init__(self, stack: Stack) -> None:
         info = stack.info
+        self.stack = stack
         self.info = info
         self.env = stack.env
         self.sf = httpx.Client(base_url=info["salesforce"], timeout=10)

@@ -174,7 +174,9 @@ class Retrier:
         heapq.heappush(self._heap, _Held(due, next(self._seq), tp, record, self._generation.get(tp, 0)))
 
     def _fetch_wait_ms(self) -> int:
-        if self._wake_all or not self._heap or len(self._in_flight) >= self.concurrency:
+        if len(self._in_flight) >= self.concurrency:
+            return 20  # a slot frees soon: look again before a whole fetch wait passes
+        if self._wake_all or not self._heap:
             return 200
         until_due = self._heap[0].due - self._clock()
         return int(min(200.0, max(0.0, until_due) * 1000))

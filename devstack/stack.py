@@ -298,6 +298,7 @@ async def _connect_simulators(stack: Stack) -> None:
             salesforce = await salesforce_connect.connect_client_credentials(
                 session,
                 box,
+                settings,
                 ClientCredentialsConnect(
                     client_id=info["salesforce_client_id"],
                     client_secret=info["salesforce_client_secret"],
@@ -323,6 +324,10 @@ async def _connect_simulators(stack: Stack) -> None:
                     "outbound_url": salesforce.inbound.outbound_message_url,
                     "cdc_url": salesforce.inbound.change_events_url,
                     "cdc_secret": salesforce.inbound.change_events_secret,
+                    # Event Relay stays off (event_relay_url unset) until a test or a developer
+                    # points it at `event_relay_url`; the key is in place for when they do.
+                    "event_relay_key_header": salesforce.inbound.event_relay_key_header,
+                    "event_relay_key": salesforce.inbound.event_relay_key,
                     # Joining a sync's Campaign is a CampaignMember created (app/inbound/campaign_members.py).
                     "cdc_entities": ["Lead", "Contact", "CampaignMember"],
                 }
@@ -356,6 +361,8 @@ async def _connect_simulators(stack: Stack) -> None:
         salesforce_org_id=salesforce.connection.external_id,
         outbound_message_key=outbound_key,
         change_events_secret=salesforce.inbound.change_events_secret,
+        event_relay_url=salesforce.inbound.event_relay_url,
+        event_relay_key=salesforce.inbound.event_relay_key,
         getresponse_webhook_secret=parse_qs(urlsplit(getresponse.inbound.webhook_url).query)["secret"][0],
         sync_id=str(sync.id),
         getresponse_list=MAIN_LIST,

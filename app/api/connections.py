@@ -11,7 +11,7 @@ from app.api.auth import AUTH_RESPONSES
 from app.api.control_errors import control_errors, error_responses, public_base
 from app.api.deps import Admin, Reader, SessionDep, SettingsDep
 from app.control import connections, getresponse_connect, salesforce_connect
-from app.control.connections import ConnectionRead, Disconnected
+from app.control.connections import ConnectionRead, Disconnected, EventRelayKey
 from app.control.getresponse_connect import GetResponseConnect, GetResponseConnected
 from app.control.salesforce_connect import (
     CALLBACK_PATH,
@@ -122,7 +122,26 @@ async def connect_client_credentials(
 ) -> SalesforceConnected:
     with control_errors():
         return await salesforce_connect.connect_client_credentials(
-            session, SecretBox(settings), body, public_base=public_base(settings, request)
+            session, SecretBox(settings), settings, body, public_base=public_base(settings, request)
+        )
+
+
+@router.post(
+    "/salesforce/event-relay-key",
+    summary="Rotate the Event Relay key: a new key, shown once; the old one works for a grace period",
+    description=(
+        "Set the new key as the API key value of the EventBridge connection that the API destination "
+        "uses; the replaced key is accepted for SFGR_EVENT_RELAY_KEY_GRACE_S more (default an hour). "
+        "An org connected before Event Relay was supported gets its first key here."
+    ),
+    responses={**AUTH_RESPONSES, **error_responses(404)},
+)
+async def rotate_event_relay_key(
+    _: Admin, request: Request, session: SessionDep, settings: SettingsDep
+) -> EventRelayKey:
+    with control_errors():
+        return await connections.rotate_event_relay_key(
+            session, SecretBox(settings), settings, public_base=public_base(settings, request)
         )
 
 

@@ -61,7 +61,7 @@ class BreakerPolicy:
     min_failures: int = 10
     failure_ratio: float = 0.5
     open_s: float = 5.0
-    max_open_s: float = 120.0
+    max_open_s: float = 30.0
 
     def __post_init__(self) -> None:
         if self.window_s <= 0 or self.min_failures < 1 or not 0 < self.failure_ratio <= 1:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -27,7 +27,15 @@ from app.db import connections, syncs
 from app.db.connections import GETRESPONSE, SALESFORCE
 from app.db.models import Connection
 from app.domain.states import ConnectionState
-from app.inbound.authentication import CHANGE_EVENTS_SECRET, OUTBOUND_KEY, WEBHOOK_SECRET
+from app.inbound.authentication import (
+    CHANGE_EVENTS_SECRET,
+    EVENT_RELAY_KEY,
+    OUTBOUND_KEY,
+    PREVIOUS_EVENT_RELAY_KEY,
+    PREVIOUS_EVENT_RELAY_KEY_UNTIL,
+    WEBHOOK_SECRET,
+)
+from app.settings import Settings
 
 Kind = Literal["salesforce", "getresponse"]
 VENDOR_TIMEOUT_S = 15.0
@@ -73,8 +81,36 @@ class SalesforceInbound(BaseModel):
     outbound_message_url: str = Field(
         description="Endpoint URL of the Outbound Messages (workflow or flow), with its ?key="
     )
-    change_events_url: str = Field(description="Where the CDC relay posts change events")
-    change_events_secret: str = Field(description="The relay's HMAC key for X-Sfgr-Signature")
+    event_relay_url: str = Field(description="The endpoint of the EventBridge API destination (Event Relay)")
+    event_relay_key_header: str = Field(description="The API destination's API key name (a header)")
+    event_relay_key: str = Field(description="The API destination's API key value")
+    change_events_url: str = Field(description="Where a custom CDC relay posts CometD change events")
+    change_events_secret: str = Field(description="The custom relay's HMAC key for X-Sfgr-Signature")
+
+
+class EventRelayKey(BaseModel):
+    """A new Event Relay key, shown once: set it as the API key value of the API destination's
+    connection; the previous key keeps working until `previous_key_valid_until`."""
+
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "event_relay_url": "https://sfgr.example.com/v1/salesforce/event-relay",
+                    "event_relay_key_header": "X-Sfgr-Api-Key",
+                    "event_relay_key": "mJ3...",
+                    "previous_key_valid_until": "2026-11-30T11:00:00Z",
+                }
+            ]
+        }
+    }
+
+    event_relay_url: str
+    event_relay_key_header: str
+    event_relay_key: str
+    previous_key_valid_until: datetime | None = Field(
+        description="until when the replaced key is accepted too; null when there was none"
+    )
 
 
 class GetResponseInbound(BaseModel):
@@ -104,17 +140,24 @@ class Disconnected(BaseModel):
 
 
 def inbound_secrets_for(kind: Kind, existing: dict[str, str] | None) -> dict[str, str]:
-    """The secrets of a connection: the existing ones when the same org or account connects again."""
-    names = (OUTBOUND_KEY, CHANGE_EVENTS_SECRET) if kind == SALESFORCE else (WEBHOOK_SECRET,)
-    if existing and all(existing.get(n) for n in names):
-        return {n: existing[n] for n in names}
-    return {n: secrets.token_urlsafe(32) for n in names}
+    """The secrets of a connection: the existing ones when the same org or account connects again,
+    and a new one for each it lacks (an org connected before Event Relay existed gains its key)."""
+    names = (OUTBOUND_KEY, CHANGE_EVENTS_SECRET, EVENT_RELAY_KEY) if kind == SALESFORCE else (WEBHOOK_SECRET,)
+    kept = dict(existing or {})
+    return kept | {n: secrets.token_urlsafe(32) for n in names if not kept.get(n)}
 
 
-def salesforce_inbound(public_base: str, secrets_: dict[str, str]) -> SalesforceInbound:
+def event_relay_url(public_base: str) -> str:
+    return f"{public_base.rstrip('/')}/v1/salesforce/event-relay"
+
+
+def salesforce_inbound(public_base: str, secrets_: dict[str, str], *, key_header: str) -> SalesforceInbound:
     base = public_base.rstrip("/")
     return SalesforceInbound(
         outbound_message_url=f"{base}/v1/salesforce/outbound-messages?key={secrets_[OUTBOUND_KEY]}",
+        event_relay_url=event_relay_url(base),
+        event_relay_key_header=key_header,
+        event_relay_key=secrets_[EVENT_RELAY_KEY],
         change_events_url=f"{base}/v1/salesforce/change-events",
         change_events_secret=secrets_[CHANGE_EVENTS_SECRET],
     )
@@ -164,6 +207,39 @@ async def store(
     row = await connections.connection_by_id(session, connection_id)
     assert row is not None
     return row, inbound
+
+
+async def rotate_event_relay_key(
+    session: AsyncSession, box: SecretBox, settings: Settings, *, public_base: str
+) -> EventRelayKey:
+    """A new Event Relay key for the connected org; the key it replaces stays valid for
+    SFGR_EVENT_RELAY_KEY_GRACE_S, long enough to update the API destination's connection (a 401
+    in between would lose events: EventBridge does not retry it)."""
+    row = await connections.latest_connected(session, SALESFORCE)
+    if row is None:
+        raise NotFound("no Salesforce connection is connected")
+    current = box.open(row.inbound_secret) if row.inbound_secret else {}
+    rotated = dict(current) | {EVENT_RELAY_KEY: secrets.token_urlsafe(32)}
+    valid_until: datetime | None = None
+    if current.get(EVENT_RELAY_KEY) and settings.event_relay_key_grace_s > 0:
+        valid_until = datetime.now(UTC) + timedelta(seconds=settings.event_relay_key_grace_s)
+        rotated |= {
+            PREVIOUS_EVENT_RELAY_KEY: current[EVENT_RELAY_KEY],
+            PREVIOUS_EVENT_RELAY_KEY_UNTIL: valid_until.isoformat(),
+        }
+    else:
+        rotated.pop(PREVIOUS_EVENT_RELAY_KEY, None)
+        rotated.pop(PREVIOUS_EVENT_RELAY_KEY_UNTIL, None)
+    # Not a new version of the connection (`updated_at` stays): its credentials did not change, so
+    # no process needs to rebuild its vendor clients; the api's secrets cache takes it within 5 s.
+    row.inbound_secret = box.seal(rotated)
+    await session.commit()
+    return EventRelayKey(
+        event_relay_url=event_relay_url(public_base),
+        event_relay_key_header=settings.event_relay_key_header,
+        event_relay_key=rotated[EVENT_RELAY_KEY],
+        previous_key_valid_until=valid_until,
+    )
 
 
 async def list_connections(session: AsyncSession) -> list[ConnectionRead]:

@@ -112,6 +112,9 @@ class SalesforceConnected(BaseModel):
                     "connection": CONNECTION_EXAMPLE,
                     "inbound": {
                         "outbound_message_url": "https://sfgr.example.com/v1/salesforce/outbound-messages?key=Xy7...",
+                        "event_relay_url": "https://sfgr.example.com/v1/salesforce/event-relay",
+                        "event_relay_key_header": "X-Sfgr-Api-Key",
+                        "event_relay_key": "mJ3...",
                         "change_events_url": "https://sfgr.example.com/v1/salesforce/change-events",
                         "change_events_secret": "q2V...",
                     },
@@ -233,7 +236,7 @@ async def finish_authorization(
         )
         try:
             return await _store(
-                session, box, granted, credentials, "oauth_web_server", pending.environment,
+                session, box, settings, granted, credentials, "oauth_web_server", pending.environment,
                 pending.login_url, public_base,
             )
         except ControlError:
@@ -255,12 +258,17 @@ async def connect_jwt(
         audience=host,
     )
     return await _connect_with_grant(
-        session, box, credentials, "jwt_bearer", body.environment, host, public_base, body.username
+        session, box, settings, credentials, "jwt_bearer", body.environment, host, public_base, body.username
     )
 
 
 async def connect_client_credentials(
-    session: AsyncSession, box: SecretBox, body: ClientCredentialsConnect, *, public_base: str
+    session: AsyncSession,
+    box: SecretBox,
+    settings: Settings,
+    body: ClientCredentialsConnect,
+    *,
+    public_base: str,
 ) -> SalesforceConnected:
     credentials = ClientCredentialsGrant(
         token_url=salesforce_oauth.endpoint(body.my_domain_url, "token"),
@@ -268,13 +276,15 @@ async def connect_client_credentials(
         client_secret=body.client_secret,
     )
     return await _connect_with_grant(
-        session, box, credentials, "client_credentials", body.environment, body.my_domain_url, public_base
+        session, box, settings, credentials, "client_credentials", body.environment, body.my_domain_url,
+        public_base,
     )
 
 
 async def _connect_with_grant(
     session: AsyncSession,
     box: SecretBox,
+    settings: Settings,
     credentials: SalesforceCredentials,
     auth_kind: str,
     environment: str,
@@ -292,13 +302,14 @@ async def _connect_with_grant(
         except VendorError as exc:
             raise vendor_refusal(f"Salesforce refused the {credentials.grant} grant", exc) from exc
     return await _store(
-        session, box, granted, credentials, auth_kind, environment, host, public_base, username
+        session, box, settings, granted, credentials, auth_kind, environment, host, public_base, username
     )
 
 
 async def _store(
     session: AsyncSession,
     box: SecretBox,
+    app_settings: Settings,
     granted: GrantedToken,
     credentials: SalesforceCredentials,
     auth_kind: str,
@@ -325,13 +336,16 @@ async def _store(
         credentials=credentials.model_dump(mode="json") | _secrets_of(credentials),
         settings=settings,
     )
-    shown = salesforce_inbound(public_base, inbound)
+    shown = salesforce_inbound(public_base, inbound, key_header=app_settings.event_relay_key_header)
     return SalesforceConnected(
         connection=ConnectionRead.model_validate(row),
         inbound=shown,
         next_steps=[
             f"Outbound Messages (Lead, Contact): set the endpoint URL to {shown.outbound_message_url}",
-            f"CDC relay: post to {shown.change_events_url}, signing with the change_events_secret",
+            f"CDC through Event Relay: an EventBridge API destination to {shown.event_relay_url} with "
+            f"API key authorization, key name {shown.event_relay_key_header}, value event_relay_key",
+            f"A custom CDC relay (CometD JSON): post to {shown.change_events_url}, signing with the "
+            "change_events_secret",
             "These secrets are shown only in this answer; connecting the same org again keeps them.",
         ],
     )

@@ -10,6 +10,7 @@ import hashlib
 import hmac
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from app.db.connections import InboundSecrets
 from app.inbound.errors import InboundRejected
@@ -20,6 +21,10 @@ SIGNATURE_TOLERANCE_S = 300
 OUTBOUND_KEY = "outbound_key"
 CHANGE_EVENTS_SECRET = "change_events_secret"  # noqa: S105
 WEBHOOK_SECRET = "webhook_secret"  # noqa: S105
+EVENT_RELAY_KEY = "event_relay_key"
+# After a rotation, the key it replaced and until when (ISO date-time) that key is still accepted.
+PREVIOUS_EVENT_RELAY_KEY = "event_relay_key_previous"
+PREVIOUS_EVENT_RELAY_KEY_UNTIL = "event_relay_key_previous_until"
 
 
 def _no_connection(what: str) -> InboundRejected:
@@ -153,4 +158,38 @@ def connection_for_webhook_secret(
             found = connection
     if found is None:
         raise InboundRejected(401, "wrong_secret", "the webhook URL's ?secret= parameter is wrong")
+    return found
+
+
+# --- Event Relay: the API key header of EventBridge's API destination (api-contracts A6) ---------
+
+
+def _event_relay_keys(connection: InboundSecrets, now: datetime) -> list[str]:
+    """The connection's key, and the one a rotation replaced while it is still accepted."""
+    secrets = connection.secrets
+    keys = [secrets[EVENT_RELAY_KEY]] if secrets.get(EVENT_RELAY_KEY) else []
+    previous, until = secrets.get(PREVIOUS_EVENT_RELAY_KEY), secrets.get(PREVIOUS_EVENT_RELAY_KEY_UNTIL)
+    if previous and until and now < datetime.fromisoformat(until):
+        keys.append(previous)
+    return keys
+
+
+def connection_for_event_relay_key(
+    connections: Sequence[InboundSecrets], key: str | None, *, header: str, now: datetime
+) -> InboundSecrets:
+    """The Salesforce connection whose Event Relay key is `key`: EventBridge cannot sign a request,
+    so this key, sent in `header` by the API destination, is the only proof of the sender."""
+    candidates = [(c, _event_relay_keys(c, now)) for c in connections]
+    candidates = [(c, keys) for c, keys in candidates if keys]
+    if not candidates:
+        raise _no_connection("Salesforce connection with an Event Relay key")
+    if not key:
+        raise InboundRejected(401, "missing_key", f"the {header} header is missing")
+    found: InboundSecrets | None = None
+    for connection, keys in candidates:  # every key is compared, so the time does not tell which matched
+        for expected in keys:
+            if _same_secret(key, expected) and found is None:
+                found = connection
+    if found is None:
+        raise InboundRejected(401, "wrong_key", f"the {header} header does not hold the Event Relay key")
     return found

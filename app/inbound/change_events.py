@@ -1,10 +1,10 @@
-"""Change Data Capture events, as a relay forwards them in CometD JSON, into `ChangeEvent`s
-(api-contracts A2, C2, C3).
+"""Change Data Capture events into `ChangeEvent`s: the one reader of the CDC header and body rules
+(api-contracts A2, A6, C2, C3), shared by every way change events arrive.
 
-A body is one CometD event `{"schema", "payload": {"ChangeEventHeader": {...}, ...}, "event":
-{"replayId"}}`, a CometD message wrapping one in `data`, or a JSON array of either. Pub/Sub API
-payloads (Avro, bitmap `changedFields` like `0x650004E0`) are out of scope and refused: their
-UPDATE bodies hold every field, null when unchanged, which this module would misread as nulls.
+`payload_change_events` reads one event payload (`{"ChangeEventHeader": {...}, ...fields}`), as
+every way in holds it (the CometD relay endpoint, the Event Relay endpoint, a Pub/Sub API client);
+`parse_change_events` reads the CometD relay's body: one CometD event `{"schema", "payload",
+"event": {"replayId"}}`, a CometD message wrapping one in `data`, or a JSON array of either.
 
 Each record id of each event becomes one `ChangeEvent`:
 - kind: CREATE -> created, UPDATE -> updated, DELETE -> deleted, UNDELETE -> undeleted; the gap
@@ -18,7 +18,21 @@ Each record id of each event becomes one `ChangeEvent`:
   (which includes LastModifiedDate), with explicit nulls; a DELETE or gap carries none;
 - event id: `cdc:<replayId>` (plus `:<recordId>` when the event names several records, so that
   each record's event stays distinct), else `cdc:<transactionKey>:<sequenceNumber>:<recordId>`;
-- source timestamp: `commitTimestamp` (epoch ms); origin: `changeOrigin`.
+- source timestamp: `commitTimestamp` (epoch ms, or an ISO date-time); origin: `changeOrigin`.
+
+Both forms a payload may take are read (A2 "Body contents by operation"; A6 leaves the choice
+UNCONFIRMED for Event Relay): field names or hex bitmaps in `changedFields`/`nulledFields`, and
+date-times as ISO strings or epoch milliseconds. What cannot be read for certain is never guessed:
+the event becomes a `reread` of its records (`detail.unreadable` says why), and the consumer reads
+the record itself. That is the case for
+- bitmaps (`0x650004E0`, `4-0x10`), which only the event's Avro schema can decode (a caller that
+  holds the schema decodes them into names before calling this module);
+- `diffFields`: those values are text diffs, not values;
+- an UPDATE without `changedFields` that holds a null: in CometD form a null is a field cleared, in
+  Pub/Sub form a field unchanged;
+- a whole number in a payload whose date-times are epoch ms (or cannot be told apart): it may be a
+  date-time or a number. `CreatedDate` and `LastModifiedDate` are date-times on every object, so
+  in epoch form they are rewritten to the ISO form CometD uses.
 
 An event whose `changeOrigin` names our own client id (`;client=<salesforce_client_id>`, from the
 `Sforce-Call-Options` header of our writes) is our echo: counted, not published.
@@ -32,20 +46,23 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from app.domain.events import ChangeEvent, Kind, Source, Transport
 from app.inbound.errors import InboundRejected
 from app.inbound.json_payload import decode_json
-from app.inbound.timestamps import from_epoch_ms
+from app.inbound.timestamps import from_epoch_ms, parse_vendor_datetime
 
 OVERFLOW_RECORD_ID = "000000000000000AAA"
 KINDS = {"CREATE": Kind.CREATED, "UPDATE": Kind.UPDATED, "DELETE": Kind.DELETED, "UNDELETE": Kind.UNDELETED}
 GAP_TYPES = frozenset({"GAP_CREATE", "GAP_UPDATE", "GAP_DELETE", "GAP_UNDELETE"})
 OVERFLOW = "GAP_OVERFLOW"
-_PUBSUB_BITMAP = re.compile(r"(?:\d+-)?0x[0-9A-Fa-f]+")
+# The date-time fields of every object; a change event's other date-times depend on the object.
+SYSTEM_DATETIMES = ("CreatedDate", "LastModifiedDate")
+_BITMAP = re.compile(r"(?:\d+-)?0x[0-9A-Fa-f]+")
 # A record id, or a key-prefix wildcard such as `00Q*` (A2, recordIds).
 _RECORD_ID = re.compile(r"[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?|[A-Za-z0-9]{3}\*")
+_LATEST_MS = 253_402_300_799_999  # the end of the year 9999
 
 
 class ChangeEventHeader(BaseModel):
@@ -57,10 +74,19 @@ class ChangeEventHeader(BaseModel):
     changeOrigin: str | None = None
     transactionKey: str | None = Field(None, max_length=100)
     sequenceNumber: int | None = None
-    commitTimestamp: int = Field(ge=0, le=253_402_300_799_999)  # up to the year 9999
+    commitTimestamp: int = Field(ge=0, le=_LATEST_MS)  # epoch ms; an ISO date-time is read into it
     commitNumber: int | None = None
     commitUser: str | None = None
     changedFields: list[str] = Field(default_factory=list)
+    nulledFields: list[str] = Field(default_factory=list)
+    diffFields: list[str] = Field(default_factory=list)
+
+    @field_validator("commitTimestamp", mode="before")
+    @classmethod
+    def _epoch_ms(cls, value: Any) -> Any:
+        if isinstance(value, str) and not value.strip().isdigit():
+            return int(parse_vendor_datetime(value).timestamp() * 1000)
+        return value
 
 
 class ReplayPosition(BaseModel):
@@ -120,8 +146,20 @@ def flat_changed_fields(changed: list[str]) -> list[str]:
     return list(dict.fromkeys(names))
 
 
+def iso_from_epoch_ms(value: int) -> str:
+    """`1714557600000` -> `2024-05-01T10:00:00.000Z`, the form CometD sends (A2)."""
+    return from_epoch_ms(value).strftime("%Y-%m-%dT%H:%M:%S.") + f"{value % 1000:03d}Z"
+
+
 def _bad(message: str, reason: str = "bad_event") -> InboundRejected:
     return InboundRejected(400, reason, message)
+
+
+def _problems(exc: ValidationError) -> str:
+    return "; ".join(
+        f"{'.'.join(str(part) for part in error['loc']) or 'event'}: {error['msg']}"
+        for error in exc.errors()[:3]
+    )
 
 
 def _items(document: Any) -> list[Any]:
@@ -135,34 +173,26 @@ def _items(document: Any) -> list[Any]:
     return unwrapped
 
 
-def _validated(item: Any, index: int) -> tuple[CometDEvent, ChangeEventHeader]:
+def _header(payload: Mapping[str, Any], where: str) -> ChangeEventHeader:
     try:
-        event = CometDEvent.model_validate(item)
-        header = ChangeEventHeader.model_validate(event.payload.get("ChangeEventHeader"))
+        header = ChangeEventHeader.model_validate(payload.get("ChangeEventHeader"))
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(part) for part in error['loc']) or 'event'}: {error['msg']}"
-            for error in exc.errors()[:3]
-        )
-        raise _bad(f"event {index} is not a CometD change event ({problems})") from None
-    if any(_PUBSUB_BITMAP.fullmatch(name) for name in header.changedFields):
-        raise _bad(
-            f"event {index} carries Pub/Sub API bitmaps in changedFields; "
-            "only CometD JSON events are accepted",
-            "pubsub_payload",
-        )
-    return event, header
+        raise _bad(f"{where} is not a change event (ChangeEventHeader: {_problems(exc)})") from None
+    bad_ids = [r for r in header.recordIds if not _RECORD_ID.fullmatch(r)]
+    if bad_ids:
+        raise _bad(f"{where} has record ids that are not Salesforce ids: {bad_ids[:3]!r:.120}")
+    return header
 
 
-def _event_id(replay_id: int | None, header: ChangeEventHeader, record_id: str, index: int) -> str:
+def _event_id(replay_id: int | str | None, header: ChangeEventHeader, record_id: str, where: str) -> str:
     if replay_id is not None:
         return f"cdc:{replay_id}" if len(header.recordIds) == 1 else f"cdc:{replay_id}:{record_id}"
     if header.transactionKey is None or header.sequenceNumber is None:
-        raise _bad(f"event {index} has neither a replayId nor a transactionKey and sequenceNumber")
+        raise _bad(f"{where} has neither a replayId nor a transactionKey and sequenceNumber")
     return f"cdc:{header.transactionKey}:{header.sequenceNumber}:{record_id}"
 
 
-def _kind_and_scope(header: ChangeEventHeader, record_id: str, index: int) -> tuple[Kind, str | None]:
+def _kind_and_scope(header: ChangeEventHeader, record_id: str, where: str) -> tuple[Kind, str | None]:
     change_type = header.changeType
     if change_type in KINDS:
         if record_id.endswith("*"):
@@ -172,58 +202,126 @@ def _kind_and_scope(header: ChangeEventHeader, record_id: str, index: int) -> tu
         return Kind.REREAD, "entity"
     if change_type in GAP_TYPES:
         return Kind.REREAD, "record"
-    raise _bad(f"event {index} has changeType {change_type[:40]!r}, which is not a change or gap event",
+    raise _bad(f"{where} has changeType {change_type[:40]!r}, which is not a change or gap event",
                "unknown_change_type")
+
+
+def _datetimes_in_epoch_ms(fields: Mapping[str, Any]) -> bool | None:
+    """Whether the payload's date-times are epoch ms (True) or ISO strings (False), as its system
+    date-times show; None when it carries none to tell by."""
+    for name in SYSTEM_DATETIMES:
+        value = fields.get(name)
+        if isinstance(value, str):
+            return False
+        if isinstance(value, int) and not isinstance(value, bool):
+            return True
+    return None
+
+
+def _whole_numbers(fields: Mapping[str, Any]) -> list[str]:
+    return [name for name, value in fields.items()
+            if isinstance(value, int) and not isinstance(value, bool) and name not in SYSTEM_DATETIMES]
+
+
+def _readable_fields(
+    header: ChangeEventHeader, payload: Mapping[str, Any]
+) -> tuple[dict[str, Any], str | None]:
+    """The fields the event carries for certain (see the module's docstring), with date-times in
+    ISO form; or why they cannot be read."""
+    change_type = header.changeType
+    if change_type not in {"CREATE", "UNDELETE", "UPDATE"}:
+        return {}, None
+    if any(_BITMAP.fullmatch(n) for n in (*header.changedFields, *header.nulledFields, *header.diffFields)):
+        return {}, "changedFields or nulledFields are bitmaps, which only the event's Avro schema decodes"
+    if header.diffFields:
+        return {}, f"diffFields {header.diffFields[:3]!r:.80} hold text diffs, not values"
+    fields = flatten_fields(payload)
+    if change_type == "UPDATE":
+        changed = flat_changed_fields(header.changedFields)
+        if changed:
+            fields = {name: value for name, value in fields.items() if name in changed}
+        elif any(value is None for value in fields.values()):
+            return {}, "an UPDATE without changedFields holds nulls: cleared or unchanged cannot be told"
+    in_epoch_ms = _datetimes_in_epoch_ms(fields)
+    if in_epoch_ms is not False:
+        numbers = _whole_numbers(fields)
+        if numbers:
+            return {}, f"{numbers[:3]!r:.80} may be epoch-ms date-times or numbers"
+    for name in SYSTEM_DATETIMES:
+        value = fields.get(name)
+        if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= _LATEST_MS:
+            fields[name] = iso_from_epoch_ms(value)
+    return fields, None
+
+
+def payload_change_events(
+    payload: Mapping[str, Any],
+    *,
+    where: str,
+    replay_id: int | str | None,
+    connection_id: str,
+    client_id: str,
+    received_at: datetime,
+) -> ParsedChangeEvents:
+    """One change event payload (`{"ChangeEventHeader": {...}, ...fields}`), one `ChangeEvent` per
+    record id. `where` names the event in a 400's message ("event 2"); `replay_id` is the event's
+    position in its channel, when the transport gives one (opaque: only its text is used)."""
+    header = _header(payload, where)
+    if is_our_echo(header.changeOrigin, client_id):
+        return ParsedChangeEvents([], len(header.recordIds))
+    fields, unreadable = _readable_fields(header, payload)
+    detail: dict[str, Any] = {"change_type": header.changeType}
+    for key, value in (
+        ("replay_id", replay_id), ("transaction_key", header.transactionKey),
+        ("sequence_number", header.sequenceNumber), ("commit_number", header.commitNumber),
+        ("commit_user", header.commitUser), ("unreadable", unreadable),
+    ):
+        if value is not None:
+            detail[key] = value
+    changed = flat_changed_fields(header.changedFields) if header.changeType == "UPDATE" else None
+    email = fields.get("Email")
+    events = []
+    for record_id in header.recordIds:
+        kind, scope = _kind_and_scope(header, record_id, where)
+        if unreadable and scope is None:
+            kind, scope = Kind.REREAD, "record"
+        events.append(
+            ChangeEvent(
+                event_id=_event_id(replay_id, header, record_id, where),
+                source=Source.SALESFORCE,
+                transport=Transport.CHANGE_DATA_CAPTURE,
+                kind=kind,
+                connection_id=connection_id,
+                object_type=header.entityName,
+                record_id=record_id,
+                email=email if isinstance(email, str) and email and scope is None else None,
+                fields=dict(fields) if scope is None else {},
+                changed_fields=changed if scope is None else None,
+                source_timestamp=from_epoch_ms(header.commitTimestamp),
+                received_at=received_at,
+                origin=header.changeOrigin or None,
+                detail={**detail, "reread": scope} if scope else dict(detail),
+            )
+        )
+    return ParsedChangeEvents(events, 0)
 
 
 def parse_change_events(
     body: bytes, *, connection_id: str, client_id: str, received_at: datetime | None = None
 ) -> ParsedChangeEvents:
+    """The CometD relay's body (see the module's docstring); raises InboundRejected(400)."""
     received = received_at or datetime.now(UTC)
     events: list[ChangeEvent] = []
     echoes = 0
     for index, item in enumerate(_items(decode_json(body)), start=1):
-        cometd, header = _validated(item, index)
-        bad_ids = [r for r in header.recordIds if not _RECORD_ID.fullmatch(r)]
-        if bad_ids:
-            raise _bad(f"event {index} has record ids that are not Salesforce ids: {bad_ids[:3]!r:.120}")
-        if is_our_echo(header.changeOrigin, client_id):
-            echoes += len(header.recordIds)
-            continue
-        replay_id = cometd.event.replayId if cometd.event else None
-        changed = flat_changed_fields(header.changedFields)
-        fields = flatten_fields(cometd.payload)
-        if header.changeType == "UPDATE" and changed:
-            fields = {name: value for name, value in fields.items() if name in changed}
-        elif header.changeType not in {"CREATE", "UNDELETE", "UPDATE"}:
-            fields = {}
-        detail: dict[str, Any] = {"change_type": header.changeType}
-        for key, value in (
-            ("replay_id", replay_id), ("transaction_key", header.transactionKey),
-            ("sequence_number", header.sequenceNumber), ("commit_number", header.commitNumber),
-            ("commit_user", header.commitUser),
-        ):
-            if value is not None:
-                detail[key] = value
-        email = fields.get("Email")
-        for record_id in header.recordIds:
-            kind, scope = _kind_and_scope(header, record_id, index)
-            events.append(
-                ChangeEvent(
-                    event_id=_event_id(replay_id, header, record_id, index),
-                    source=Source.SALESFORCE,
-                    transport=Transport.CHANGE_DATA_CAPTURE,
-                    kind=kind,
-                    connection_id=connection_id,
-                    object_type=header.entityName,
-                    record_id=record_id,
-                    email=email if isinstance(email, str) and email and scope is None else None,
-                    fields=dict(fields) if scope is None else {},
-                    changed_fields=changed if header.changeType == "UPDATE" else None,
-                    source_timestamp=from_epoch_ms(header.commitTimestamp),
-                    received_at=received,
-                    origin=header.changeOrigin or None,
-                    detail={**detail, "reread": scope} if scope else dict(detail),
-                )
-            )
+        try:
+            cometd = CometDEvent.model_validate(item)
+        except ValidationError as exc:
+            raise _bad(f"event {index} is not a CometD change event ({_problems(exc)})") from None
+        parsed = payload_change_events(
+            cometd.payload, where=f"event {index}", replay_id=cometd.event.replayId if cometd.event else None,
+            connection_id=connection_id, client_id=client_id, received_at=received,
+        )
+        events.extend(parsed.events)
+        echoes += parsed.echoes
     return ParsedChangeEvents(events, echoes)

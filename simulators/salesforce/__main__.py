@@ -17,6 +17,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--outbound-url", help="where Outbound Messages go (may hold ?key=...)")
     parser.add_argument("--cdc-url", help="the CDC relay endpoint")
     parser.add_argument("--cdc-secret", help="key of the X-Sfgr-Signature HMAC")
+    parser.add_argument("--event-relay-url", help="Event Relay: the EventBridge API destination's endpoint")
+    parser.add_argument("--event-relay-key", help="the API key value the API destination sends")
     parser.add_argument("--org-id", help="18-character org id (00D...)")
     parser.add_argument("--client-id")
     parser.add_argument("--client-secret")
@@ -44,6 +46,8 @@ def config_from(args: argparse.Namespace) -> SalesforceSimConfig:
         "outbound_url",
         "cdc_url",
         "cdc_secret",
+        "event_relay_url",
+        "event_relay_key",
         "org_id",
         "client_id",
         "client_secret",

@@ -1,4 +1,5 @@
-"""Change Data Capture events, posted to a relay endpoint as CometD-shaped JSON (api-contracts A2, C2).
+"""Change Data Capture events, posted to a relay endpoint as CometD-shaped JSON (api-contracts A2, C2),
+and handed to Event Relay (event_relay.py) when `event_relay_url` is set: either, or both.
 
 Each commit becomes one POST to `cdc_url`: a JSON array of
 `{"schema", "payload": {"ChangeEventHeader": {...}, ...fields}, "event": {"replayId"}}`, one
@@ -41,6 +42,7 @@ from typing import Any
 from simulators.common.deliveries import Deliverer, Delivery
 from simulators.salesforce import schema, timefmt
 from simulators.salesforce.config import SalesforceSimConfig
+from simulators.salesforce.event_relay import EventRelay
 from simulators.salesforce.store import Change, Commit
 
 GAP_TYPES = ("GAP_CREATE", "GAP_UPDATE", "GAP_DELETE", "GAP_UNDELETE", "GAP_OVERFLOW")
@@ -100,6 +102,7 @@ class ChangeEvents:
     def __init__(self, *, config: Callable[[], SalesforceSimConfig], deliverer: Deliverer) -> None:
         self._config = config
         self._deliverer = deliverer
+        self._event_relay = EventRelay(config=config, deliverer=deliverer)
         self._replay = random.randrange(1_000_000, 9_000_000)
 
     def _next_replay_id(self) -> int:
@@ -108,7 +111,7 @@ class ChangeEvents:
 
     def on_commit(self, commit: Commit) -> None:
         config = self._config()
-        if not config.cdc_url:
+        if not config.cdc_url and not config.event_relay_url:
             return
         events: list[tuple[dict[str, Any], dict[str, Any]]] = []  # (header, fields)
         for change in commit.changes:
@@ -140,8 +143,7 @@ class ChangeEvents:
         header = self._header(entity, change_type, recipients, commit, [])
         header["sequenceNumber"] = 1
         event = self._event(header, {})
-        if self._config().cdc_url:
-            self._publish(commit.transaction_key, [event])
+        self._publish(commit.transaction_key, [event])
         return event
 
     def _header(
@@ -170,7 +172,10 @@ class ChangeEvents:
         }
 
     def _publish(self, key: str, events: list[dict[str, Any]]) -> None:
+        self._event_relay.relay(events)
         config = self._config()
+        if not config.cdc_url:
+            return
         first_url = config.cdc_url or ""
         body = json.dumps(events, separators=(",", ":")).encode()
         scale = config.delivery_time_scale

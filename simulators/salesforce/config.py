@@ -85,9 +85,23 @@ class SalesforceSimConfig(BaseModel):
     outbound_fields: dict[str, list[str]] = Field(default_factory=lambda: dict(DEFAULT_OUTBOUND_FIELDS))
     cdc_url: str | None = Field(None, description="CDC relay endpoint")
     cdc_secret: str = Field("sfgr-sim-cdc-secret", min_length=1, description="key of X-Sfgr-Signature")
+    event_relay_url: str | None = Field(
+        None, description="Event Relay: the EventBridge API destination's endpoint, one POST per event"
+    )
+    event_relay_key_header: str = Field(
+        "X-Sfgr-Api-Key", pattern=r"^[A-Za-z0-9-]{1,64}$", description="the API destination's API key name"
+    )
+    event_relay_key: str = Field("sfgr-sim-event-relay-key", min_length=1, description="its API key value")
+    event_relay_form: Literal["cometd", "pubsub"] = Field(
+        "cometd", description="the payload's form (relay_forms.py): names and ISO, or bitmaps and epoch ms"
+    )
+    event_relay_channel_id: str = Field(
+        "0YL5g0000008OiZGAU", description="the PlatformEventChannel id in the partner event source"
+    )
     cdc_entities: list[str] = Field(
         default_factory=lambda: list(DEFAULT_CDC_ENTITIES),
-        description="entities selected for CDC: Lead, Contact, Campaign, CampaignMember",
+        description="entities selected for CDC (and members of the Event Relay channel): Lead, Contact, "
+        "Campaign, CampaignMember",
     )
     delivery_time_scale: float = Field(
         0.001, gt=0, description="multiplies every retry delay, timeout and max age of deliveries"

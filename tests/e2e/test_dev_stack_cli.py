@@ -13,7 +13,7 @@ import httpx
 REQUIRED = {
     "api", "database_url", "kafka", "salesforce", "getresponse", "salesforce_org_id",
     "getresponse_webhook_secret", "change_events_secret", "api_token", "salesforce_client_id",
-    "salesforce_client_secret", "getresponse_api_key",
+    "salesforce_client_secret", "getresponse_api_key", "event_relay_url", "event_relay_key",
 }
 
 

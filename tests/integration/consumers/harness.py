@@ -572,6 +572,7 @@ async def running_engine(
             await salesforce_connect.connect_client_credentials(
                 session,
                 box,
+                settings,
                 ClientCredentialsConnect(
                     client_id=SF_CLIENT_ID,
                     client_secret=SF_CLIENT_SECRET,

@@ -354,3 +354,44 @@ async def test_salesforce_delete_while_the_create_is_pending_keeps_the_person_of
 
     assert await engine.sf.by_email(email) == []  # not brought back as a new record
     assert await engine.gr.active(email) is None  # deleted in Salesforce: off the list
+
+
+async def test_held_changes_that_cannot_be_written_wait_alone_and_the_other_pending_links_are_recorded(
+    engine_for: EngineFor, double_opt_in_list: str
+) -> None:
+    async with engine_for(campaign_id=double_opt_in_list) as engine:
+        emails = [unique_email("heldfail"), unique_email("heldok")]
+        waiting = {}
+        for email in emails:
+            lead_id = await engine.sf.create("Lead", FirstName="Cy", LastName="Dee", Email=email, Company="Acme")
+            await engine.to_getresponse.apply(engine.events.created(await engine.sf.record(lead_id)))
+            # The second create, with the first still on its way, is queued for a batch
+            # (consumers/engine/batching.py): the lookups send it.
+            await engine.look_up_now(email)
+            (waiting[email],) = await until(
+                lambda email=email: engine.gr.contacts(email, state="unconfirmed"), what="the create processed"
+            )
+            await engine.sf.update(lead_id, Company=f"Held {email}")
+            await engine.to_getresponse.apply(engine.events.updated(await engine.sf.record(lead_id), "Company"))
+        failing, fine = (waiting[email]["contactId"] for email in emails)
+        await engine.gr.faults(
+            error_rate=1.0, error_statuses=[503], methods=["POST"], path_prefix=f"/v3/contacts/{failing}"
+        )
+        for contact_id in (failing, fine):
+            await engine.gr.confirm(contact_id)
+
+        for email in emails:
+            await engine.look_up_now(email)  # no exception escapes the round
+
+        stuck, linked = [await engine.link(email) for email in emails]
+        assert linked is not None and (linked.state, linked.getresponse_contact_id) == ("linked", fine)
+        assert linked.pending_changes == {}
+        assert stuck is not None and (stuck.state, stuck.getresponse_contact_id) == ("pending", None)
+        assert stuck.pending_changes["values"] == {"company": f"Held {emails[0]}"}
+        assert stuck.next_lookup_at is not None and stuck.next_lookup_at > datetime.now(UTC)
+
+        await engine.gr.faults()
+        stuck = await engine.look_up_now(emails[0])
+        assert (stuck.state, stuck.getresponse_contact_id) == ("linked", failing)
+        contact = await engine.gr.active(emails[0], double_opt_in_list)
+        assert contact is not None and company(contact) == f"Held {emails[0]}"

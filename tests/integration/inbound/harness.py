@@ -30,6 +30,7 @@ class Connected:
     org_id: str
     outbound_key: str
     change_events_secret: str
+    event_relay_key: str
     salesforce_connection_id: str
     account_id: str
     webhook_secret: str
@@ -43,6 +44,7 @@ async def connect(
     account_id: str | None = None,
     outbound_key: str | None = None,
     change_events_secret: str | None = None,
+    event_relay_key: str | None = None,
     webhook_secret: str | None = None,
 ) -> Connected:
     """Saves one Salesforce and one GetResponse connection with their inbound secrets."""
@@ -51,6 +53,7 @@ async def connect(
     secrets = {
         "outbound_key": outbound_key if outbound_key is not None else uuid.uuid4().hex,
         "change_events_secret": change_events_secret or uuid.uuid4().hex,
+        "event_relay_key": event_relay_key or uuid.uuid4().hex,
         "webhook_secret": webhook_secret or uuid.uuid4().hex,
     }
     box = SecretBox(settings)
@@ -60,13 +63,15 @@ async def connect(
             salesforce, getresponse = await save_connections(
                 session, box, org_id=org_id, account_id=account_id, salesforce_auth="jwt_bearer",
                 salesforce_secrets={"outbound_key": secrets["outbound_key"],
-                                    "change_events_secret": secrets["change_events_secret"]},
+                                    "change_events_secret": secrets["change_events_secret"],
+                                    "event_relay_key": secrets["event_relay_key"]},
                 getresponse_secrets={"webhook_secret": secrets["webhook_secret"]},
             )
     finally:
         await engine.dispose()
     return Connected(
         org_id=org_id, outbound_key=secrets["outbound_key"], change_events_secret=secrets["change_events_secret"],
+        event_relay_key=secrets["event_relay_key"],
         salesforce_connection_id=str(salesforce), account_id=account_id,
         webhook_secret=secrets["webhook_secret"], getresponse_connection_id=str(getresponse),
     )

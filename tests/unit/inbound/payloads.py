@@ -127,6 +127,26 @@ def cdc_event(
     return event
 
 
+def event_relay_envelope(
+    event: dict[str, Any], *, org_id: str = ORG_ID, channel_id: str = "0YL5g0000008OiZGAU",
+    envelope_id: str = "9c1b5b7e-6f2e-4f61-9b0e-3c1f6f3b2a10",
+) -> dict[str, Any]:
+    """What an EventBridge API destination POSTs for one relayed change event (api-contracts A6);
+    `event` is a CometD event of `cdc_event`, whose payload goes to `detail.payload`."""
+    header = event["payload"]["ChangeEventHeader"]
+    return {
+        "version": "0",
+        "id": envelope_id,
+        "detail-type": f"{header['entityName']}ChangeEvent",
+        "source": f"aws.partner/salesforce.com/{org_id}/{channel_id}",
+        "account": "123456789012",
+        "time": "2024-05-01T10:00:00Z",
+        "region": "eu-central-1",
+        "resources": [],
+        "detail": {"payload": event["payload"]},
+    }
+
+
 def sign(secret: str, body: bytes, timestamp: int | None = None) -> str:
     t = int(time.time()) if timestamp is None else timestamp
     digest = hmac.new(secret.encode(), f"{t}.".encode() + body, hashlib.sha256).hexdigest()

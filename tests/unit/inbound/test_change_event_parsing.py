@@ -146,10 +146,91 @@ def test_compound_components_map_to_the_flat_field_names(compound: str, componen
     assert flat_field_name(compound, component) == flat
 
 
-def test_pubsub_bitmaps_are_refused() -> None:
-    problem = rejected(cdc_event("Lead", "UPDATE", [new_id("00Q")], changed_fields=["0x650004E0", "4-0x10"]))
-    assert (problem.status, problem.reason) == (400, "pubsub_payload")
-    assert "CometD" in problem.message
+# Both forms a payload may take (A2, A6): what is certain is read, the rest is a reread.
+
+def _reread_because(document: object, words: str) -> None:
+    events, _ = parse(document)
+    assert events and all(e.kind is Kind.REREAD and e.detail["reread"] == "record" for e in events)
+    assert all(e.fields == {} and e.changed_fields is None and e.email is None for e in events)
+    assert words in events[0].detail["unreadable"]
+
+
+def test_bitmaps_in_changed_fields_make_a_reread_never_a_guess() -> None:
+    _reread_because(cdc_event("Lead", "UPDATE", [new_id("00Q")], {"Email": None, "Company": "Acme"},
+                              changed_fields=["0x650004E0", "4-0x10"]), "bitmaps")
+
+
+def test_bitmaps_in_nulled_fields_make_a_reread() -> None:
+    event = cdc_event("Lead", "UPDATE", [new_id("00Q")], {"Phone": None}, changed_fields=["Phone"])
+    event["payload"]["ChangeEventHeader"]["nulledFields"] = ["0x10"]
+    _reread_because(event, "bitmaps")
+
+
+def test_diff_fields_make_a_reread() -> None:
+    event = cdc_event("Contact", "UPDATE", [new_id("003")], {"Description": "@@ -1 +1 @@"},
+                      changed_fields=["Description"])
+    event["payload"]["ChangeEventHeader"]["diffFields"] = ["Description"]
+    _reread_because(event, "diff")
+
+
+def test_an_update_without_changed_fields_is_read_when_it_holds_no_null() -> None:
+    events, _ = parse(cdc_event("Lead", "UPDATE", [new_id("00Q")], {"Status": "Working"}))
+    assert [(e.kind, e.fields) for e in events] == [(Kind.UPDATED, {"Status": "Working"})]
+
+
+def test_an_update_without_changed_fields_holding_a_null_is_a_reread() -> None:
+    _reread_because(cdc_event("Lead", "UPDATE", [new_id("00Q")], {"Status": "Working", "Phone": None}),
+                    "cleared or unchanged")
+
+
+def test_pubsub_form_with_names_keeps_only_the_changed_fields_and_iso_date_times() -> None:
+    """Every field present, unchanged ones null, date-times in epoch ms (A5), lists as names."""
+    lead = new_id("00Q")
+    events, _ = parse(cdc_event("Lead", "UPDATE", [lead], {
+        "Name": {"Salutation": None, "FirstName": None, "LastName": "Nowak"}, "Email": None, "Phone": None,
+        "Company": None, "CreatedDate": None, "LastModifiedDate": 1714557600123,
+    }, changed_fields=["Name.LastName", "Phone", "LastModifiedDate"]))
+    [event] = events
+    assert event.kind is Kind.UPDATED
+    assert event.fields == {"LastName": "Nowak", "Phone": None, "LastModifiedDate": "2024-05-01T10:00:00.123Z"}
+
+
+def test_a_whole_number_beside_epoch_ms_date_times_is_a_reread() -> None:
+    _reread_because(cdc_event("Lead", "CREATE", [new_id("00Q")], {
+        "Email": "a@example.com", "NumberOfEmployees": 1714557600000, "LastModifiedDate": 1714557600000}),
+        "NumberOfEmployees")
+
+
+def test_a_whole_number_beside_iso_date_times_is_a_number() -> None:
+    events, _ = parse(cdc_event("Lead", "CREATE", [new_id("00Q")], {
+        "Email": "a@example.com", "NumberOfEmployees": 50, "LastModifiedDate": "2024-05-01T10:00:00.000Z"}))
+    assert events[0].kind is Kind.CREATED
+    assert events[0].fields["NumberOfEmployees"] == 50
+
+
+def test_a_whole_number_with_no_date_time_to_tell_the_form_by_is_a_reread() -> None:
+    _reread_because(cdc_event("Lead", "UPDATE", [new_id("00Q")], {"NumberOfEmployees": 50},
+                              changed_fields=["NumberOfEmployees"]), "NumberOfEmployees")
+
+
+def test_a_delete_in_either_form_stays_a_delete() -> None:
+    event = cdc_event("Lead", "DELETE", [new_id("00Q")], changed_fields=["0x01"])
+    assert [e.kind for e in parse(event)[0]] == [Kind.DELETED]
+
+
+@pytest.mark.parametrize("commit", [1714557600000, "1714557600000", "2024-05-01T10:00:00.000Z",
+                                    "2024-05-01T12:00:00+02:00"])
+def test_the_commit_timestamp_is_read_from_epoch_ms_or_an_iso_date_time(commit: object) -> None:
+    event = cdc_event("Lead", "DELETE", [new_id("00Q")])
+    event["payload"]["ChangeEventHeader"]["commitTimestamp"] = commit
+    assert parse(event)[0][0].source_timestamp == datetime(2024, 5, 1, 10, tzinfo=UTC)
+
+
+def test_a_commit_timestamp_without_an_offset_is_refused() -> None:
+    event = cdc_event("Lead", "DELETE", [new_id("00Q")])
+    event["payload"]["ChangeEventHeader"]["commitTimestamp"] = "2024-05-01T10:00:00"
+    problem = rejected(event)
+    assert problem.status == 400 and "commitTimestamp" in problem.message
 
 
 @pytest.mark.parametrize(

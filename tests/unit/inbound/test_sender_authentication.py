@@ -1,15 +1,17 @@
 """Who may deliver: the org id and `?key=` of Outbound Messages, the CDC relay's signature, the
-webhook `?secret=`."""
+Event Relay key header, the webhook `?secret=`."""
 
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from app.db.connections import InboundSecrets
 from app.inbound.authentication import (
     check_outbound_key,
+    connection_for_event_relay_key,
     connection_for_org,
     connection_for_webhook_secret,
     verify_change_event_signature,
@@ -109,3 +111,45 @@ def test_the_webhook_secret_identifies_the_getresponse_connection() -> None:
     assert refusal(connection_for_webhook_secret, [ours], "s3creT").reason == "wrong_secret"
     assert refusal(connection_for_webhook_secret, [ours], "ünïcode").status == 401
     assert refusal(connection_for_webhook_secret, [], "s3cret").status == 503
+
+
+# --- Event Relay -----------------------------------------------------------------------------------
+
+MOMENT = datetime(2026, 11, 30, 10, tzinfo=UTC)
+
+
+def relay_key(connections: list[InboundSecrets], key: str | None) -> InboundSecrets:
+    return connection_for_event_relay_key(connections, key, header="X-Sfgr-Api-Key", now=MOMENT)
+
+
+def test_the_event_relay_key_identifies_the_salesforce_connection() -> None:
+    ours = connection(event_relay_key="k-ours")
+    assert relay_key([connection("00D5g0000OtherOrgAA", event_relay_key="k-theirs"), ours], "k-ours") is ours
+
+
+@pytest.mark.parametrize(("key", "reason", "words"), [
+    (None, "missing_key", "X-Sfgr-Api-Key header is missing"),
+    ("", "missing_key", "missing"),
+    ("k-ours ", "wrong_key", "does not hold the Event Relay key"),
+    ("K-OURS", "wrong_key", "does not hold"),
+])
+def test_a_missing_or_wrong_event_relay_key_is_unauthorized(key: str | None, reason: str, words: str) -> None:
+    problem = refusal(relay_key, [connection(event_relay_key="k-ours")], key)
+    assert (problem.status, problem.reason) == (401, reason)
+    assert words in problem.message
+
+
+def test_the_key_a_rotation_replaced_is_accepted_until_its_grace_ends() -> None:
+    def rotated(until: datetime) -> InboundSecrets:
+        return connection(event_relay_key="k-new", event_relay_key_previous="k-old",
+                          event_relay_key_previous_until=until.isoformat())
+
+    still = rotated(MOMENT + timedelta(seconds=1))
+    assert relay_key([still], "k-old") is still
+    assert relay_key([still], "k-new") is still
+    assert refusal(relay_key, [rotated(MOMENT)], "k-old").reason == "wrong_key"
+
+
+def test_without_an_event_relay_key_nothing_can_be_accepted_and_the_sender_retries() -> None:
+    problem = refusal(relay_key, [connection(outbound_key="k")], "anything")
+    assert (problem.status, problem.reason) == (503, "no_connection")
