@@ -116,7 +116,10 @@ def run(world: World, *, quick: bool) -> None:
     headers = ["change", "n", "SF reads", "SF writes", "GR reads", "GR writes", "calls", "target writes"]
     print(table(headers, rows))
     note("figures per propagated change; 'target writes' is the writes to the side the change went to")
-    note("expected: exactly 1 target write per change, and no write back to the side it came from")
+    note(
+        "expected: 1 target write per change (creates made together go in batches: fewer), and no "
+        "write back to the side it came from"
+    )
 
     mark = world.mark()
     time.sleep(QUIET_S)

@@ -63,7 +63,7 @@ from collections.abc import Callable, Mapping, Sequence
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.clients.limits import AccountLimiter, Priority, Usage
-from app.db.rate_budgets import Lease, lock_budget, put_lease, share_pause
+from app.db.rate_budgets import Lease, claim_batch_slot, lock_budget, put_lease, share_pause
 from app.db.session import transaction
 from app.logs import get_logger
 
@@ -295,6 +295,14 @@ class SharedBudget:
             log.warning("rate budget lease lapsed; no GetResponse call starts until it is renewed",
                         account=self.account)
         self.limiter.set_share(0, 0)
+
+    async def claim_batch(self, seconds: float) -> bool:
+        try:
+            async with transaction(self.sessions) as session:
+                return await claim_batch_slot(session, self.account, seconds)
+        except Exception as exc:  # no claim, no batch: the creates wait or go one by one
+            log.warning("claiming a batch slot failed", account=self.account, error=str(exc))
+            return False
 
     async def _share_pause(self, seconds: float, batch: bool) -> None:
         try:

@@ -92,6 +92,11 @@ async def send_queued(
         for link, _ in bodies:
             link.next_lookup_at = datetime.now(UTC) + timedelta(seconds=wait)
         return []
+    if len(bodies) > 1 and wait <= MAX_BATCH_WAIT and not await gr.limiter.claim_batch():
+        # Another process of the account sends its batch this second: ours goes next.
+        for link, _ in bodies:
+            link.next_lookup_at = datetime.now(UTC) + GATHER
+        return []
     if len(bodies) > 1 and wait <= MAX_BATCH_WAIT:
         try:
             await gr.create_contacts_batch(sync.campaign_id, [_batch_entry(body) for _, body in bodies])
