@@ -109,7 +109,9 @@ async def attach(locked: LockedLink, contact: GetResponsePerson) -> None:
             contact=contact,
             salesforce_modified_at=link.salesforce_modified_at,
         )
-    elif contact.changed_on is not None:
+    elif contact.changed_on is not None and _agrees_with_base(link, contact):
+        # Known as of its changedOn only when it shows what the base holds: an edit made since
+        # the create is then read and merged when its poll or webhook comes (echoes.py).
         link.getresponse_changed_on = contact.changed_on
     link.pending_changes = {}
     decisions.log_note(
@@ -121,6 +123,12 @@ async def attach(locked: LockedLink, contact: GetResponsePerson) -> None:
         reason="the contact GetResponse created asynchronously is now known",
         event_id=locked.event_id,
     )
+
+
+def _agrees_with_base(link: ContactLink, contact: GetResponsePerson) -> bool:
+    base = link.base
+    shown = contact.snapshot.values
+    return all(name in base and base[name].get("value") == value for name, value in shown.items())
 
 
 def arrived_contact(sync: SyncConfig, event: ChangeEvent) -> GetResponsePerson:

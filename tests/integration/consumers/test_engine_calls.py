@@ -177,3 +177,23 @@ async def _linked(engine: Engine, email: str) -> bool | None:
     await engine.lookups.run_once()
     link = await engine.link(email)
     return True if link is not None and link.getresponse_contact_id else None
+
+
+async def test_a_contact_edited_before_its_create_was_linked_is_read_and_merged_when_its_poll_comes(
+    engine: Engine,
+) -> None:
+    email = unique_email("early")
+    lead_id = await engine.sf.create("Lead", FirstName="Ed", LastName="Early", Email=email, Company="E")
+    await engine.to_getresponse.apply(engine.events.created(await engine.sf.record(lead_id)))
+    contact = await engine.until_on_list(email)
+    await asyncio.sleep(1.1)  # a later second: changedOn moves past createdOn
+    edited = await engine.gr.edit(contact["contactId"], name="Edna Early")
+    await engine.look_up_now(email)
+    link = await engine.link(email)
+    assert link is not None and link.state == "linked" and link.getresponse_changed_on is None
+    gr_mark = await engine.gr.mark()
+
+    await engine.to_salesforce.apply(engine.events.poll(edited))
+
+    assert _calls(await engine.gr.calls(gr_mark)) == [("GET", f"/v3/contacts/{contact['contactId']}")]
+    assert (await engine.sf.record(lead_id))["FirstName"] == "Edna"
