@@ -52,9 +52,12 @@ RUN groupadd --system --gid 10001 sfgr \
 # The virtualenv holds the bytecode pip compiled at install time, so a read-only root filesystem
 # works; nothing in it belongs to the runtime user.
 COPY --from=build /opt/venv /opt/venv
+# Production unless said otherwise: the processes then refuse to start without an encryption key
+# and with the example settings (development and test must be asked for explicitly).
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
-    PYTHONUNBUFFERED=1
+    PYTHONUNBUFFERED=1 \
+    SFGR_ENVIRONMENT=production
 
 WORKDIR /tmp
 USER 10001:10001

@@ -73,6 +73,14 @@ def cmd_poll(args: argparse.Namespace) -> int:
     return _run_until_done(run_poller(settings))
 
 
+def cmd_subscribe(args: argparse.Namespace) -> int:
+    from consumers.subscriber.process import run_subscriber
+
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.log_format)
+    return _run_until_done(run_subscriber(settings))
+
+
 def cmd_migrate(args: argparse.Namespace) -> int:
     from app.db.migrate import downgrade, upgrade
 
@@ -92,7 +100,7 @@ def cmd_dev_up(args: argparse.Namespace) -> int:
     from devstack.stack import up
 
     configure_logging("WARNING", "console")
-    stack = up(_state_dir(args))
+    stack = up(_state_dir(args), with_subscriber=True)
     print(json.dumps(stack.info, indent=2 if args.pretty else None))
     return 0
 
@@ -126,7 +134,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_tokens(args: argparse.Namespace) -> int:
     import uuid
 
-    from app.control import tokens
+    from app.control import audit, tokens
+    from app.control.audit import Actor
     from app.db.session import create_engine, session_factory
 
     settings = get_settings()
@@ -138,15 +147,23 @@ def cmd_tokens(args: argparse.Namespace) -> int:
             async with session_factory(engine)() as session:
                 if args.tokens_command == "create":
                     try:
-                        issued = await tokens.create_token(session, name=args.name, scopes=args.scope)
+                        lifetime = tokens.parse_lifetime(args.expires_in) if args.expires_in else None
+                        issued = await tokens.create_token(
+                            session, name=args.name, scopes=args.scope, expires_in=lifetime
+                        )
                     except ValueError as exc:
                         print(f"sfgr tokens create: {exc}", file=sys.stderr)
                         return 2
+                    await audit.record(
+                        session, Actor.cli(), action="token.create", target_kind="token",
+                        target_id=issued.info.id, change=issued.info.public(),
+                    )
                     # Only the token goes to stdout, so that `TOKEN=$(sfgr tokens create ...)` works.
                     print(issued.token)
                     info = issued.info
+                    until = f"; expires {info.expires_at.isoformat()}" if info.expires_at else ""
                     print(
-                        f"token {info.id} ({info.name}; scopes: {', '.join(info.scopes)}) created; "
+                        f"token {info.id} ({info.name}; scopes: {', '.join(info.scopes)}{until}) created; "
                         "it is shown only this once",
                         file=sys.stderr,
                     )
@@ -164,10 +181,68 @@ def cmd_tokens(args: argparse.Namespace) -> int:
                 if revoked is None:
                     print(f"sfgr tokens revoke: no token {token_id}", file=sys.stderr)
                     return 1
+                await audit.record(
+                    session, Actor.cli(), action="token.revoke", target_kind="token", target_id=token_id,
+                    change={"name": revoked.name},
+                )
                 print(json.dumps(revoked.public(), indent=2))
                 return 0
         finally:
             await engine.dispose()
+
+    return asyncio.run(run())
+
+
+def cmd_keys(args: argparse.Namespace) -> int:
+    from app.control import audit
+    from app.control.audit import Actor
+    from app.control.keys import rotate_keys
+    from app.crypto import SecretBox
+    from app.db.session import create_engine, session_factory
+
+    settings = get_settings()
+    configure_logging("WARNING", "console")
+
+    async def run() -> int:
+        engine = create_engine(settings)
+        try:
+            async with session_factory(engine)() as session:
+                try:
+                    counts = await rotate_keys(session, SecretBox(settings))
+                except ValueError as exc:
+                    print(f"sfgr keys rotate: {exc}; nothing was changed", file=sys.stderr)
+                    return 1
+                await audit.record(
+                    session, Actor.cli(), action="keys.rotate", target_kind="keys", target_id=None,
+                    change={"resealed": counts},
+                )
+        finally:
+            await engine.dispose()
+        print(json.dumps({"resealed": counts}, indent=2))
+        return 0
+
+    return asyncio.run(run())
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    from app.control import audit
+    from app.db.session import create_engine, session_factory
+
+    settings = get_settings()
+    configure_logging("WARNING", "console")
+
+    async def run() -> int:
+        engine = create_engine(settings)
+        try:
+            async with session_factory(engine)() as session:
+                page = await audit.list_entries(
+                    session, limit=args.limit, before_id=args.before_id, action=args.action,
+                    target_kind=args.target_kind, target_id=args.target_id, actor_id=args.actor_id,
+                )
+        finally:
+            await engine.dispose()
+        print(page.model_dump_json(indent=2))
+        return 0
 
     return asyncio.run(run())
 
@@ -188,6 +263,11 @@ def build_parser() -> argparse.ArgumentParser:
     poll = sub.add_parser("poll", help="run the GetResponse poller (one active instance at a time)")
     poll.set_defaults(func=cmd_poll)
 
+    subscribe = sub.add_parser(
+        "subscribe", help="run the Pub/Sub API subscriber: CDC from each connected org (one active per org)"
+    )
+    subscribe.set_defaults(func=cmd_subscribe)
+
     migrate = sub.add_parser("migrate", help="apply database migrations")
     migrate.add_argument("--revision", default="head")
     migrate.add_argument("--downgrade", metavar="REVISION", help="downgrade to REVISION instead")
@@ -202,12 +282,33 @@ def build_parser() -> argparse.ArgumentParser:
         "--scope", action="append", required=True, choices=["syncs:admin", "resync:write", "read"]
     )
     tokens_create.add_argument("--name", default="api token", help="who or what uses it")
+    tokens_create.add_argument(
+        "--expires-in", metavar="LIFETIME", help="e.g. 90d, 12h or 30m; without it the token does not expire"
+    )
     tokens_create.set_defaults(func=cmd_tokens)
     tokens_list = tokens_sub.add_parser("list", help="every token, without the secret (JSON)")
     tokens_list.set_defaults(func=cmd_tokens)
     tokens_revoke = tokens_sub.add_parser("revoke", help="revoke the token with this id")
     tokens_revoke.add_argument("id")
     tokens_revoke.set_defaults(func=cmd_tokens)
+
+    audit = sub.add_parser("audit", help="the audit log of control-plane changes, newest first (JSON)")
+    audit.add_argument("--action", help="e.g. sync.update, token.create, keys.rotate")
+    audit.add_argument("--target-kind", help="connection, sync, dead_letter, token or keys")
+    audit.add_argument("--target-id")
+    audit.add_argument("--actor-id", help="an API token's id")
+    audit.add_argument("--limit", type=int, default=50, choices=range(1, 201), metavar="1..200")
+    audit.add_argument("--before-id", type=int, help="next_before_id of the previous page")
+    audit.set_defaults(func=cmd_audit)
+
+    keys = sub.add_parser("keys", help="the encryption key of the secrets at rest")
+    keys_sub = keys.add_subparsers(dest="keys_command", required=True)
+    keys_rotate = keys_sub.add_parser(
+        "rotate",
+        help="re-encrypt every stored secret under SFGR_ENCRYPTION_KEY (the old key in "
+        "SFGR_ENCRYPTION_PREVIOUS_KEYS still decrypts)",
+    )
+    keys_rotate.set_defaults(func=cmd_keys)
 
     dev = sub.add_parser("dev", help="the local stack: Postgres, Kafka, simulators, api, consumers")
     dev_sub = dev.add_subparsers(dest="dev_command", required=True)
@@ -232,6 +333,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> None:
+    from pydantic import ValidationError
+
     args = build_parser().parse_args(argv)
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
-    sys.exit(args.func(args))
+    try:
+        sys.exit(args.func(args))
+    except ValidationError as exc:
+        # Settings are read first by every command: refuse to start, naming each setting, with no
+        # traceback (the messages say which SFGR_* variable to fix).
+        problems = "; ".join(
+            ("SFGR_" + "_".join(map(str, e["loc"])).upper() + ": " if e["loc"] else "")
+            + str(e["msg"]).removeprefix("Value error, ")
+            for e in exc.errors()
+        )
+        print(f"sfgr {args.command}: refusing to start: {problems}", file=sys.stderr)
+        sys.exit(2)

@@ -9,9 +9,11 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from app.api import (
+    audit,
     connections,
     contacts,
     dead_letters,
+    discovery,
     getresponse_inbound,
     jobs,
     ops,
@@ -21,6 +23,7 @@ from app.api import (
 from app.api.deps import Resources
 from app.api.middleware import RequestContextMiddleware
 from app.bus import Bus, TopicsUnavailable
+from app.control.discovery import DiscoveryCache
 from app.crypto import SecretBox
 from app.db.session import create_engine, session_factory
 from app.inbound.secrets import InboundSecretsCache
@@ -28,6 +31,7 @@ from app.logs import configure_logging, get_logger
 from app.outbox import OutboxRelay
 from app.retention import RetentionPruner
 from app.settings import Settings, get_settings
+from app.ui import pages as ui_pages
 
 log = get_logger(__name__)
 
@@ -63,6 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             bus=bus,
             inbound_secrets=InboundSecretsCache(sessions, SecretBox(settings)),
             relay=relay,
+            discovery=DiscoveryCache(settings.discovery_cache_s),
         )
         try:
             yield
@@ -89,6 +94,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(dead_letters.router)
     app.include_router(contacts.router)
     app.include_router(jobs.router)
+    app.include_router(audit.router)
+    app.include_router(discovery.router)
+    ui_pages.install(app)
     return app
 
 

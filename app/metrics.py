@@ -32,3 +32,15 @@ OUTBOX_SENT = Counter("sfgr_outbox_sent_total", "Outbox messages Kafka acknowled
 OUTBOX_FAILURES = Counter(
     "sfgr_outbox_failures_total", "Relay passes that sent nothing (Kafka or Postgres unreachable)", ["error"]
 )
+
+PUBSUB_EVENTS = Counter(
+    "sfgr_pubsub_events_total", "Pub/Sub API events received by the subscriber", ["channel", "outcome"]
+)
+PUBSUB_ERRORS = Counter(
+    "sfgr_pubsub_errors_total", "Pub/Sub API streams ended by an error, by error code", ["channel", "code"]
+)
+PUBSUB_REPLAY_EXPIRED = Counter(
+    "sfgr_pubsub_replay_expired_total",
+    "Stored replay ids the Pub/Sub API refused as expired or unknown (each followed by a gap re-read)",
+    ["channel"],
+)

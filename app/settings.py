@@ -6,6 +6,7 @@ from enum import StrEnum
 from functools import lru_cache
 from typing import Literal, Self
 
+from cryptography.fernet import Fernet
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -23,7 +24,9 @@ class Environment(StrEnum):
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SFGR_", env_file=None, extra="ignore")
 
-    environment: Environment = Environment.DEVELOPMENT
+    # Unset means production: the embedded development defaults (the development encryption key
+    # above all) are used only where `development` or `test` is said explicitly.
+    environment: Environment = Environment.PRODUCTION
 
     database_url: SecretStr = SecretStr(EXAMPLE_DATABASE_URL)
     database_pool_size: int = Field(10, ge=1)
@@ -54,8 +57,16 @@ class Settings(BaseSettings):
     kafka_session_timeout_ms: int = Field(10_000, ge=500)
     kafka_heartbeat_interval_ms: int = Field(3_000, ge=100)
 
-    # Fernet key (urlsafe base64, 32 bytes) that encrypts vendor tokens at rest.
+    # Fernet key (urlsafe base64, 32 bytes) that encrypts vendor credentials and inbound secrets at
+    # rest; required unless the environment is development or test (which fall back to a fixed key).
     encryption_key: SecretStr | None = None
+    # Keys that still decrypt but no longer encrypt, comma-separated: the old key during a rotation,
+    # until `sfgr keys rotate` has re-encrypted everything under SFGR_ENCRYPTION_KEY.
+    encryption_previous_keys: SecretStr | None = None
+
+    # Hosts (comma-separated; `*.example.com` matches its subdomains) that vendor URLs may name
+    # besides the vendors' own, over http or https: the simulators of the dev stack and the tests.
+    allowed_vendor_hosts: str = ""
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "console"] = "json"
@@ -63,6 +74,12 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     max_body_bytes: int = Field(5 * 1024 * 1024, ge=1024)
+    # After `rotate-inbound-secrets`, how long the replaced inbound secrets (?key=, ?secret=, the
+    # relay's HMAC key) are still accepted, so that the senders can be given the new ones.
+    inbound_secret_overlap_s: float = Field(24 * 3600.0, ge=0)
+    # How long an inbound endpoint waits for a whole body (after authenticating the sender from the
+    # URL and headers); a body still arriving then is refused with 408.
+    body_read_timeout_s: float = Field(10.0, gt=0)
 
     # The GetResponse poller: how often it asks for contacts changed since its watermark, and how
     # far back each ask reaches (changedOn has whole seconds, and creates become visible late).
@@ -94,6 +111,11 @@ class Settings(BaseSettings):
     # query per connection, never per event): a reconnect, a new key or a disconnect reaches every
     # consumer, retrier, poller and job worker within this time, without a restart.
     connection_recheck_s: float = Field(3.0, gt=0)
+    # How long the discovery endpoints (GetResponse lists and custom fields, Salesforce fields and
+    # Campaigns) keep an answer per connection: the wizard asks the same questions many times.
+    discovery_cache_s: float = Field(30.0, ge=0)
+    # How long a sign-in to the admin UI (/ui) lasts; then the person signs in again with a token.
+    ui_session_s: int = Field(3600, ge=60)
 
     # How a change that failed transiently (5xx, timeouts, connection errors, 429,
     # REQUEST_LIMIT_EXCEEDED) is retried off the live path (consumers/processing.py): exponential
@@ -153,6 +175,33 @@ class Settings(BaseSettings):
     salesforce_sandbox_login_url: str = "https://test.salesforce.com"
     # How long an OAuth `state` (with its PKCE verifier) waits for the user to come back.
     oauth_state_ttl_s: int = Field(600, ge=30)
+    # The Pub/Sub API subscriber (`sfgr subscribe`, api-contracts A5): where the API listens
+    # (host:port), whether over TLS (plaintext only for the simulator on loopback), the channels of
+    # every connected org (`/data/CampaignMemberChangeEvent` is added for an org with a sync grouped
+    # by a Campaign; or name one custom channel `/data/<Name>__chn`), and where a first run starts.
+    salesforce_pubsub_address: str = "api.pubsub.salesforce.com:7443"
+    salesforce_pubsub_tls: bool = True
+    salesforce_pubsub_channels: list[str] = Field(
+        default_factory=lambda: ["/data/LeadChangeEvent", "/data/ContactChangeEvent"], min_length=1
+    )
+    salesforce_pubsub_start: Literal["latest", "earliest"] = "latest"
+    # After a stored replay id is refused as expired or unknown (replayid.corrupted): where the
+    # stream starts again (every change since the last processed commit is re-read as well).
+    # `earliest` leaves no window between the re-read and the stream; `latest` skips what is retained.
+    salesforce_pubsub_expired_replay: Literal["earliest", "latest"] = "earliest"
+    # Credit asked for per stream (at most 100 outstanding); topped up once half of it is spent.
+    salesforce_pubsub_batch: int = Field(100, ge=1, le=100)
+    # Transient errors (UNAVAILABLE, a lost connection, refused requests) back off from the base
+    # delay, doubling up to the max; a spent daily delivery allocation (RESOURCE_EXHAUSTED) waits
+    # the long delay before asking again.
+    salesforce_pubsub_retry_base_s: float = Field(1.0, gt=0)
+    salesforce_pubsub_retry_max_s: float = Field(60.0, gt=0)
+    salesforce_pubsub_exhausted_wait_s: float = Field(3600.0, gt=0)
+    # The subscriber's /healthz fails when the active subscriber heard nothing (no event, no
+    # keepalive, which comes about every 270 s) for this long; it listens on the port below.
+    salesforce_pubsub_silence_s: float = Field(300.0, gt=0)
+    subscriber_health_port: int = Field(8081, ge=0)
+
     # Event Relay (POST /v1/salesforce/event-relay): the header in which EventBridge's API
     # destination sends the connection's key (its "API key" authorization), and how long the key a
     # rotation replaced is still accepted, while the destination's connection is changed to the new
@@ -175,15 +224,42 @@ class Settings(BaseSettings):
             )
         return self
 
+    @property
+    def extra_vendor_hosts(self) -> tuple[str, ...]:
+        return tuple(h.strip().lower() for h in self.allowed_vendor_hosts.split(",") if h.strip())
+
+    @property
+    def previous_encryption_keys(self) -> tuple[str, ...]:
+        given = self.encryption_previous_keys.get_secret_value() if self.encryption_previous_keys else ""
+        return tuple(k.strip() for k in given.split(",") if k.strip())
+
+    @model_validator(mode="after")
+    def _check_encryption_keys(self) -> Self:
+        """At start-up, not on first use: a key that is not a Fernet key names its setting."""
+        given = self.encryption_key.get_secret_value() if self.encryption_key else ""
+        if given and not _is_fernet_key(given):
+            raise ValueError(
+                "SFGR_ENCRYPTION_KEY is not a Fernet key (32 bytes, url-safe base64: 44 characters)"
+            )
+        for position, key in enumerate(self.previous_encryption_keys, start=1):
+            if not _is_fernet_key(key):
+                raise ValueError(
+                    f"SFGR_ENCRYPTION_PREVIOUS_KEYS: key {position} is not a Fernet key "
+                    "(32 bytes, url-safe base64: 44 characters)"
+                )
+        return self
+
     @model_validator(mode="after")
     def _refuse_unsafe_production_defaults(self) -> Self:
         if self.environment is not Environment.PRODUCTION:
             return self
         problems: list[str] = []
         if self.encryption_key is None or not self.encryption_key.get_secret_value():
-            problems.append("SFGR_ENCRYPTION_KEY is required in production (tokens are encrypted at rest)")
-        elif self.encryption_key.get_secret_value() == EXAMPLE_SECRET:
-            problems.append("SFGR_ENCRYPTION_KEY is still the example value")
+            problems.append(
+                "SFGR_ENCRYPTION_KEY is required unless SFGR_ENVIRONMENT is development or test (vendor "
+                "credentials are encrypted at rest; make one with `python -c 'from cryptography.fernet "
+                "import Fernet; print(Fernet.generate_key().decode())'`)"
+            )
         if self.database_url.get_secret_value() == EXAMPLE_DATABASE_URL:
             problems.append("SFGR_DATABASE_URL is still the example value")
         if self.kafka_sasl_password and self.kafka_sasl_password.get_secret_value() == EXAMPLE_SECRET:
@@ -193,6 +269,14 @@ class Settings(BaseSettings):
         if problems:
             raise ValueError("unsafe production settings: " + "; ".join(problems))
         return self
+
+
+def _is_fernet_key(value: str) -> bool:
+    try:
+        Fernet(value.encode())
+    except ValueError:
+        return False
+    return True
 
 
 @lru_cache

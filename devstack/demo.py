@@ -22,7 +22,7 @@ import aiohttp
 from app.db import decisions, links
 from app.db.session import create_engine, session_factory
 from app.domain.states import SyncState
-from app.settings import Settings
+from app.settings import Environment, Settings
 from devstack.defaults import COMPANY_FIELD
 from devstack.stack import Stack, down, up
 
@@ -102,7 +102,7 @@ async def walkthrough(info: dict[str, Any]) -> None:
 
 
 async def _print_decisions(info: dict[str, Any], email: str) -> None:
-    engine = create_engine(Settings(database_url=info["database_url"]))
+    engine = create_engine(Settings(environment=Environment.DEVELOPMENT, database_url=info["database_url"]))
     try:
         async with session_factory(engine)() as session:
             [link] = await links.links_matching(session, email=email, limit=2)  # one, or this fails
@@ -113,10 +113,16 @@ async def _print_decisions(info: dict[str, Any], email: str) -> None:
         await engine.dispose()
 
 
+def admin_ui(info: dict[str, Any]) -> str:
+    return f"The admin UI: {info.get('api')}/ui  (sign in with the token {info.get('api_token')})"
+
+
 def run_demo(state_dir: Path, *, keep_running: bool) -> int:
-    say("Starting the local stack (Postgres, Kafka, both simulators, api, consumers, poller)...")
-    stack: Stack = up(state_dir)
+    say("Starting the local stack (Postgres, Kafka, both simulators, api, consumers, poller, subscriber)...")
+    stack: Stack = up(state_dir, with_subscriber=True)
     say(json.dumps(stack.info, indent=2))
+    say()
+    say(admin_ui(stack.info))
     say()
     try:
         asyncio.run(walkthrough(stack.info))
@@ -129,6 +135,7 @@ def run_demo(state_dir: Path, *, keep_running: bool) -> int:
         say("\nStopped.")
         return 0
     say(f"\nThe stack keeps running: api {stack.info['api']}, logs in {stack.info['logs']}.")
+    say(admin_ui(stack.info))
     say("Try the simulators' control APIs (simulators/README.md). Ctrl-C stops everything.")
     stop = {"now": False}
 

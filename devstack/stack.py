@@ -3,9 +3,10 @@
 It starts, each on a free loopback port and in the background: a throwaway PostgreSQL, a Tansu
 broker (in memory, or with `persistent_kafka` on a local S3 server that keeps its data across a
 restart of the broker), both vendor simulators (their deliveries pointed at the api), the api and
-the consumers; runs the migrations; connects the simulated org and account; and records everything
-it started in `<state dir>/stack.json`, so `down` stops exactly those processes and removes their
-data.
+the consumers, and with `with_subscriber` the Pub/Sub API subscriber (`sfgr subscribe`, against
+the Salesforce simulator's gRPC server, which then replaces the CometD relay for CDC); runs the
+migrations; connects the simulated org and account; and records everything it started in
+`<state dir>/stack.json`, so `down` stops exactly those processes and removes their data.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from app.crypto import SecretBox
 from app.db.migrate import upgrade
 from app.db.session import create_engine, session_factory
 from app.domain.sides import ObjectType, Side
-from app.settings import Settings
+from app.settings import Environment, Settings
 from devstack import s3
 from devstack.broker import TansuBroker, wait_for_port
 from devstack.defaults import DEMO_MAPPING, MAIN_LIST
@@ -154,6 +155,7 @@ def up(
     *,
     with_consumers: bool = True,
     with_poller: bool = True,
+    with_subscriber: bool = False,
     persistent_kafka: bool = False,
     env: dict[str, str] | None = None,
 ) -> Stack:
@@ -162,6 +164,8 @@ def up(
     `persistent_kafka` keeps the broker's data on a local S3 server (process `s3`), so that the
     `kafka` process can be stopped and restarted without losing topics, messages or offsets.
     `env` adds to (or overrides) the settings every process of the product gets.
+    `with_subscriber` brings CDC through the Pub/Sub API subscriber (process `subscriber`) instead
+    of the simulator's CometD relay; Outbound Messages stay on either way.
     """
     existing = Stack.load(state_dir)
     if existing is not None:
@@ -175,6 +179,7 @@ def up(
             stack,
             with_consumers=with_consumers,
             with_poller=with_poller,
+            with_subscriber=with_subscriber,
             persistent_kafka=persistent_kafka,
             env=env or {},
         )
@@ -185,7 +190,13 @@ def up(
 
 
 def _start_all(
-    stack: Stack, *, with_consumers: bool, with_poller: bool, persistent_kafka: bool, env: dict[str, str]
+    stack: Stack,
+    *,
+    with_consumers: bool,
+    with_poller: bool,
+    with_subscriber: bool,
+    persistent_kafka: bool,
+    env: dict[str, str],
 ) -> None:
     datadir = stack.state_dir / "postgres"
     if os.geteuid() == 0:
@@ -210,6 +221,7 @@ def _start_all(
     upgrade(pg.url)
 
     api_port, salesforce_port, getresponse_port = free_port(), free_port(), free_port()
+    pubsub_port = free_port()
     api = f"http://127.0.0.1:{api_port}"
     stack.env = {
         "SFGR_ENVIRONMENT": "development",
@@ -221,6 +233,8 @@ def _start_all(
         "SFGR_KAFKA_HEARTBEAT_INTERVAL_MS": "300",
         "SFGR_KAFKA_TOPIC_PARTITIONS": "3",
         "SFGR_ENCRYPTION_KEY": Fernet.generate_key().decode(),
+        # The simulators are vendor hosts here: on loopback, over http (app/clients/vendor_hosts.py).
+        "SFGR_ALLOWED_VENDOR_HOSTS": "127.0.0.1",
         "SFGR_LOG_FORMAT": "json",
         "SFGR_API_PORT": str(api_port),
         "SFGR_POLL_INTERVAL_S": "0.5",
@@ -231,6 +245,11 @@ def _start_all(
         "SFGR_SALESFORCE_OAUTH_CLIENT_SECRET": "sfgr-sim-secret",
         "SFGR_SALESFORCE_LOGIN_URL": f"http://127.0.0.1:{salesforce_port}",
         "SFGR_SALESFORCE_SANDBOX_LOGIN_URL": f"http://127.0.0.1:{salesforce_port}",
+        # The simulator's Pub/Sub API: plaintext gRPC on loopback; its keepalives come every 5 s.
+        "SFGR_SALESFORCE_PUBSUB_ADDRESS": f"127.0.0.1:{pubsub_port}",
+        "SFGR_SALESFORCE_PUBSUB_TLS": "false",
+        "SFGR_SALESFORCE_PUBSUB_RETRY_BASE_S": "0.2",
+        "SFGR_SALESFORCE_PUBSUB_RETRY_MAX_S": "2",
         **env,
     }
     stack.info = {
@@ -238,6 +257,7 @@ def _start_all(
         "database_url": pg.url,
         "kafka": broker.bootstrap,
         "salesforce": f"http://127.0.0.1:{salesforce_port}",
+        "salesforce_pubsub": f"127.0.0.1:{pubsub_port}",
         "salesforce_org_id": SALESFORCE_SIM_ORG_ID,
         "salesforce_client_id": "sfgr-sim-client",
         "salesforce_client_secret": "sfgr-sim-secret",
@@ -256,6 +276,10 @@ def _start_all(
             str(salesforce_port),
             "--org-id",
             SALESFORCE_SIM_ORG_ID,
+            "--pubsub-port",
+            str(pubsub_port),
+            "--pubsub-keepalive-s",
+            "5",
         ),
         ready_url=f"http://127.0.0.1:{salesforce_port}/_sim/idle",
     )
@@ -268,23 +292,35 @@ def _start_all(
         ),
         ready_url=f"http://127.0.0.1:{getresponse_port}/_sim/idle",
     )
-    asyncio.run(_connect_simulators(stack))
+    asyncio.run(_connect_simulators(stack, cometd_relay=not with_subscriber))
     stack.start("api", python_module("app", "api", "--port", str(api_port)), ready_url=f"{api}/readyz")
     if with_consumers:
         for role in consumer_roles():
             stack.start(f"consumer-{role}", python_module("app", "consume", role), ready_file=True)
     if with_poller:
         stack.start("poller", python_module("app", "poll"), ready_file=True)
+    if with_subscriber:
+        start_subscriber(stack)
     stack.save()
 
 
-async def _connect_simulators(stack: Stack) -> None:
+def start_subscriber(stack: Stack, name: str = "subscriber", env: dict[str, str] | None = None) -> Started:
+    """One `sfgr subscribe` process, its /healthz on a port of its own; ready once it holds the
+    org's lock (a second one stands by, and is started without waiting for that)."""
+    health = {"SFGR_SUBSCRIBER_HEALTH_PORT": str(free_port()), **(env or {})}
+    standby = any(p.name.startswith("subscriber") and alive(p) for p in stack.processes if p.name != name)
+    return stack.start(name, python_module("app", "subscribe"), env=health, ready_file=not standby)
+
+
+async def _connect_simulators(stack: Stack, *, cometd_relay: bool) -> None:
     """Connect the simulated org and account the way an operator would, through the control API's
     services (one token, one call, then stored), point the simulators' deliveries at the inbound
     endpoints with the secrets the connects generated, create the demo sync (validated against the
     simulators' metadata) and an API token with every scope."""
     info = stack.info
     settings = Settings(
+        environment=Environment.DEVELOPMENT,
+        allowed_vendor_hosts=stack.env["SFGR_ALLOWED_VENDOR_HOSTS"],
         database_url=info["database_url"],
         encryption_key=stack.env["SFGR_ENCRYPTION_KEY"],
         public_base_url=info["api"],
@@ -316,13 +352,14 @@ async def _connect_simulators(stack: Stack) -> None:
                     account_id=GetResponseSimConfig().account_id,
                 ),
                 public_base=info["api"],
+                hosts=vendors.hosts,
             )
             async with aiohttp.ClientSession(
                 timeout=aiohttp.ClientTimeout(total=10), raise_for_status=True
             ) as http:
                 sf_config = {
                     "outbound_url": salesforce.inbound.outbound_message_url,
-                    "cdc_url": salesforce.inbound.change_events_url,
+                    "cdc_url": salesforce.inbound.change_events_url if cometd_relay else None,
                     "cdc_secret": salesforce.inbound.change_events_secret,
                     # Event Relay stays off (event_relay_url unset) until a test or a developer
                     # points it at `event_relay_url`; the key is in place for when they do.

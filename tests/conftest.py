@@ -28,6 +28,13 @@ from devstack.s3 import MotoS3Server
 
 pytest_plugins = ["tests.fixtures.simulators"]
 
+# Settings built anywhere in the test run (e.g. `Settings(database_url=...)` in a helper) are a test
+# environment's: without it they would be production's, which refuse to start without a key.
+os.environ.setdefault("SFGR_ENVIRONMENT", "test")
+# The simulators listen on loopback over http; vendor URLs may name them (app/clients/vendor_hosts.py).
+LOOPBACK_HOSTS = "127.0.0.1,localhost"
+os.environ.setdefault("SFGR_ALLOWED_VENDOR_HOSTS", LOOPBACK_HOSTS)
+
 
 @pytest.fixture(scope="session")
 def workdir() -> Iterator[Path]:
@@ -136,6 +143,7 @@ def settings(database_url: str, kafka_bootstrap: str) -> Settings:
     """Settings for one test: its own topic prefix, so tests never read each other's messages."""
     return Settings(
         environment=Environment.TEST,
+        allowed_vendor_hosts=LOOPBACK_HOSTS,
         database_url=database_url,  # type: ignore[arg-type]
         kafka_bootstrap_servers=kafka_bootstrap,
         kafka_enable_idempotence=False,  # Tansu rejects the idempotent producer (design.md)

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from datetime import timedelta
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, status
 from fastapi.responses import RedirectResponse
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.api.auth import AUTH_RESPONSES
 from app.api.control_errors import control_errors, error_responses, public_base
-from app.api.deps import Admin, Reader, SessionDep, SettingsDep
-from app.control import connections, getresponse_connect, salesforce_connect
-from app.control.connections import ConnectionRead, Disconnected, EventRelayKey
+from app.api.deps import Admin, Reader, ResourcesDep, SessionDep, SettingsDep
+from app.clients.vendor_hosts import VendorHosts
+from app.control import audit, connections, getresponse_connect, inbound_secrets, salesforce_connect
+from app.control.audit import Actor
+from app.control.connections import ConnectionRead, Disconnected, EventRelayKey, Kind
 from app.control.getresponse_connect import GetResponseConnect, GetResponseConnected
+from app.control.inbound_secrets import InboundSecretsRotated
 from app.control.salesforce_connect import (
     CALLBACK_PATH,
     ClientCredentialsConnect,
@@ -84,7 +89,7 @@ async def callback(
     error_description: str | None = None,
 ) -> SalesforceConnected:
     with control_errors():
-        return await salesforce_connect.finish_authorization(
+        connected = await salesforce_connect.finish_authorization(
             session,
             SecretBox(settings),
             settings,
@@ -94,36 +99,47 @@ async def callback(
             error_description=error_description,
             public_base=public_base(settings, request),
         )
+    asked = {"grant": "oauth_web_server"}
+    await _record_connect(session, Actor.oauth_callback(), connected.connection, asked)
+    return connected
 
 
 @router.post(
     "/salesforce/jwt",
     summary="Connect with the JWT bearer grant (headless installs); one token is fetched to prove it",
     status_code=status.HTTP_201_CREATED,
-    responses={**AUTH_RESPONSES, **error_responses(400, 409, 502)},
+    responses={**AUTH_RESPONSES, **error_responses(400, 409, 422, 502)},
 )
 async def connect_jwt(
-    _: Admin, body: JwtConnect, request: Request, session: SessionDep, settings: SettingsDep
+    caller: Admin, body: JwtConnect, request: Request, session: SessionDep, settings: SettingsDep
 ) -> SalesforceConnected:
     with control_errors():
-        return await salesforce_connect.connect_jwt(
+        connected = await salesforce_connect.connect_jwt(
             session, SecretBox(settings), settings, body, public_base=public_base(settings, request)
         )
+    await _record_connect(session, caller.actor, connected.connection, body.model_dump(mode="json"))
+    return connected
 
 
 @router.post(
     "/salesforce/client-credentials",
     summary="Connect with the client-credentials grant at the org's My Domain",
     status_code=status.HTTP_201_CREATED,
-    responses={**AUTH_RESPONSES, **error_responses(400, 409, 502)},
+    responses={**AUTH_RESPONSES, **error_responses(400, 409, 422, 502)},
 )
 async def connect_client_credentials(
-    _: Admin, body: ClientCredentialsConnect, request: Request, session: SessionDep, settings: SettingsDep
+    caller: Admin,
+    body: ClientCredentialsConnect,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
 ) -> SalesforceConnected:
     with control_errors():
-        return await salesforce_connect.connect_client_credentials(
+        connected = await salesforce_connect.connect_client_credentials(
             session, SecretBox(settings), settings, body, public_base=public_base(settings, request)
         )
+    await _record_connect(session, caller.actor, connected.connection, body.model_dump(mode="json"))
+    return connected
 
 
 @router.post(
@@ -137,12 +153,19 @@ async def connect_client_credentials(
     responses={**AUTH_RESPONSES, **error_responses(404)},
 )
 async def rotate_event_relay_key(
-    _: Admin, request: Request, session: SessionDep, settings: SettingsDep
+    caller: Admin, request: Request, session: SessionDep, settings: SettingsDep, resources: ResourcesDep
 ) -> EventRelayKey:
     with control_errors():
-        return await connections.rotate_event_relay_key(
+        rotated = await connections.rotate_event_relay_key(
             session, SecretBox(settings), settings, public_base=public_base(settings, request)
         )
+    resources.inbound_secrets.forget("salesforce")
+    until = rotated.previous_key_valid_until
+    await audit.record(
+        session, caller.actor, action="connection.rotate_event_relay_key", target_kind="connection",
+        target_id=None, change={"previous_key_valid_until": until.isoformat() if until else None},
+    )
+    return rotated
 
 
 @router.delete(
@@ -151,25 +174,32 @@ async def rotate_event_relay_key(
     responses={**AUTH_RESPONSES, **error_responses(404, 502)},
 )
 async def disconnect_salesforce(
-    _: Admin, session: SessionDep, settings: SettingsDep, force: ForceQuery = False
+    caller: Admin, session: SessionDep, settings: SettingsDep, force: ForceQuery = False
 ) -> Disconnected:
     with control_errors():
-        return await connections.disconnect(session, SecretBox(settings), kind="salesforce", force=force)
+        disconnected = await connections.disconnect(
+            session, SecretBox(settings), kind="salesforce", force=force
+        )
+    await _record_disconnect(session, caller.actor, disconnected, force)
+    return disconnected
 
 
 @router.post(
     "/getresponse",
     summary="Connect the GetResponse account (API key or OAuth token; MAX with api_base_url and domain)",
     status_code=status.HTTP_201_CREATED,
-    responses={**AUTH_RESPONSES, **error_responses(400, 409, 502)},
+    responses={**AUTH_RESPONSES, **error_responses(400, 409, 422, 502)},
 )
 async def connect_getresponse(
-    _: Admin, body: GetResponseConnect, request: Request, session: SessionDep, settings: SettingsDep
+    caller: Admin, body: GetResponseConnect, request: Request, session: SessionDep, settings: SettingsDep
 ) -> GetResponseConnected:
     with control_errors():
-        return await getresponse_connect.connect_getresponse(
-            session, SecretBox(settings), body, public_base=public_base(settings, request)
+        connected = await getresponse_connect.connect_getresponse(
+            session, SecretBox(settings), body, public_base=public_base(settings, request),
+            hosts=VendorHosts.from_settings(settings),
         )
+    await _record_connect(session, caller.actor, connected.connection, body.model_dump(mode="json"))
+    return connected
 
 
 @router.delete(
@@ -178,7 +208,62 @@ async def connect_getresponse(
     responses={**AUTH_RESPONSES, **error_responses(404)},
 )
 async def disconnect_getresponse(
-    _: Admin, session: SessionDep, settings: SettingsDep, force: ForceQuery = False
+    caller: Admin, session: SessionDep, settings: SettingsDep, force: ForceQuery = False
 ) -> Disconnected:
     with control_errors():
-        return await connections.disconnect(session, SecretBox(settings), kind="getresponse", force=force)
+        disconnected = await connections.disconnect(
+            session, SecretBox(settings), kind="getresponse", force=force
+        )
+    await _record_disconnect(session, caller.actor, disconnected, force)
+    return disconnected
+
+
+@router.post(
+    "/{kind}/rotate-inbound-secrets",
+    summary="Issue new inbound secrets (shown once); the old ones stay valid for an overlap",
+    description=(
+        "For salesforce: the Outbound Message ?key= and the CDC relay's HMAC key; for getresponse: "
+        "the webhook ?secret=. The replaced secrets are accepted until `previous_valid_until` "
+        "(SFGR_INBOUND_SECRET_OVERLAP_S, 24 h by default), so the senders can be updated without a "
+        "refused delivery. Every api replica uses the new secrets within 5 s."
+    ),
+    responses={**AUTH_RESPONSES, **error_responses(404)},
+)
+async def rotate_inbound_secrets(
+    caller: Admin, kind: Kind, request: Request, session: SessionDep, resources: ResourcesDep
+) -> InboundSecretsRotated:
+    settings = resources.settings
+    with control_errors():
+        rotated = await inbound_secrets.rotate_inbound_secrets(
+            session, SecretBox(settings), kind=kind,
+            overlap=timedelta(seconds=settings.inbound_secret_overlap_s),
+            public_base=public_base(settings, request),
+            event_relay_key_header=settings.event_relay_key_header,
+        )
+    resources.inbound_secrets.forget(kind)
+    await audit.record(
+        session, caller.actor, action=f"connection.rotate_inbound_secrets.{kind}", target_kind="connection",
+        target_id=rotated.connection.id,
+        change={"rotated": rotated.rotated, "previous_valid_until": rotated.previous_valid_until.isoformat()},
+    )
+    return rotated
+
+
+async def _record_connect(
+    session: AsyncSession, actor: Actor, connection: ConnectionRead, asked: dict[str, Any]
+) -> None:
+    await audit.record(
+        session, actor, action=f"connection.connect.{connection.kind}", target_kind="connection",
+        target_id=connection.id, change={**asked, "external_id": connection.external_id},
+    )
+
+
+async def _record_disconnect(
+    session: AsyncSession, actor: Actor, disconnected: Disconnected, force: bool
+) -> None:
+    await audit.record(
+        session, actor, action=f"connection.disconnect.{disconnected.connection.kind}",
+        target_kind="connection", target_id=disconnected.connection.id,
+        change={"force": force, "token_revoked": disconnected.token_revoked,
+                "cancelled_syncs": [str(s) for s in disconnected.cancelled_syncs]},
+    )

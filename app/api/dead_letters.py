@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query
 from app.api.auth import AUTH_RESPONSES
 from app.api.control_errors import control_errors, error_responses
 from app.api.deps import Admin, BusDep, Reader, SessionDep
-from app.control import dead_letters
+from app.control import audit, dead_letters
 from app.control.dead_letters import DeadLetterPage, DeadLetterRead
 
 router = APIRouter(prefix="/v1/dead-letters", tags=["dead letters"])
@@ -50,9 +50,12 @@ async def get_dead_letter(_: Reader, letter_id: int, session: SessionDep) -> Dea
     summary="Publish the event again to the topic it came from (same event id), and mark it replayed",
     responses={**AUTH_RESPONSES, **error_responses(404, 409, 503)},
 )
-async def replay(_: Admin, letter_id: int, session: SessionDep, bus: BusDep) -> DeadLetterRead:
+async def replay(caller: Admin, letter_id: int, session: SessionDep, bus: BusDep) -> DeadLetterRead:
     with control_errors():
-        return await dead_letters.replay(session, bus, letter_id)
+        replayed = await dead_letters.replay(session, bus, letter_id)
+    await audit.record(session, caller.actor, action="dead_letter.replay", target_kind="dead_letter",
+                       target_id=letter_id, change={"event_id": replayed.event_id, "topic": replayed.topic})
+    return replayed
 
 
 @router.delete(
@@ -60,6 +63,9 @@ async def replay(_: Admin, letter_id: int, session: SessionDep, bus: BusDep) -> 
     summary="Discard a dead letter (kept, marked discarded)",
     responses={**AUTH_RESPONSES, **error_responses(404, 409)},
 )
-async def discard(_: Admin, letter_id: int, session: SessionDep) -> DeadLetterRead:
+async def discard(caller: Admin, letter_id: int, session: SessionDep) -> DeadLetterRead:
     with control_errors():
-        return await dead_letters.discard(session, letter_id)
+        discarded = await dead_letters.discard(session, letter_id)
+    await audit.record(session, caller.actor, action="dead_letter.discard", target_kind="dead_letter",
+                       target_id=letter_id, change={"event_id": discarded.event_id})
+    return discarded

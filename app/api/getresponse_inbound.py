@@ -34,6 +34,7 @@ WEBHOOK_PUBLISH_LIMIT_S = 2.5
         400: {"description": "not a webhook payload"},
         401: {"description": "?secret= missing or wrong"},
         403: {"description": "an event of another GetResponse account"},
+        408: {"description": "the body did not arrive within SFGR_BODY_READ_TIMEOUT_S"},
         413: {"description": "body over the size limit"},
         415: {"description": "not application/json"},
         503: {"description": '{"status": "ERROR", ...}: no connection, or Kafka unavailable'},
@@ -48,8 +49,11 @@ async def receive_webhook(
     INBOUND_RECEIVED.labels(WEBHOOKS_ENDPOINT).inc()
     settings = resources.settings
     try:
-        body = await read_body(request, accepted=JSON_MEDIA_TYPES, max_bytes=settings.max_body_bytes)
         connection = connection_for_webhook_secret(await secrets.of_kind(GETRESPONSE), secret)
+        body = await read_body(
+            request, accepted=JSON_MEDIA_TYPES, max_bytes=settings.max_body_bytes,
+            within=settings.body_read_timeout_s,
+        )
         parsed = parse_webhook(
             body,
             webhook_id=request.headers.get("x-webhook-id"),

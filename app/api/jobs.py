@@ -13,7 +13,9 @@ from pydantic import BaseModel, Field
 
 from app.api.auth import AUTH_RESPONSES
 from app.api.deps import Admin, Reader, ResourcesDep, ResyncWriter
+from app.control import audit
 from app.control.jobs import JobRefused, job_view, start_job
+from app.control.tokens import Scope
 from app.db import jobs
 from app.domain.jobs import JobKind, JobState, ResyncMode, ResyncScope
 
@@ -124,7 +126,7 @@ def _refused(exc: JobRefused) -> HTTPException:
 async def first_sync(
     sync_id: uuid.UUID,
     resources: ResourcesDep,
-    _caller: Admin,
+    caller: Admin,
     dry_run: Annotated[
         bool, Query(description="report matches, duplicates and conflicts; write nothing")
     ] = False,
@@ -141,6 +143,11 @@ async def first_sync(
         )
     except JobRefused as exc:
         raise _refused(exc) from exc
+    async with resources.sessions() as session:
+        await audit.record(
+            session, caller.actor, action="job.first_sync", target_kind="sync", target_id=sync_id,
+            change={"job_id": str(job_id), "dry_run": dry_run},
+        )
     return await _started(resources, job_id, f"/v1/syncs/{sync_id}/first-sync/{job_id}", wait)
 
 
@@ -161,14 +168,25 @@ async def first_sync_job(
     status_code=202,
     response_model=Job,
     summary="Resync some people, or a whole sync",
+    description=(
+        "Needs resync:write; a whole sync in salesforce_wins or getresponse_wins mode (not a dry "
+        "run) overwrites one system with the other and needs syncs:admin."
+    ),
     responses={200: {"description": "finished within `wait` seconds"}, 404: {}, 409: {}},
 )
 async def resync(
     body: ResyncRequest,
     resources: ResourcesDep,
-    _caller: ResyncWriter,
+    caller: ResyncWriter,
     wait: Annotated[float, Query(ge=0, le=120, description="seconds to wait for the job to finish")] = 0,
 ) -> Response:
+    if overwrites_a_whole_system(body) and Scope.SYNCS_ADMIN not in caller.scopes:
+        raise HTTPException(
+            403,
+            f"a {body.mode.value} resync of a whole sync overwrites one system with the other: it needs the "
+            "scope syncs:admin (resync:write may reconcile, resync selected people, or dry-run it)",
+            headers={"WWW-Authenticate": 'Bearer error="insufficient_scope", scope="syncs:admin"'},
+        )
     try:
         job_id = await start_job(
             resources.sessions,
@@ -182,7 +200,17 @@ async def resync(
         )
     except JobRefused as exc:
         raise _refused(exc) from exc
+    async with resources.sessions() as session:
+        await audit.record(
+            session, caller.actor, action="job.resync", target_kind="sync", target_id=body.sync_id,
+            change={"job_id": str(job_id), **body.model_dump(mode="json", exclude={"sync_id"})},
+        )
     return await _started(resources, job_id, f"/v1/resync/{job_id}", wait)
+
+
+def overwrites_a_whole_system(body: ResyncRequest) -> bool:
+    """A whole sync made to match one side (a dry run writes nothing)."""
+    return body.scope.whole_sync and body.mode is not ResyncMode.RECONCILE and not body.dry_run
 
 
 @router.get("/resync/{job_id}", response_model=Job, summary="A resync: state, counts, errors")

@@ -18,10 +18,11 @@ from app.api.deps import InboundSecretsDep, ResourcesDep
 from app.db.connections import SALESFORCE
 from app.inbound.authentication import (
     SIGNATURE_HEADER,
-    check_outbound_key,
+    check_org,
+    check_signature_header,
     connection_for_event_relay_key,
-    connection_for_org,
-    verify_change_event_signature,
+    connection_for_outbound_key,
+    connection_for_signature,
 )
 from app.inbound.body import JSON_MEDIA_TYPES, SOAP_MEDIA_TYPES, read_body
 from app.inbound.campaign_members import as_member_rereads
@@ -63,8 +64,9 @@ def _soap_reply(body: bytes, status: int = 200) -> Response:
     responses={
         200: {"description": "SOAP notificationsResponse with Ack true", "content": {"text/xml": {}}},
         400: {"description": "SOAP fault (soapenv:Client): not an Outbound Message, or forbidden XML"},
-        401: {"description": "SOAP fault: the connection requires ?key= and it is missing or wrong"},
-        403: {"description": "SOAP fault: OrganizationId is not the connected org's 18-character id"},
+        401: {"description": "SOAP fault: ?key= missing or wrong (checked before the body is read)"},
+        403: {"description": "SOAP fault: OrganizationId is not the 18-character id of the key's org"},
+        408: {"description": "SOAP fault: the body did not arrive within SFGR_BODY_READ_TIMEOUT_S"},
         413: {"description": "SOAP fault: body over the size limit"},
         415: {"description": "SOAP fault: not text/xml or application/soap+xml"},
         503: {"description": "SOAP fault (soapenv:Server), no Ack: no connection, or Kafka unavailable"},
@@ -79,10 +81,13 @@ async def receive_outbound_message(
     INBOUND_RECEIVED.labels(OUTBOUND_ENDPOINT).inc()
     settings = resources.settings
     try:
-        body = await read_body(request, accepted=SOAP_MEDIA_TYPES, max_bytes=settings.max_body_bytes)
+        connection = connection_for_outbound_key(await secrets.of_kind(SALESFORCE), key)
+        body = await read_body(
+            request, accepted=SOAP_MEDIA_TYPES, max_bytes=settings.max_body_bytes,
+            within=settings.body_read_timeout_s,
+        )
         message = parse_outbound_message(body)
-        connection = connection_for_org(await secrets.of_kind(SALESFORCE), message.organization_id)
-        check_outbound_key(connection, key)
+        check_org(connection, message.organization_id)
         events, ignored = as_member_rereads(
             outbound_change_events(message, connection_id=str(connection.connection_id))
         )
@@ -114,7 +119,8 @@ async def receive_outbound_message(
     responses={
         200: {"description": '{"status": "OK", "published": n, "ignored": m}, once Kafka stored the events'},
         400: {"description": "not an EventBridge event holding a change event in detail.payload"},
-        401: {"description": "the API key header is missing or wrong"},
+        401: {"description": "the API key header is missing or wrong (checked before the body is read)"},
+        408: {"description": "the body did not arrive within SFGR_BODY_READ_TIMEOUT_S"},
         403: {"description": "the event's source names another org"},
         413: {"description": "body over the size limit"},
         415: {"description": "not application/json"},
@@ -127,10 +133,13 @@ async def receive_event_relay(
     INBOUND_RECEIVED.labels(EVENT_RELAY_ENDPOINT).inc()
     settings = resources.settings
     try:
-        body = await read_body(request, accepted=JSON_MEDIA_TYPES, max_bytes=settings.max_body_bytes)
         connection = connection_for_event_relay_key(
             await secrets.of_kind(SALESFORCE), request.headers.get(settings.event_relay_key_header),
             header=settings.event_relay_key_header, now=datetime.now(UTC),
+        )
+        body = await read_body(
+            request, accepted=JSON_MEDIA_TYPES, max_bytes=settings.max_body_bytes,
+            within=settings.body_read_timeout_s,
         )
         parsed = parse_event_relay(body, connection=connection, client_id=settings.salesforce_client_id)
         events, ignored = as_member_rereads(parsed.events)
@@ -167,6 +176,7 @@ def _count_ignored(endpoint: str, echoes: int, campaign_members: int) -> None:
         200: {"description": '{"status": "OK", "published": n, "ignored": m}'},
         400: {"description": "not CometD change events"},
         401: {"description": "signature missing, malformed, older or newer than 5 minutes, or wrong"},
+        408: {"description": "the body did not arrive within SFGR_BODY_READ_TIMEOUT_S"},
         413: {"description": "body over the size limit"},
         415: {"description": "not application/json"},
         503: {"description": "no connection with a change events secret, or Kafka unavailable"},
@@ -178,10 +188,13 @@ async def receive_change_events(
     INBOUND_RECEIVED.labels(CHANGE_EVENTS_ENDPOINT).inc()
     settings = resources.settings
     try:
-        body = await read_body(request, accepted=JSON_MEDIA_TYPES, max_bytes=settings.max_body_bytes)
-        connection = verify_change_event_signature(
-            request.headers.get(SIGNATURE_HEADER), body, await secrets.of_kind(SALESFORCE), now=time.time()
+        candidates = await secrets.of_kind(SALESFORCE)
+        signature = check_signature_header(request.headers.get(SIGNATURE_HEADER), candidates, now=time.time())
+        body = await read_body(
+            request, accepted=JSON_MEDIA_TYPES, max_bytes=settings.max_body_bytes,
+            within=settings.body_read_timeout_s,
         )
+        connection = connection_for_signature(signature, body, candidates, now=time.time())
         parsed = parse_change_events(
             body, connection_id=str(connection.connection_id), client_id=settings.salesforce_client_id
         )

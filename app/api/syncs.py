@@ -9,8 +9,8 @@ from fastapi import APIRouter, status
 from app.api.auth import AUTH_RESPONSES
 from app.api.control_errors import control_errors, error_responses
 from app.api.deps import Admin, Reader, ResourcesDep, SessionDep, VendorsDep
+from app.control import audit, syncs
 from app.control import status as sync_status
-from app.control import syncs
 from app.control.status import SyncStatus
 from app.control.syncs import SyncCreate, SyncRead, SyncUpdate
 
@@ -31,9 +31,12 @@ router = APIRouter(prefix="/v1/syncs", tags=["syncs"])
     status_code=status.HTTP_201_CREATED,
     responses={**AUTH_RESPONSES, **error_responses(409, 422, 502)},
 )
-async def create_sync(_: Admin, body: SyncCreate, session: SessionDep, vendors: VendorsDep) -> SyncRead:
+async def create_sync(caller: Admin, body: SyncCreate, session: SessionDep, vendors: VendorsDep) -> SyncRead:
     with control_errors():
-        return await syncs.create_sync(session, vendors, body)
+        created = await syncs.create_sync(session, vendors, body)
+    await audit.record(session, caller.actor, action="sync.create", target_kind="sync", target_id=created.id,
+                       change=body.model_dump(mode="json"))
+    return created
 
 
 @router.get("", summary="List syncs", responses=AUTH_RESPONSES)
@@ -53,10 +56,13 @@ async def get_sync(_: Reader, sync_id: uuid.UUID, session: SessionDep) -> SyncRe
     responses={**AUTH_RESPONSES, **error_responses(404, 409, 422, 502)},
 )
 async def update_sync(
-    _: Admin, sync_id: uuid.UUID, body: SyncUpdate, session: SessionDep, vendors: VendorsDep
+    caller: Admin, sync_id: uuid.UUID, body: SyncUpdate, session: SessionDep, vendors: VendorsDep
 ) -> SyncRead:
     with control_errors():
-        return await syncs.update_sync(session, vendors, sync_id, body)
+        updated = await syncs.update_sync(session, vendors, sync_id, body)
+    await audit.record(session, caller.actor, action="sync.update", target_kind="sync", target_id=sync_id,
+                       change=body.model_dump(mode="json", exclude_unset=True))
+    return updated
 
 
 @router.post(
@@ -64,9 +70,11 @@ async def update_sync(
     summary="Cancel a sync: live changes are ignored from then on; links are kept",
     responses={**AUTH_RESPONSES, **error_responses(404)},
 )
-async def cancel_sync(_: Admin, sync_id: uuid.UUID, session: SessionDep) -> SyncRead:
+async def cancel_sync(caller: Admin, sync_id: uuid.UUID, session: SessionDep) -> SyncRead:
     with control_errors():
-        return await syncs.cancel_sync(session, sync_id)
+        cancelled = await syncs.cancel_sync(session, sync_id)
+    await audit.record(session, caller.actor, action="sync.cancel", target_kind="sync", target_id=sync_id)
+    return cancelled
 
 
 @router.get(

@@ -38,6 +38,7 @@ from app.clients.salesforce_auth import AccessToken, SalesforceCredentials, fetc
 from app.clients.salesforce_errors import VENDOR, record_error, rest_error
 from app.clients.salesforce_formats import http_date, parse_limit_info
 from app.clients.transport import DEFAULT_TIMEOUT_S, Reply, Retirement, exchange, new_session
+from app.clients.vendor_hosts import VendorHosts
 from app.settings import get_settings
 
 DEFAULT_API_VERSION = "62.0"
@@ -71,6 +72,7 @@ class SalesforceClient:
         reserve_fraction: float = 0.0,
         quota_retry_after_s: float = 300.0,
         breakers: AccountBreakers | None = None,
+        hosts: VendorHosts | None = None,
     ) -> None:
         if reserve_calls < 0 or not 0.0 <= reserve_fraction < 1.0:
             raise ValueError("reserve_calls must be >= 0 and reserve_fraction in [0, 1)")
@@ -82,6 +84,7 @@ class SalesforceClient:
         self.reserve_fraction = reserve_fraction
         self.quota_retry_after_s = quota_retry_after_s
         self.breakers = breakers  # the org's circuit breakers, if any (app/clients/breaker.py)
+        self.hosts = hosts  # where a token's instance_url may point (app/clients/vendor_hosts.py)
         self._session: aiohttp.ClientSession | None = None
         self._retired: Retirement | None = None
         self._token: AccessToken | None = None
@@ -309,11 +312,16 @@ class SalesforceClient:
             self._usage, self._usage_seen_at = usage, time.monotonic()
         return reply
 
+    async def access_token(self, *, stale: AccessToken | None = None) -> AccessToken:
+        """The token the REST calls use, for a caller that authenticates elsewhere with it (the
+        Pub/Sub API's metadata); with `stale`, a fresh one unless another caller replaced it."""
+        return await self._access_token(stale=stale)
+
     async def _access_token(self, *, stale: AccessToken | None) -> AccessToken:
         """The current token; with `stale`, a new one unless another call already replaced it."""
         async with self._auth_lock:
             if self._token is None or self._token is stale:
-                self._token = await fetch_token(self._http(), self.credentials)
+                self._token = await fetch_token(self._http(), self.credentials, self.hosts)
             return self._token
 
     def _refuse_within_reserve(self) -> None:

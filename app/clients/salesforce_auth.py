@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, TypeAdapter
 from app.clients.errors import Permanent
 from app.clients.salesforce_errors import VENDOR, token_error
 from app.clients.transport import exchange
+from app.clients.vendor_hosts import VendorHosts
 
 JWT_GRANT_TYPE = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 
@@ -109,14 +110,20 @@ def jwt_assertion(credentials: JwtBearerGrant, *, now: float | None = None) -> s
     return jwt.encode(claims, credentials.private_key_pem.get_secret_value(), algorithm="RS256")
 
 
-async def fetch_token(session: aiohttp.ClientSession, credentials: SalesforceCredentials) -> AccessToken:
+async def fetch_token(
+    session: aiohttp.ClientSession, credentials: SalesforceCredentials, hosts: VendorHosts | None = None
+) -> AccessToken:
+    """A new access token; its `instance_url` (where every later call goes) is checked against
+    `hosts` first."""
     reply = await exchange(session, VENDOR, "POST", credentials.token_url, form=token_form(credentials))
     if not reply.ok:
         raise token_error(reply.status, reply.body)
     body = reply.body if isinstance(reply.body, Mapping) else {}
     access_token, instance_url = body.get("access_token"), body.get("instance_url")
     if not isinstance(access_token, str) or not isinstance(instance_url, str):
-        raise Permanent("token response without access_token or instance_url", vendor=VENDOR, details=body)
+        raise Permanent("token response without access_token or instance_url", vendor=VENDOR)
+    if hosts is not None:
+        hosts.check(VENDOR, "the token answer's instance_url", instance_url)
     issued_at = body.get("issued_at")
     # issued_at is epoch milliseconds as a string (C7), not seconds.
     issued_at_ms = int(issued_at) if isinstance(issued_at, str) and issued_at.isdigit() else None

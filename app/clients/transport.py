@@ -76,6 +76,9 @@ async def exchange(
             params=dict(params) if params is not None else None,
             json=json_body,
             data=dict(form) if form is not None else None,
+            # A redirect is an answer, never followed: it could lead to any host (with our
+            # credentials in its headers), around the vendor host check (vendor_hosts.py).
+            allow_redirects=False,
         ) as response:
             text = (await response.read()).decode("utf-8", errors="replace")
             return Reply(response.status, response.headers, text, _parsed(text))

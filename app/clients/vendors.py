@@ -37,6 +37,7 @@ from app.clients.salesforce import SalesforceClient
 from app.clients.salesforce_auth import salesforce_credentials
 from app.clients.shared_limits import SharedBudget
 from app.clients.transport import Retirement
+from app.clients.vendor_hosts import VendorHosts
 from app.crypto import SecretBox
 from app.db.connections import ConnectionVersion, connection_version, connection_with_version
 from app.db.models import Connection
@@ -70,6 +71,8 @@ class Vendors:
         self.settings = settings
         self.sessions = sessions
         self.box = SecretBox(settings)
+        # A connection stored before hosts were checked, with a host no longer allowed, gets no client.
+        self.hosts = VendorHosts.from_settings(settings)
         self.recheck_s = settings.connection_recheck_s
         self._clock = clock
         self._salesforce: dict[uuid.UUID, _Held[SalesforceClient]] = {}
@@ -150,8 +153,11 @@ class Vendors:
         return _Held(version, client, now)
 
     def _new_salesforce(self, connection: Connection) -> SalesforceClient:
+        credentials = salesforce_credentials(self.box.open(connection.credentials))
+        self.hosts.check("salesforce", f"connection {connection.id}'s token URL", credentials.token_url)
         return SalesforceClient(
-            salesforce_credentials(self.box.open(connection.credentials)),
+            credentials,
+            hosts=self.hosts,
             call_options_client=self.settings.salesforce_client_id,
             reserve_fraction=self.settings.salesforce_api_reserve_fraction,
             quota_retry_after_s=self.settings.salesforce_quota_recheck_s,
@@ -159,6 +165,7 @@ class Vendors:
         )
 
     def _new_getresponse(self, connection: Connection) -> GetResponseClient:
+        self.hosts.check("getresponse", f"connection {connection.id}'s api_base_url", connection.api_base_url)
         credentials = self.box.open(connection.credentials)
         return GetResponseClient(
             api_key=credentials.get("api_key"),

@@ -20,8 +20,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.clients.errors import Transient, VendorError
 from app.clients.salesforce_auth import RefreshTokenGrant, salesforce_credentials
 from app.clients.transport import new_session
+from app.clients.vendor_hosts import VendorHosts
 from app.control import salesforce_oauth
-from app.control.errors import BadRequest, Conflict, ControlError, NotFound, VendorUnavailable
+from app.control.errors import (
+    BadRequest,
+    Conflict,
+    ControlError,
+    Invalid,
+    NotFound,
+    Problem,
+    VendorUnavailable,
+)
 from app.crypto import SecretBox
 from app.db import connections, syncs
 from app.db.connections import GETRESPONSE, SALESFORCE
@@ -139,19 +148,32 @@ class Disconnected(BaseModel):
     cancelled_syncs: list[uuid.UUID] = Field(description="syncs that used it, now cancelled; links are kept")
 
 
-def inbound_secrets_for(kind: Kind, existing: dict[str, str] | None) -> dict[str, str]:
-    """The secrets of a connection: the existing ones when the same org or account connects again,
-    and a new one for each it lacks (an org connected before Event Relay existed gains its key)."""
-    names = (OUTBOUND_KEY, CHANGE_EVENTS_SECRET, EVENT_RELAY_KEY) if kind == SALESFORCE else (WEBHOOK_SECRET,)
+# The inbound secrets of each kind of connection, by name: the one place a new one is added (it is
+# then generated at the first connect, kept across reconnects and rotated with the others by
+# `rotate-inbound-secrets`).
+INBOUND_SECRET_NAMES: dict[Kind, tuple[str, ...]] = {
+    "salesforce": (OUTBOUND_KEY, CHANGE_EVENTS_SECRET, EVENT_RELAY_KEY),
+    "getresponse": (WEBHOOK_SECRET,),
+}
+
+
+def new_inbound_secrets(kind: Kind) -> dict[str, str]:
+    return {n: secrets.token_urlsafe(32) for n in INBOUND_SECRET_NAMES[kind]}
+
+
+def inbound_secrets_for(kind: Kind, existing: dict[str, Any] | None) -> dict[str, Any]:
+    """The secrets of a connection: the existing ones when the same org or account connects again
+    (with a rotation's previous secrets, while they last), and a new one for each it lacks (an org
+    connected before Event Relay existed gains its key)."""
     kept = dict(existing or {})
-    return kept | {n: secrets.token_urlsafe(32) for n in names if not kept.get(n)}
+    return kept | {n: v for n, v in new_inbound_secrets(kind).items() if not kept.get(n)}
 
 
 def event_relay_url(public_base: str) -> str:
     return f"{public_base.rstrip('/')}/v1/salesforce/event-relay"
 
 
-def salesforce_inbound(public_base: str, secrets_: dict[str, str], *, key_header: str) -> SalesforceInbound:
+def salesforce_inbound(public_base: str, secrets_: dict[str, Any], *, key_header: str) -> SalesforceInbound:
     base = public_base.rstrip("/")
     return SalesforceInbound(
         outbound_message_url=f"{base}/v1/salesforce/outbound-messages?key={secrets_[OUTBOUND_KEY]}",
@@ -163,7 +185,7 @@ def salesforce_inbound(public_base: str, secrets_: dict[str, str], *, key_header
     )
 
 
-def getresponse_inbound(public_base: str, secrets_: dict[str, str]) -> GetResponseInbound:
+def getresponse_inbound(public_base: str, secrets_: dict[str, Any]) -> GetResponseInbound:
     return GetResponseInbound(
         webhook_url=f"{public_base.rstrip('/')}/v1/getresponse/webhooks?secret={secrets_[WEBHOOK_SECRET]}"
     )
@@ -179,7 +201,7 @@ async def store(
     auth_kind: str,
     credentials: dict[str, Any],
     settings: dict[str, Any],
-) -> tuple[Connection, dict[str, str]]:
+) -> tuple[Connection, dict[str, Any]]:
     """Saves the connection (refused while another org or account of `kind` is connected) and
     commits; returns it with its inbound secrets."""
     current = await connections.latest_connected(session, kind)
@@ -244,6 +266,13 @@ async def rotate_event_relay_key(
 
 async def list_connections(session: AsyncSession) -> list[ConnectionRead]:
     return [ConnectionRead.model_validate(r) for r in await connections.all_connections(session)]
+
+
+def refuse_foreign_url(hosts: VendorHosts, vendor: Kind, field: str, url: str) -> None:
+    """422 naming the request field and the rule, before anything calls `url`."""
+    reason = hosts.refusal(vendor, url)
+    if reason is not None:
+        raise Invalid([Problem(field, f"{field} {reason}", "vendor_host")])
 
 
 def vendor_refusal(what: str, exc: VendorError) -> ControlError:

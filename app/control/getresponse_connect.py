@@ -21,12 +21,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.clients.errors import NotFound as VendorNotFound
 from app.clients.errors import VendorError
 from app.clients.getresponse import MAX_BASE_URL, STANDARD_BASE_URL, GetResponseClient
+from app.clients.vendor_hosts import VendorHosts
 from app.control.connections import (
     CONNECTION_EXAMPLE,
     VENDOR_TIMEOUT_S,
     ConnectionRead,
     GetResponseInbound,
     getresponse_inbound,
+    refuse_foreign_url,
     store,
     vendor_refusal,
 )
@@ -55,7 +57,10 @@ class GetResponseConnect(BaseModel):
     oauth_token: SecretStr | None = Field(None, description="sent as Authorization: Bearer <token>")
     api_base_url: str | None = Field(
         None,
-        description=f"default {STANDARD_BASE_URL}; {MAX_BASE_URL} when `domain` is given (GetResponse MAX)",
+        description=(
+            f"default {STANDARD_BASE_URL}; {MAX_BASE_URL} when `domain` is given (GetResponse MAX); "
+            "https to GetResponse's API hosts only"
+        ),
     )
     domain: str | None = Field(None, description="GetResponse MAX: the account's domain, sent as X-Domain")
     account_id: str | None = Field(
@@ -66,8 +71,6 @@ class GetResponseConnect(BaseModel):
     def _one_credential(self) -> Self:
         if (self.api_key is None) == (self.oauth_token is None):
             raise ValueError("give exactly one of api_key and oauth_token")
-        if self.api_base_url is not None and not self.api_base_url.startswith(("https://", "http://")):
-            raise ValueError("api_base_url must be an absolute URL such as https://api.getresponse.com/v3")
         return self
 
     @property
@@ -109,8 +112,9 @@ class GetResponseConnected(BaseModel):
 
 
 async def connect_getresponse(
-    session: AsyncSession, box: SecretBox, body: GetResponseConnect, *, public_base: str
+    session: AsyncSession, box: SecretBox, body: GetResponseConnect, *, public_base: str, hosts: VendorHosts
 ) -> GetResponseConnected:
+    refuse_foreign_url(hosts, "getresponse", "api_base_url", body.base_url)
     api_key = body.api_key.get_secret_value() if body.api_key else None
     oauth_token = body.oauth_token.get_secret_value() if body.oauth_token else None
     what = "the API key" if api_key else "the OAuth token"

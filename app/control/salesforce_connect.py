@@ -27,12 +27,14 @@ from app.clients.salesforce_auth import (
     token_form,
 )
 from app.clients.transport import new_session
+from app.clients.vendor_hosts import VendorHosts
 from app.control import salesforce_oauth
 from app.control.connections import (
     CONNECTION_EXAMPLE,
     VENDOR_TIMEOUT_S,
     ConnectionRead,
     SalesforceInbound,
+    refuse_foreign_url,
     salesforce_inbound,
     store,
     vendor_refusal,
@@ -47,10 +49,12 @@ CALLBACK_PATH = "/v1/connections/salesforce/callback"
 
 
 def _https_origin(value: str | None) -> str | None:
+    """The origin of an absolute URL; whether its host may be called is checked by the service
+    (`refuse_foreign_url`), which knows SFGR_ALLOWED_VENDOR_HOSTS."""
     if value is None:
         return None
     parts = urlsplit(value.strip())
-    if parts.scheme not in ("https", "http") or not parts.netloc:
+    if not parts.scheme or not parts.netloc:
         raise ValueError("must be an absolute URL such as https://acme.my.salesforce.com")
     return f"{parts.scheme}://{parts.netloc}"
 
@@ -248,6 +252,9 @@ async def finish_authorization(
 async def connect_jwt(
     session: AsyncSession, box: SecretBox, settings: Settings, body: JwtConnect, *, public_base: str
 ) -> SalesforceConnected:
+    if body.my_domain_url is not None:
+        hosts = VendorHosts.from_settings(settings)
+        refuse_foreign_url(hosts, "salesforce", "my_domain_url", body.my_domain_url)
     login = salesforce_oauth.login_url(settings, body.environment)
     host = body.my_domain_url or login
     credentials = JwtBearerGrant(
@@ -270,6 +277,7 @@ async def connect_client_credentials(
     *,
     public_base: str,
 ) -> SalesforceConnected:
+    refuse_foreign_url(VendorHosts.from_settings(settings), "salesforce", "my_domain_url", body.my_domain_url)
     credentials = ClientCredentialsGrant(
         token_url=salesforce_oauth.endpoint(body.my_domain_url, "token"),
         client_id=body.client_id,
@@ -318,6 +326,10 @@ async def _store(
     public_base: str,
     username: str | None = None,
 ) -> SalesforceConnected:
+    # Every later call goes to the instance URL, which the token endpoint's answer names.
+    refused = VendorHosts.from_settings(app_settings).refusal("salesforce", granted.instance_url)
+    if refused is not None:
+        raise BadRequest(f"the token answer's instance_url {refused}; nothing was stored")
     settings = {
         "environment": environment,
         "login_url": login,

@@ -28,7 +28,7 @@ from app.control.sync_validation import (
 )
 from app.db import connections, syncs
 from app.db.models import Sync
-from app.domain.groups import CAMPAIGN_ID
+from app.domain.groups import CAMPAIGN_ID, soql_filter_problem
 from app.domain.mapping import SalesforceFieldName, SyncMapping
 from app.domain.sides import ObjectType, Side
 from app.domain.states import SyncState
@@ -72,6 +72,14 @@ def _distinct(objects: list[ObjectType]) -> list[ObjectType]:
     return list(dict.fromkeys(objects))
 
 
+def _one_where_condition(soql_filter: str | None) -> str | None:
+    if soql_filter is not None:
+        problem = soql_filter_problem(soql_filter)
+        if problem is not None:
+            raise ValueError(f"soql_filter must be one WHERE condition: {problem}")
+    return soql_filter
+
+
 class _SyncFields(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -102,6 +110,9 @@ class _SyncFields(BaseModel):
 class SyncCreate(_SyncFields):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [CREATE_EXAMPLE]})
 
+    # Only what is asked for is checked: a sync stored before this check is still shown.
+    _filter = field_validator("soql_filter")(_one_where_condition)
+
     campaign_id: str = Field(min_length=1, max_length=64, description="the GetResponse list (campaignId)")
     first_sync: bool = Field(
         False,
@@ -129,6 +140,8 @@ class SyncUpdate(BaseModel):
     marker_field: SalesforceFieldName | None = None
     set_opt_out: bool | None = None
     mapping: SyncMapping | None = None
+
+    _filter = field_validator("soql_filter")(_one_where_condition)
 
 
 class SyncRead(_SyncFields):

@@ -10,11 +10,12 @@ Scopes, and what each one grants (`granted`):
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -28,6 +29,8 @@ TOKEN_PREFIX = "sfgr_"  # noqa: S105 - marks a string as ours in logs and secret
 # last_used_at is a hint for people auditing tokens, not a log: one write a minute per token is
 # enough, and keeps a busy client from turning every read into a write.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
+_LIFETIME = re.compile(r"(?P<count>\d{1,6})(?P<unit>[smhd])")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 class Scope(StrEnum):
@@ -62,6 +65,10 @@ class TokenInfo(BaseModel):
     created_at: datetime
     last_used_at: datetime | None
     revoked_at: datetime | None
+    expires_at: datetime | None = None
+
+    def expired(self, now: datetime) -> bool:
+        return self.expires_at is not None and self.expires_at <= now
 
     def public(self) -> dict[str, Any]:
         """What may be shown about a token: everything but the secret, which is not kept anyway."""
@@ -72,6 +79,7 @@ class TokenInfo(BaseModel):
             "created_at": self.created_at.isoformat(),
             "last_used_at": self.last_used_at.isoformat() if self.last_used_at else None,
             "revoked_at": self.revoked_at.isoformat() if self.revoked_at else None,
+            "expires_at": self.expires_at.isoformat() if self.expires_at else None,
         }
 
 
@@ -83,14 +91,29 @@ class IssuedToken:
     token: str
 
 
-async def create_token(session: AsyncSession, *, name: str, scopes: Iterable[str]) -> IssuedToken:
+def parse_lifetime(text: str) -> timedelta:
+    """`90d`, `12h`, `30m`, `45s`: how long a token lives; raises ValueError naming the format."""
+    found = _LIFETIME.fullmatch(text.strip())
+    if found is None or int(found["count"]) == 0:
+        raise ValueError(
+            f"{text!r} is not a lifetime: give a positive whole number and a unit, e.g. 90d, 12h, 30m"
+        )
+    return timedelta(seconds=int(found["count"]) * _UNIT_SECONDS[found["unit"]])
+
+
+async def create_token(
+    session: AsyncSession, *, name: str, scopes: Iterable[str], expires_in: timedelta | None = None
+) -> IssuedToken:
     wanted = list(dict.fromkeys(scopes))
     unknown = [s for s in wanted if s not in {v.value for v in Scope}]
     if unknown or not wanted:
         known = ", ".join(s.value for s in Scope)
         raise ValueError(f"unknown scope(s) {', '.join(unknown) or '(none given)'}; known scopes: {known}")
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    row = await tokens.add_token(session, name=name, token_hash=hash_token(token), scopes=wanted)
+    expires_at = datetime.now(UTC) + expires_in if expires_in is not None else None
+    row = await tokens.add_token(
+        session, name=name, token_hash=hash_token(token), scopes=wanted, expires_at=expires_at
+    )
     await session.commit()
     await session.refresh(row)
     return IssuedToken(TokenInfo.model_validate(row), token)
@@ -113,12 +136,19 @@ async def revoke_token(session: AsyncSession, token_id: uuid.UUID) -> TokenInfo 
 
 
 async def authenticate(session: AsyncSession, presented: str) -> TokenInfo | None:
-    """The token behind `presented` if it exists (revoked or not); records the use of a live one."""
+    """The token behind `presented` if it exists (revoked or expired or not); records the use of a
+    live one."""
     row = await tokens.token_by_hash(session, hash_token(presented))
     if row is None:
         return None
     info = TokenInfo.model_validate(row)
-    if row.revoked_at is None:
+    if row.revoked_at is None and not info.expired(datetime.now(UTC)):
         await tokens.record_token_use(session, row.id, resolution=LAST_USED_RESOLUTION)
         await session.commit()
     return info
+
+
+async def token_by_id(session: AsyncSession, token_id: uuid.UUID) -> TokenInfo | None:
+    """The token with this id (revoked or not): the admin UI's session names its token by id."""
+    row = await tokens.token_by_id(session, token_id)
+    return TokenInfo.model_validate(row) if row is not None else None

@@ -4,7 +4,7 @@ what the inbound endpoints check."""
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -31,13 +31,41 @@ class ConnectionVersion:
     credentials_digest: str
 
 
+# In a connection's sealed inbound secrets, beside the current secrets by name: the ones a rotation
+# replaced, and until when they are still accepted (app/control/inbound_secrets.py).
+PREVIOUS = "previous"
+PREVIOUS_UNTIL = "previous_until"
+
+
 @dataclass(frozen=True)
 class InboundSecrets:
-    """What an inbound endpoint checks a sender against, for one connection."""
+    """What an inbound endpoint checks a sender against, for one connection: the current secrets,
+    and the previous ones until the end of a rotation's overlap."""
 
     connection_id: uuid.UUID
     external_id: str  # Salesforce org id (18 chars) or GetResponse account id
     secrets: dict[str, str]
+    previous: dict[str, str] = field(default_factory=dict)
+    previous_until: datetime | None = None
+
+    @classmethod
+    def of_sealed(cls, connection_id: uuid.UUID, external_id: str, opened: dict[str, Any]) -> InboundSecrets:
+        until = opened.get(PREVIOUS_UNTIL)
+        return cls(
+            connection_id=connection_id,
+            external_id=external_id,
+            secrets={k: v for k, v in opened.items() if isinstance(v, str) and k != PREVIOUS_UNTIL},
+            previous=dict(opened.get(PREVIOUS) or {}),
+            previous_until=datetime.fromisoformat(until) if isinstance(until, str) else None,
+        )
+
+    def accepted(self, name: str, *, now: datetime) -> tuple[str, ...]:
+        """Every value of the secret `name` a sender may present now: the current one, and the
+        previous one while the overlap lasts."""
+        values = [self.secrets[name]] if self.secrets.get(name) else []
+        if self.previous_until is not None and now < self.previous_until and self.previous.get(name):
+            values.append(self.previous[name])
+        return tuple(values)
 
 
 async def save_connection(
@@ -49,7 +77,7 @@ async def save_connection(
     api_base_url: str,
     auth_kind: str,
     credentials: dict[str, Any],
-    inbound_secrets: dict[str, str] | None = None,
+    inbound_secrets: dict[str, Any] | None = None,
     settings: dict[str, Any] | None = None,
 ) -> uuid.UUID:
     """Insert or replace the connection of this kind and external id; returns its id."""
@@ -112,11 +140,7 @@ async def connection_with_version(
 
 async def inbound_secrets(session: AsyncSession, box: SecretBox, kind: str) -> list[InboundSecrets]:
     return [
-        InboundSecrets(
-            connection_id=c.id,
-            external_id=c.external_id,
-            secrets=box.open(c.inbound_secret) if c.inbound_secret else {},
-        )
+        InboundSecrets.of_sealed(c.id, c.external_id, box.open(c.inbound_secret) if c.inbound_secret else {})
         for c in await connected(session, kind)
     ]
 

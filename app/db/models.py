@@ -165,6 +165,21 @@ class PollerWatermark(Base):
     updated_at: Mapped[datetime] = _now()
 
 
+class PubSubReplay(Base):
+    """Where the Pub/Sub API subscriber stands on one channel of one org (consumers/subscriber.py)."""
+
+    __tablename__ = "pubsub_replay"
+
+    connection_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("connections.id", ondelete="CASCADE"), primary_key=True
+    )
+    channel: Mapped[str] = mapped_column(Text, primary_key=True)
+    replay_id: Mapped[bytes] = mapped_column(LargeBinary)  # opaque: never read as a number (A5)
+    last_commit_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    heard_at: Mapped[datetime] = _now()
+    updated_at: Mapped[datetime] = _now()
+
+
 class SyncJob(Base):
     """A first sync or a resync: state, scope, mode and progress; resumable after a crash."""
 
@@ -331,3 +346,26 @@ class ApiToken(Base):
     created_at: Mapped[datetime] = _now()
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # null: never
+
+
+class AuditEntry(Base):
+    """One control-plane change: who (a token, or the command line), what, on what, and the
+    change itself with its secrets redacted (app/control/audit.py)."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = _now()
+    actor_kind: Mapped[str] = mapped_column(String(16))  # token | cli | oauth_callback
+    actor_id: Mapped[str | None] = mapped_column(String(64))  # the token's id
+    actor_name: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(64))  # e.g. sync.create, connection.disconnect
+    target_kind: Mapped[str] = mapped_column(String(32))  # connection, sync, job, dead_letter, token, keys
+    target_id: Mapped[str | None] = mapped_column(String(64))
+    change: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+    __table_args__ = (
+        Index("ix_audit_log_at", "at"),
+        Index("ix_audit_log_target", "target_kind", "target_id", "id"),
+    )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -12,8 +12,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.db.models import ApiToken
 
 
-async def add_token(session: AsyncSession, *, name: str, token_hash: str, scopes: Sequence[str]) -> ApiToken:
-    token = ApiToken(name=name, token_hash=token_hash, scopes=list(scopes))
+async def add_token(
+    session: AsyncSession,
+    *,
+    name: str,
+    token_hash: str,
+    scopes: Sequence[str],
+    expires_at: datetime | None = None,
+) -> ApiToken:
+    token = ApiToken(name=name, token_hash=token_hash, scopes=list(scopes), expires_at=expires_at)
     session.add(token)
     await session.flush()
     return token

@@ -105,23 +105,39 @@ def _typed_target_errors(
     field_mapping: FieldMapping,
     custom_fields: Mapping[str, CustomFieldInfo],
 ) -> list[str]:
-    """Phone and country values only fit GetResponse fields of their own type (B7) or plain text."""
     assert isinstance(field_mapping.getresponse, CustomFieldTarget)
-    target = field_mapping.getresponse.type
+    found = custom_fields.get(field_mapping.getresponse.custom_field_id)
+    label = found.name if found is not None else field_mapping.getresponse.custom_field_id
+    problem = custom_field_problem(object_type, info, field_mapping.getresponse.type, label)
+    return [problem] if problem is not None else []
+
+
+def custom_field_problem(
+    object_type: ObjectType, info: SalesforceFieldInfo, target: str, label: str
+) -> str | None:
+    """Why the Salesforce field cannot go to the GetResponse custom field `label` of type `target`
+    (None: it can). Phone and country values only fit GetResponse fields of their own type (B7) or
+    plain text; a checkbox only fits a text field (it is sent as "true" or "false"). The discovery
+    endpoints show this per field, before a mapping exists."""
+    if info.type == "boolean":
+        if target in TEXT_TYPES:
+            return None
+        return (
+            f"{object_type}.{info.name} is a checkbox, which GetResponse field '{label}' of type {target} "
+            "cannot store: map it to a text field."
+        )
     if info.type == "phone" or info.name.lower().endswith("phone"):
         expected = CustomFieldType.PHONE
     elif info.name.endswith(("Country", "CountryCode")):
         expected = CustomFieldType.COUNTRY
     else:
-        return []
-    if target is expected or target in TEXT_TYPES:
-        return []
-    found = custom_fields.get(field_mapping.getresponse.custom_field_id)
-    label = found.name if found is not None else field_mapping.getresponse.custom_field_id
-    return [
+        return None
+    if target == expected or target in TEXT_TYPES:
+        return None
+    return (
         f"{object_type}.{info.name} holds {expected} values, which GetResponse field '{label}' of type "
         f"{target} cannot store: map it to a {expected} field or to a text field."
-    ]
+    )
 
 
 def _target_errors(mapping: SyncMapping, custom_fields: Mapping[str, CustomFieldInfo]) -> list[str]:

@@ -48,6 +48,7 @@ class NoteRule(StrEnum):
     NOT_ON_LIST = "not_on_list"
     NOT_WRITABLE = "not_writable"
     LEFT_LIST = "left_list"
+    REMOVAL_UNCONFIRMED = "removal_unconfirmed"  # a removal GetResponse's own state contradicts
     BACK_ON_LIST = "back_on_list"
     JOINED_CAMPAIGN = "joined_campaign"
     CAMPAIGN_JOIN_FAILED = "campaign_join_failed"

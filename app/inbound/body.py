@@ -1,6 +1,10 @@
-"""The request body, read only when its media type is one we parse, and never past the size limit."""
+"""The request body, read only once the sender is authenticated and its media type is one we
+parse, never past the size limit, and within a deadline: a sender that trickles its body would
+otherwise hold a worker's connection for as long as it likes."""
 
 from __future__ import annotations
+
+import asyncio
 
 from starlette.requests import Request
 
@@ -22,8 +26,11 @@ def check_media_type(content_type: str | None, accepted: frozenset[str]) -> None
         raise InboundRejected(415, "content_type", f"Content-Type must be {expected}; got {given}")
 
 
-async def read_body(request: Request, *, accepted: frozenset[str], max_bytes: int) -> bytes:
-    """The raw body; 415 for another media type, 413 as soon as more than `max_bytes` arrive.
+async def read_body(
+    request: Request, *, accepted: frozenset[str], max_bytes: int, within: float
+) -> bytes:
+    """The raw body; 415 for another media type, 413 as soon as more than `max_bytes` arrive, 408
+    when it has not all arrived `within` seconds.
 
     The declared Content-Length is checked first, and the stream is counted chunk by chunk as
     well, because a chunked body declares no length.
@@ -38,9 +45,15 @@ async def read_body(request: Request, *, accepted: frozenset[str], max_bytes: in
             raise too_large
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > max_bytes:
-            raise too_large
-        chunks.append(chunk)
+    try:
+        async with asyncio.timeout(within):
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > max_bytes:
+                    raise too_large
+                chunks.append(chunk)
+    except TimeoutError as exc:
+        raise InboundRejected(
+            408, "body_timeout", f"the body did not arrive within {within:g} s (SFGR_BODY_READ_TIMEOUT_S)"
+        ) from exc
     return b"".join(chunks)

@@ -52,6 +52,10 @@ class InboundSecretsCache:
             self._entries[kind] = (self._clock() + self._ttl, found)
             return found
 
+    def forget(self, kind: str) -> None:
+        """Read `kind` again on its next use: this process just changed its secrets."""
+        self._entries.pop(kind, None)
+
     def _fresh(self, kind: str) -> list[InboundSecrets] | None:
         entry = self._entries.get(kind)
         if entry is not None and entry[0] > self._clock():

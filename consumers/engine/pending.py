@@ -406,7 +406,7 @@ def _missed(session: Any, sync: SyncConfig, link: ContactLink) -> None:
             ),
             event_id=None,
         )
-        log.warning("pending contact given up", link_id=link.id, email=link.email_normalized)
+        log.warning("pending contact given up", link_id=link.id)
         return
     delay = min(MAX_LOOKUP_DELAY, FIRST_LOOKUP_AFTER * 2**link.lookup_attempts)
     link.next_lookup_at = now() + delay

@@ -68,8 +68,13 @@ class SalesforceToGetResponse:
 
     async def _reread_entity(self, sync: SyncConfig, event: ChangeEvent) -> None:
         """A CDC overflow (or a wildcard record id) names no records: re-read every record of the
-        object changed around the event's commit, one at a time (api-contracts.md A2)."""
-        since = (event.source_timestamp or datetime.now(UTC)) - ENTITY_REREAD_WINDOW
+        object changed around the event's commit, one at a time (api-contracts.md A2). A gap
+        re-read after an expired Pub/Sub replay id names where the gap starts (`detail.since`)."""
+        since = (
+            datetime.fromisoformat(event.detail["since"]).astimezone(UTC)
+            if isinstance(event.detail.get("since"), str)
+            else (event.source_timestamp or datetime.now(UTC)) - ENTITY_REREAD_WINDOW
+        )
         sf = await self.vendors.salesforce(sync.salesforce_connection_id)
         soql = (
             f"SELECT Id FROM {ObjectType(event.object_type).value} "  # noqa: S608 - an enum value

@@ -54,14 +54,17 @@ class GetResponseToSalesforce:
 
         async def step(session: AsyncSession) -> None:
             change = Change(session, sync, event, sf, gr)
+            leaving = event.kind in (Kind.UNSUBSCRIBED, Kind.REMOVED)
             link = await links.lock_by_getresponse_id(session, sync.id, event.record_id)
-            if link is None and event.email:
+            # A removal applies to the link of its own contact id only: by email, a webhook naming
+            # any contact could mark anyone who shares that address.
+            if link is None and event.email and not leaving:
                 link = await links.lock_by_email(session, sync.id, event.email.strip().lower())
             object_type = (
                 ObjectType(link.salesforce_object) if link and link.salesforce_object else sync.create_as
             )
             locked = change.lock(link, object_type) if link else None
-            if event.kind in (Kind.UNSUBSCRIBED, Kind.REMOVED):
+            if leaving:
                 if locked is not None:
                     await _left_list(locked, event)
             else:
@@ -238,12 +241,42 @@ async def _left_list(locked: LockedLink, event: ChangeEvent) -> None:
     link = locked.link
     if link.state in (LinkState.DELETED, LinkState.REMOVING) or link.removed_from_list:
         return  # the echo of our own delete, or a repeat
+    if await _still_on_list(locked, event.record_id):
+        # Webhooks carry no signature: whoever holds the webhook URL could send this one.
+        decisions.log_note(
+            locked.session,
+            link,
+            field="*",
+            rule=NoteRule.REMOVAL_UNCONFIRMED,
+            new=False,
+            winner=None,
+            write_to=None,
+            reason=(
+                f"{event.kind.value} reported, but GetResponse still has contact {event.record_id} on "
+                f"list {locked.sync.campaign_id}: nothing written to Salesforce"
+            ),
+            event_id=locked.event_id,
+        )
+        links.touch(link)
+        return
     await _mark(
         locked,
         on=True,
         rule=NoteRule.LEFT_LIST,
         reason=f"{event.kind.value} in GetResponse: marked in Salesforce, never deleted there",
     )
+
+
+async def _still_on_list(locked: LockedLink, contact_id: str) -> bool:
+    """One read of the contact: GetResponse answers 404 for a contact that unsubscribed, bounced or
+    was removed (B6), so a contact it still shows on the sync's list has not left it."""
+    try:
+        contact = await locked.gr.get_contact(contact_id, fields=["campaign"])
+    except NotFound:
+        return False
+    campaign = contact.get("campaign")
+    on_list = campaign.get("campaignId") if isinstance(campaign, dict) else None
+    return on_list == locked.sync.campaign_id
 
 
 async def _back_on_list(locked: LockedLink) -> None:

@@ -37,6 +37,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--jwt-public-key-file", type=Path, help="PEM key that JWT-bearer assertions must verify with"
     )
+    parser.add_argument("--pubsub-port", type=int, default=0, help="Pub/Sub API gRPC port (0: a free one)")
+    parser.add_argument("--pubsub-keepalive-s", type=float, dest="pubsub_keepalive_s")
     parser.add_argument("--log-level", default="warning")
     return parser
 
@@ -58,6 +60,7 @@ def config_from(args: argparse.Namespace) -> SalesforceSimConfig:
         "delivery_time_scale",
         "batch_window_ms",
         "duplicate_rule_on_email",
+        "pubsub_keepalive_s",
     )
     values = {name: getattr(args, name) for name in names if getattr(args, name) is not None}
     if args.jwt_public_key_file is not None:
@@ -67,7 +70,8 @@ def config_from(args: argparse.Namespace) -> SalesforceSimConfig:
 
 def main(argv: list[str] | None = None) -> None:
     args = _parser().parse_args(argv)
-    serve(create_app(config_from(args)), host=args.host, port=args.port, log_level=args.log_level)
+    app = create_app(config_from(args), pubsub_port=args.pubsub_port)
+    serve(app, host=args.host, port=args.port, log_level=args.log_level)
 
 
 if __name__ == "__main__":

@@ -22,7 +22,9 @@ Modules: ids, timefmt, schema, validation, store (records and transactions) + me
 (CampaignMember rules), sessions + oauth, quota + gateway (auth, quota, faults,
 Sforce-Limit-Info), rest (rows, describe), soql (+ soql_tokens, soql_plan: semi-joins) + query +
 cursors, composite (sObject Collections), outbound (SOAP) and cdc (change events) on the shared
-`simulators.common.deliveries` engine, control (`/_sim/...`), state (one org), app (this wiring).
+`simulators.common.deliveries` engine, event_log (72 h of change events) + pubsub (the Pub/Sub
+API's gRPC server) + pubsub_avro (its schemas and payloads) + pubsub_faults, control
+(`/_sim/...`), state (one org), app (this wiring).
 """
 
 from __future__ import annotations
@@ -43,20 +45,26 @@ from simulators.salesforce.config import SalesforceSimConfig
 from simulators.salesforce.deps import call_options_client
 from simulators.salesforce.errors import ApiError, OAuthError, SalesforceError, method_not_allowed, not_found
 from simulators.salesforce.gateway import VendorGateway
+from simulators.salesforce.pubsub import PubSubServer
 from simulators.salesforce.state import Simulator
 
 __all__ = ["SalesforceSimConfig", "create_app"]
 
 
-def create_app(config: SalesforceSimConfig | None = None) -> FastAPI:
+def create_app(config: SalesforceSimConfig | None = None, *, pubsub_port: int = 0) -> FastAPI:
+    """The simulator; its Pub/Sub API gRPC server listens on `pubsub_port` (0: a free port, see
+    `GET /_sim/pubsub`) while the app runs."""
     sim = Simulator(config or SalesforceSimConfig())
+    pubsub = PubSubServer(sim, port=pubsub_port)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await sim.start()
+        await pubsub.start()
         try:
             yield
         finally:
+            await pubsub.stop()
             await sim.stop()
 
     app = FastAPI(
@@ -67,6 +75,7 @@ def create_app(config: SalesforceSimConfig | None = None) -> FastAPI:
         openapi_url="/_sim/openapi.json",
     )
     app.state.sim = sim
+    app.state.pubsub = pubsub
     for router in (rest.router, query.router, composite.router, oauth.router, control.router):
         app.include_router(router)
     _install_error_handlers(app)

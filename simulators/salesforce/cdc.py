@@ -1,7 +1,10 @@
-"""Change Data Capture events, posted to a relay endpoint as CometD-shaped JSON (api-contracts A2, C2),
-and handed to Event Relay (event_relay.py) when `event_relay_url` is set: either, or both.
+"""Change Data Capture events, logged for the retention window, posted to a relay endpoint as
+CometD-shaped JSON (api-contracts A2, C2), and handed to Event Relay (event_relay.py) when
+`event_relay_url` is set.
 
-Each commit becomes one POST to `cdc_url`: a JSON array of
+Every commit touching a selected entity is logged (event_log.py), whatever else is configured:
+the Pub/Sub API server (pubsub.py) reads the same events from the log. With a `cdc_url`, each
+commit also becomes one POST to it: a JSON array of
 `{"schema", "payload": {"ChangeEventHeader": {...}, ...fields}, "event": {"replayId"}}`, one
 element per event, in commit order, signed at every attempt with
 `X-Sfgr-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>" keyed by cdc_secret>`.
@@ -42,6 +45,7 @@ from typing import Any
 from simulators.common.deliveries import Deliverer, Delivery
 from simulators.salesforce import schema, timefmt
 from simulators.salesforce.config import SalesforceSimConfig
+from simulators.salesforce.event_log import EventLog
 from simulators.salesforce.event_relay import EventRelay
 from simulators.salesforce.store import Change, Commit
 
@@ -99,9 +103,12 @@ def body_fields(change: Change) -> tuple[dict[str, Any], list[str]]:
 
 
 class ChangeEvents:
-    def __init__(self, *, config: Callable[[], SalesforceSimConfig], deliverer: Deliverer) -> None:
+    def __init__(
+        self, *, config: Callable[[], SalesforceSimConfig], deliverer: Deliverer, log: EventLog
+    ) -> None:
         self._config = config
         self._deliverer = deliverer
+        self.log = log
         self._event_relay = EventRelay(config=config, deliverer=deliverer)
         self._replay = random.randrange(1_000_000, 9_000_000)
 
@@ -111,14 +118,12 @@ class ChangeEvents:
 
     def on_commit(self, commit: Commit) -> None:
         config = self._config()
-        if not config.cdc_url and not config.event_relay_url:
-            return
-        events: list[tuple[dict[str, Any], dict[str, Any]]] = []  # (header, fields)
+        events: list[tuple[dict[str, Any], dict[str, Any], Change]] = []  # (header, fields, first change)
         for change in commit.changes:
             if change.sobject not in config.cdc_entities:
                 continue
             fields, changed = body_fields(change)
-            for header, existing in events:
+            for header, existing, _ in events:
                 if (
                     header["entityName"] == change.sobject
                     and header["changeType"] == change.kind
@@ -127,13 +132,13 @@ class ChangeEvents:
                     header["recordIds"].append(change.record_id)
                     break
             else:
-                events.append(
-                    (self._header(change.sobject, change.kind, [change.record_id], commit, changed), fields)
-                )
-        for sequence, (header, _) in enumerate(events, start=1):
+                header = self._header(change.sobject, change.kind, [change.record_id], commit, changed)
+                events.append((header, fields, change))
+        for sequence, (header, _, _) in enumerate(events, start=1):
             header["sequenceNumber"] = sequence
-        if events:
-            self._publish(commit.transaction_key, [self._event(h, f) for h, f in events])
+        posted = [self._event(h, f, commit.timestamp, c.values) for h, f, c in events]
+        if posted:
+            self._publish(commit.transaction_key, posted)
 
     def gap(
         self, *, entity: str, change_type: str, record_ids: list[str], user_id: str, now: datetime
@@ -142,7 +147,7 @@ class ChangeEvents:
         recipients = [OVERFLOW_RECORD_ID] if change_type == "GAP_OVERFLOW" else record_ids
         header = self._header(entity, change_type, recipients, commit, [])
         header["sequenceNumber"] = 1
-        event = self._event(header, {})
+        event = self._event(header, {}, now, {})
         self._publish(commit.transaction_key, [event])
         return event
 
@@ -164,11 +169,16 @@ class ChangeEvents:
             "diffFields": [],
         }
 
-    def _event(self, header: dict[str, Any], fields: dict[str, Any]) -> dict[str, Any]:
+    def _event(
+        self, header: dict[str, Any], fields: dict[str, Any], committed_at: datetime, values: dict[str, Any]
+    ) -> dict[str, Any]:
+        """The CometD form of one event, logged (with the record's values, for Pub/Sub) as it is made."""
+        replay = self._next_replay_id()
+        self.log.append(replay, committed_at, header, dict(values))
         return {
             "schema": schema_id(header["entityName"]),
             "payload": {"ChangeEventHeader": header, **fields},
-            "event": {"replayId": self._next_replay_id()},
+            "event": {"replayId": replay},
         }
 
     def _publish(self, key: str, events: list[dict[str, Any]]) -> None:

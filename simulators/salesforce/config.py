@@ -103,6 +103,9 @@ class SalesforceSimConfig(BaseModel):
         description="entities selected for CDC (and members of the Event Relay channel): Lead, Contact, "
         "Campaign, CampaignMember",
     )
+    pubsub_keepalive_s: float = Field(
+        270.0, gt=0, description="Pub/Sub API: an empty keepalive response this often while credit is open"
+    )
     delivery_time_scale: float = Field(
         0.001, gt=0, description="multiplies every retry delay, timeout and max age of deliveries"
     )

@@ -92,7 +92,38 @@ async def advance_clock(move: ClockMove, sim: SimDep) -> dict[str, str]:
 
 @router.post("/sessions/expire")
 async def expire_sessions(sim: SimDep) -> dict[str, int]:
-    return {"expired": sim.sessions.expire_all()}
+    expired = sim.sessions.expire_all()
+    sim.event_log.wake()  # open Pub/Sub streams find their token gone
+    return {"expired": expired}
+
+
+@router.get("/pubsub")
+async def pubsub_address(request: Request) -> dict[str, str]:
+    """Where the Pub/Sub API listens: plaintext gRPC on loopback."""
+    return {"address": request.app.state.pubsub.address}
+
+
+class PubSubFaultsPatch(BaseModel):
+    drop_streams: bool = Field(False, description="end every open stream with UNAVAILABLE")
+    allocation_exhausted: bool | None = Field(None, description="the daily delivery allocation is spent")
+    too_many_clients: bool | None = Field(None, description="new streams are refused: too many clients")
+
+
+@router.post("/pubsub/faults")
+async def pubsub_faults(body: PubSubFaultsPatch, sim: SimDep) -> dict[str, Any]:
+    faults = sim.pubsub_faults
+    if body.drop_streams:
+        faults.drops += 1
+    if body.allocation_exhausted is not None:
+        faults.allocation_exhausted = body.allocation_exhausted
+    if body.too_many_clients is not None:
+        faults.too_many_clients = body.too_many_clients
+    sim.event_log.wake()
+    return {
+        "allocation_exhausted": faults.allocation_exhausted,
+        "too_many_clients": faults.too_many_clients,
+        "drops": faults.drops,
+    }
 
 
 @router.get("/quota")

@@ -80,7 +80,13 @@ def normalize(definition: FieldDef, value: Any) -> Any:
 
 
 def like(pattern: str) -> re.Pattern[str]:
-    parts = [".*" if c == "%" else "." if c == "_" else re.escape(c) for c in pattern]
+    """`%` and `_` are wildcards unless escaped with a backslash, which SOQL allows for them."""
+    parts = []
+    for piece in re.findall(r"\\[%_]|.", pattern, re.DOTALL):
+        if piece in ("%", "_"):
+            parts.append(".*" if piece == "%" else ".")
+        else:
+            parts.append(re.escape(piece[-1]))
     return re.compile("".join(parts), re.IGNORECASE | re.DOTALL)
 
 

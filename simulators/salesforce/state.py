@@ -20,7 +20,9 @@ from simulators.salesforce import ids, timefmt
 from simulators.salesforce.cdc import ChangeEvents
 from simulators.salesforce.config import SalesforceSimConfig
 from simulators.salesforce.cursors import QueryCursors
+from simulators.salesforce.event_log import EventLog
 from simulators.salesforce.outbound import OutboundMessages
+from simulators.salesforce.pubsub_faults import PubSubFaults
 from simulators.salesforce.quota import Quota
 from simulators.salesforce.sessions import Sessions
 from simulators.salesforce.store import Commit, Store
@@ -51,7 +53,9 @@ class Simulator:
             public_url=lambda: self.public_url,
             schedule=self._schedule,
         )
-        self.cdc = ChangeEvents(config=lambda: self.config, deliverer=self.deliverer)
+        self.event_log = EventLog(self.clock.now)
+        self.cdc = ChangeEvents(config=lambda: self.config, deliverer=self.deliverer, log=self.event_log)
+        self.pubsub_faults = PubSubFaults()
         self.store.subscribe(self._on_commit)
         self.observed_url: str | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -82,6 +86,8 @@ class Simulator:
         self.faults = Faults()
         self.quota.clear()
         self.cursors.clear()
+        self.event_log.clear()
+        self.pubsub_faults.clear()
 
     def update_config(self, patch: dict[str, Any]) -> SalesforceSimConfig:
         self.config = self.config.merged(patch)

@@ -14,6 +14,7 @@ REQUIRED = {
     "api", "database_url", "kafka", "salesforce", "getresponse", "salesforce_org_id",
     "getresponse_webhook_secret", "change_events_secret", "api_token", "salesforce_client_id",
     "salesforce_client_secret", "getresponse_api_key", "event_relay_url", "event_relay_key",
+    "salesforce_pubsub",
 }
 
 
@@ -40,8 +41,9 @@ def test_dev_up_prints_one_json_object_and_dev_down_leaves_no_process_behind() -
         token = {"Authorization": f"Bearer {info['api_token']}"}
         assert httpx.get(f"{info['api']}/v1/syncs", headers=token, timeout=10).status_code == 200
         started = json.loads((state_dir / "stack.json").read_text())["processes"]
-        assert {p["name"] for p in started} >= {"kafka", "api", "poller", "salesforce-simulator",
+        assert {p["name"] for p in started} >= {"kafka", "api", "poller", "subscriber", "salesforce-simulator",
                                                  "getresponse-simulator"}
+        assert info["salesforce_pubsub"].startswith("127.0.0.1:")
     finally:
         down = subprocess.run([*sfgr, "dev", "down", "--dir", str(state_dir)], capture_output=True, text=True,
                               timeout=120, check=False)

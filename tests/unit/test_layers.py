@@ -84,3 +84,14 @@ def test_the_image_copies_the_service_packages_only() -> None:
         for match in re.finditer(r"^COPY\s+(?!--from)(\S+)\s+\S+\s*$", (ROOT / "Dockerfile").read_text(), re.M)
     ]
     assert copied == ["pyproject.toml", "README.md", "app", "consumers", "migrations"]
+
+
+def test_the_admin_ui_calls_the_control_services_never_the_vendors_or_the_database_directly() -> None:
+    """app/ui renders what app/control decides, so that the UI, the API and the CLI never disagree."""
+    assert forbidden_imports("app/ui", {"sqlalchemy", "aiohttp", "aiokafka", "asyncpg"}) == []
+    found = []
+    for source in sorted((ROOT / "app" / "ui").rglob("*.py")):
+        for line, name in imported_modules(source):
+            if name.startswith(("app.clients", "app.inbound", "app.bus")):
+                found.append(f"{source.relative_to(ROOT)}:{line} imports {name}")
+    assert found == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from cryptography.fernet import Fernet
 from pydantic import ValidationError
 
 from app.settings import EXAMPLE_DATABASE_URL, Environment, Settings
@@ -10,13 +11,40 @@ from app.settings import EXAMPLE_DATABASE_URL, Environment, Settings
 SAFE = {
     "environment": Environment.PRODUCTION,
     "database_url": "postgresql+asyncpg://sync:real@db.internal:5432/sfgr",
-    "encryption_key": "x" * 44,
+    "encryption_key": Fernet.generate_key().decode(),
 }
 
 
 def test_production_without_an_encryption_key_is_refused_naming_the_setting() -> None:
-    with pytest.raises(ValidationError, match="SFGR_ENCRYPTION_KEY is required in production"):
+    with pytest.raises(ValidationError, match="SFGR_ENCRYPTION_KEY is required unless SFGR_ENVIRONMENT is"):
         Settings(**{**SAFE, "encryption_key": None})
+
+
+def test_an_unset_environment_is_production_and_needs_an_encryption_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SFGR_ENVIRONMENT", raising=False)
+    with pytest.raises(ValidationError, match="SFGR_ENCRYPTION_KEY is required"):
+        Settings(database_url=SAFE["database_url"])
+    assert Settings(database_url=SAFE["database_url"], encryption_key=SAFE["encryption_key"]).environment == "production"
+
+
+@pytest.mark.parametrize("environment", [Environment.DEVELOPMENT, Environment.TEST])
+def test_development_and_test_run_without_an_encryption_key(environment: Environment) -> None:
+    assert Settings(environment=environment).encryption_key is None
+
+
+@pytest.mark.parametrize("environment", list(Environment))
+def test_an_encryption_key_that_is_not_a_fernet_key_is_a_start_up_error_naming_the_setting(
+    environment: Environment,
+) -> None:
+    with pytest.raises(ValidationError, match="SFGR_ENCRYPTION_KEY is not a Fernet key"):
+        Settings(**{**SAFE, "environment": environment, "encryption_key": "x" * 44})
+
+
+def test_a_previous_key_that_is_not_a_fernet_key_is_a_start_up_error_naming_the_setting() -> None:
+    good = Fernet.generate_key().decode()
+    with pytest.raises(ValidationError, match="SFGR_ENCRYPTION_PREVIOUS_KEYS: key 2 is not a Fernet key"):
+        Settings(**SAFE, encryption_previous_keys=f"{good}, not-a-key")
+    assert Settings(**SAFE, encryption_previous_keys=f" {good} ,").previous_encryption_keys == (good,)
 
 
 def test_production_with_the_example_database_url_is_refused() -> None:

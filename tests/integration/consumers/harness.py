@@ -591,6 +591,7 @@ async def running_engine(
                     account_id=f"acct{uuid.uuid4().hex[:8]}",
                 ),
                 public_base="http://sfgr.test",
+                hosts=vendors.hosts,
             )
             options: dict[str, Any] = {
                 "name": "engine test",

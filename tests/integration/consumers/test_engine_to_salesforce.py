@@ -245,3 +245,34 @@ async def test_an_email_given_up_in_getresponse_is_free_for_a_new_salesforce_lea
     assert link.salesforce_id == newcomer_id
     newcomer = await engine.gr.active(person.email)
     assert newcomer is not None and newcomer["name"] == "Nora New"
+
+
+@pytest.mark.parametrize("kind", [Kind.UNSUBSCRIBED, Kind.REMOVED])
+async def test_a_removal_of_a_contact_getresponse_still_has_on_the_list_writes_nothing(
+    engine: Engine, kind: Kind
+) -> None:
+    person = await engine.linked_lead()
+    sf_mark = await engine.sf.mark()
+    forged = engine.events.webhook(kind, await engine.gr.contact(person.contact_id))  # still subscribed
+
+    await engine.to_salesforce.apply(forged)
+
+    assert await engine.sf.writes(sf_mark) == []
+    lead = await engine.sf.record(person.salesforce_id)
+    assert (lead[MARKER_FIELD], lead["HasOptedOutOfEmail"]) == (False, False)
+    link = await engine.link(person.email)
+    assert link is not None and not link.removed_from_list
+    assert (await engine.decided(person.email, forged))["*"][0] == "removal_unconfirmed"
+
+
+async def test_a_removal_naming_another_contact_never_reaches_a_person_by_email(engine: Engine) -> None:
+    person = await engine.linked_lead()
+    other = await engine.gr.contact(person.contact_id)
+    other = {**other, "contactId": "zzNotOurs", "id": "zzNotOurs"}
+    sf_mark = await engine.sf.mark()
+
+    await engine.to_salesforce.apply(engine.events.webhook(Kind.UNSUBSCRIBED, other))
+
+    assert await engine.sf.writes(sf_mark) == []
+    link = await engine.link(person.email)
+    assert link is not None and not link.removed_from_list

@@ -90,6 +90,7 @@ async def _connect_getresponse_again(engine: Engine, api_key: str) -> None:
             SecretBox(engine.vendors.settings),
             GetResponseConnect(api_key=api_key, api_base_url=row.api_base_url, account_id=row.external_id),
             public_base="http://sfgr.test",
+            hosts=engine.vendors.hosts,
         )
 
 

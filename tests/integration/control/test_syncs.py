@@ -213,3 +213,21 @@ async def test_a_campaign_id_that_is_not_one_is_422_from_the_schema(connected: A
     response = await connected.post("/v1/syncs", json={**VALID, "salesforce_campaign_id": "00Q000000000001"})
     assert response.status_code == 422
     assert response.json()["detail"][0]["loc"][:2] == ["body", "salesforce_campaign_id"]
+
+
+@pytest.mark.parametrize("soql_filter", ["LeadSource='Web') OR (Id != null", "LeadSource = 'Web' LIMIT 1"])
+async def test_a_soql_filter_that_is_not_one_where_condition_is_422_and_stores_nothing(
+    connected: Api, soql_filter: str
+) -> None:
+    api = connected
+    created = await api.post("/v1/syncs", json={**VALID, "soql_filter": soql_filter})
+    assert created.status_code == 422, created.text
+    [problem] = created.json()["detail"]
+    assert problem["loc"] == ["body", "soql_filter"]
+    assert "soql_filter must be one WHERE condition" in problem["msg"]
+    assert await sync_count(api) == 0
+
+    sync_id = (await api.post("/v1/syncs", json=VALID)).json()["id"]
+    patched = await api.patch(f"/v1/syncs/{sync_id}", json={"soql_filter": soql_filter})
+    assert patched.status_code == 422, patched.text
+    assert patched.json()["detail"][0]["loc"] == ["body", "soql_filter"]

@@ -18,11 +18,11 @@ URL = "/v1/salesforce/change-events"
 
 async def post(api: Api, connected: Connected, document: Any, *, secret: str | None = None,
                timestamp: int | None = None, headers: dict[str, str] | None = None,
-               body: bytes | None = None) -> httpx.Response:
+               body: bytes | None = None, content_type: str = "application/json") -> httpx.Response:
     raw = json_body(document) if body is None else body
     signature = sign(secret or connected.change_events_secret, raw, timestamp)
     return await api.client.post(URL, content=raw, headers=headers if headers is not None else {
-        "Content-Type": "application/json", "X-Sfgr-Signature": signature})
+        "Content-Type": content_type, "X-Sfgr-Signature": signature})
 
 
 def ok(response: httpx.Response, published_count: int, ignored: int = 0) -> None:
@@ -138,7 +138,7 @@ REFUSED = [
     ("expired-signature", {"timestamp_offset": -301}, 401, "old"),
     ("future-signature", {"timestamp_offset": 400}, 401, "future"),
     ("forged-signature", {"secret": "not-the-relay-secret"}, 401, "does not match"),
-    ("xml-content-type", {"headers": {"Content-Type": "text/xml"}}, 415, "application/json"),
+    ("xml-content-type", {"content_type": "text/xml"}, 415, "application/json"),
     ("oversize", {"body": b" " * (MAX_BODY_BYTES + 1)}, 413, "larger than the limit"),
 ]
 

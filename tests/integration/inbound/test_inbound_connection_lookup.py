@@ -44,8 +44,8 @@ async def test_without_connections_every_endpoint_answers_503_and_publishes_noth
 ) -> None:
     api = api_without_connections
     soap = await api.client.post(
-        "/v1/salesforce/outbound-messages", content=outbound_envelope([notification(new_id("00Q"), {})]),
-        headers={"Content-Type": "text/xml"})
+        "/v1/salesforce/outbound-messages", params={"key": "k"},
+        content=outbound_envelope([notification(new_id("00Q"), {})]), headers={"Content-Type": "text/xml"})
     raw = json_body(cdc_event("Lead", "DELETE", [new_id("00Q")]))
     cdc = await api.client.post("/v1/salesforce/change-events", content=raw,
                                 headers={"Content-Type": "application/json", "X-Sfgr-Signature": sign("s", raw)})
@@ -55,7 +55,7 @@ async def test_without_connections_every_endpoint_answers_503_and_publishes_noth
 
     assert (soap.status_code, cdc.status_code, webhook.status_code) == (503, 503, 503)
     assert b"<faultcode>soapenv:Server</faultcode>" in soap.content
-    assert b"no Salesforce connection is configured" in soap.content
+    assert b"no Salesforce connection with an Outbound Message key is configured" in soap.content
     assert b"<Ack>" not in soap.content
     assert "no Salesforce connection" in cdc.json()["message"]
     assert webhook.json()["status"] == "ERROR"

@@ -175,7 +175,7 @@ async def test_a_chunked_body_is_cut_off_at_the_limit_without_reading_the_rest(a
             yield b" " * (64 * 1024)
 
     response = await api.client.post("/v1/salesforce/outbound-messages", content=endless(),  # type: ignore[arg-type]
-                                      headers=SOAP_HEADERS)
+                                      params={"key": connected.outbound_key}, headers=SOAP_HEADERS)
     assert response.status_code == 413
     assert sent <= MAX_BODY_BYTES + 2 * 64 * 1024
 

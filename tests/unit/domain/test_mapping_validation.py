@@ -5,7 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from app.domain.mapping import SyncMapping
-from app.domain.mapping_validation import CustomFieldInfo, SalesforceFieldInfo, validate_mapping
+from app.domain.mapping_validation import (
+    CustomFieldInfo,
+    SalesforceFieldInfo,
+    custom_field_problem,
+    validate_mapping,
+)
 from app.domain.sides import ObjectType
 
 LEAD = ObjectType.LEAD
@@ -214,3 +219,22 @@ def test_missing_salesforce_field_list_is_reported() -> None:
     assert validate_mapping(mapping(GOOD_FIELDS), {LEAD: SALESFORCE[LEAD]}, GETRESPONSE, (LEAD, CONTACT)) == [
         "No Salesforce field list for Contact."
     ]
+
+
+def test_a_checkbox_fits_only_a_text_field() -> None:
+    checkbox = SalesforceFieldInfo("GRdeleted__c", "boolean")
+    assert custom_field_problem(LEAD, checkbox, "string", "deleted") is None
+    assert custom_field_problem(LEAD, checkbox, "number", "score") == (
+        "Lead.GRdeleted__c is a checkbox, which GetResponse field 'score' of type number cannot store: "
+        "map it to a text field."
+    )
+
+
+def test_each_custom_field_is_judged_before_any_mapping_exists() -> None:
+    phone = SALESFORCE[CONTACT]["Phone"]
+    assert custom_field_problem(CONTACT, phone, "phone", "phone") is None
+    assert custom_field_problem(CONTACT, phone, "text", "note") is None
+    assert custom_field_problem(CONTACT, SALESFORCE[CONTACT]["MailingCountry"], "date", "born") == (
+        "Contact.MailingCountry holds country values, which GetResponse field 'born' of type date cannot store: "
+        "map it to a country field or to a text field."
+    )

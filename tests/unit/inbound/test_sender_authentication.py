@@ -10,9 +10,9 @@ import pytest
 
 from app.db.connections import InboundSecrets
 from app.inbound.authentication import (
-    check_outbound_key,
+    check_org,
     connection_for_event_relay_key,
-    connection_for_org,
+    connection_for_outbound_key,
     connection_for_webhook_secret,
     verify_change_event_signature,
 )
@@ -33,9 +33,10 @@ def refusal(call: object, *args: object, **kwargs: object) -> InboundRejected:
     return caught.value
 
 
-def test_the_connected_org_is_found_by_its_exact_18_character_id() -> None:
-    ours = connection()
-    assert connection_for_org([connection("00D5g0000OtherOrgAA"), ours], ORG_ID) is ours
+def test_the_outbound_key_names_the_connection_and_its_org_must_match_exactly() -> None:
+    ours = connection(outbound_key="k3y")
+    assert connection_for_outbound_key([connection("00D5g0000OtherOrgAA", outbound_key="x"), ours], "k3y") is ours
+    check_org(ours, ORG_ID)
 
 
 @pytest.mark.parametrize(
@@ -44,23 +45,34 @@ def test_the_connected_org_is_found_by_its_exact_18_character_id() -> None:
     ids=["15-char", "same-prefix", "other-case", "longer", "other-org"],
 )
 def test_anything_but_the_exact_org_id_is_forbidden(claimed: str) -> None:
-    problem = refusal(connection_for_org, [connection()], claimed)
+    problem = refusal(check_org, connection(), claimed)
     assert (problem.status, problem.reason) == (403, "wrong_org")
     assert "OrganizationId" in problem.message
 
 
 def test_no_salesforce_connection_means_the_service_is_not_ready() -> None:
-    problem = refusal(connection_for_org, [], ORG_ID)
+    problem = refusal(connection_for_outbound_key, [], "k3y")
     assert (problem.status, problem.reason) == (503, "no_connection")
-    assert "no Salesforce connection is configured" in problem.message
+    assert "no Salesforce connection with an Outbound Message key is configured" in problem.message
 
 
-def test_the_outbound_key_is_required_only_when_the_connection_has_one() -> None:
-    check_outbound_key(connection(), None)
-    check_outbound_key(connection(outbound_key="k3y"), "k3y")
-    assert refusal(check_outbound_key, connection(outbound_key="k3y"), None).reason == "missing_key"
-    wrong = refusal(check_outbound_key, connection(outbound_key="k3y"), "k3Y")
+def test_the_outbound_key_is_always_required() -> None:
+    assert refusal(connection_for_outbound_key, [connection(outbound_key="k3y")], None).reason == "missing_key"
+    wrong = refusal(connection_for_outbound_key, [connection(outbound_key="k3y")], "k3Y")
     assert (wrong.status, wrong.reason) == (401, "wrong_key")
+
+
+def test_a_connection_without_an_outbound_key_accepts_no_outbound_message() -> None:
+    problem = refusal(connection_for_outbound_key, [connection()], None)
+    assert problem.status == 503
+
+
+@pytest.mark.parametrize("timestamp", ["²", "١٧١٤٥٥٧٦٠٠", "1714557600²", "+1714557600", " ", "9" * 40])
+def test_a_signature_timestamp_of_anything_but_ascii_digits_is_malformed(timestamp: str) -> None:
+    header = f"t={timestamp},v1={'0' * 64}"
+    problem = refusal(verify_change_event_signature, header, BODY,
+                      [connection(change_events_secret="relay-secret")], now=NOW)
+    assert (problem.status, problem.reason) == (401, "malformed_signature")
 
 
 def test_a_fresh_signature_of_the_body_identifies_the_connection() -> None:
@@ -113,6 +125,16 @@ def test_the_webhook_secret_identifies_the_getresponse_connection() -> None:
     assert refusal(connection_for_webhook_secret, [], "s3cret").status == 503
 
 
+def test_a_rotated_secret_is_accepted_until_the_end_of_its_overlap() -> None:
+    rotated = InboundSecrets(
+        connection_id=uuid.uuid4(), external_id="sfgrAcct1", secrets={"webhook_secret": "new"},
+        previous={"webhook_secret": "old"}, previous_until=datetime.fromtimestamp(NOW + 60, UTC),
+    )
+    assert connection_for_webhook_secret([rotated], "old", now=NOW + 59) is rotated
+    assert connection_for_webhook_secret([rotated], "new", now=NOW + 61) is rotated
+    assert refusal(connection_for_webhook_secret, [rotated], "old", now=NOW + 60).reason == "wrong_secret"
+
+
 # --- Event Relay -----------------------------------------------------------------------------------
 
 MOMENT = datetime(2026, 11, 30, 10, tzinfo=UTC)
@@ -153,3 +175,12 @@ def test_the_key_a_rotation_replaced_is_accepted_until_its_grace_ends() -> None:
 def test_without_an_event_relay_key_nothing_can_be_accepted_and_the_sender_retries() -> None:
     problem = refusal(relay_key, [connection(outbound_key="k")], "anything")
     assert (problem.status, problem.reason) == (503, "no_connection")
+
+
+def test_an_event_relay_key_replaced_by_rotate_inbound_secrets_is_accepted_through_the_overlap() -> None:
+    rotated = InboundSecrets(
+        connection_id=uuid.uuid4(), external_id=ORG_ID, secrets={"event_relay_key": "k-new"},
+        previous={"event_relay_key": "k-old"}, previous_until=MOMENT + timedelta(seconds=1),
+    )
+    assert relay_key([rotated], "k-old") is rotated
+    assert relay_key([rotated], "k-new") is rotated
