@@ -23,6 +23,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError, for_code
 
 from app.domain.events import ChangeEvent
+from app.kafka_oauth import ClientCredentialsTokens
 from app.logs import get_logger
 from app.settings import Settings
 from app.trace_context import traceparent_for
@@ -123,14 +124,26 @@ def client_options(settings: Settings) -> dict[str, Any]:
         "bootstrap_servers": settings.kafka_bootstrap_servers,
         "security_protocol": settings.kafka_security_protocol,
         "request_timeout_ms": settings.kafka_request_timeout_ms,
+        "client_id": settings.kafka_client_id,
     }
-    if settings.kafka_sasl_mechanism:
+    if settings.kafka_sasl_mechanism == "OAUTHBEARER":
+        options["sasl_mechanism"] = "OAUTHBEARER"
+        options["sasl_oauth_token_provider"] = ClientCredentialsTokens(settings)
+    elif settings.kafka_sasl_mechanism:
         options["sasl_mechanism"] = settings.kafka_sasl_mechanism
         options["sasl_plain_username"] = settings.kafka_sasl_username
         if settings.kafka_sasl_password is not None:
             options["sasl_plain_password"] = settings.kafka_sasl_password.get_secret_value()
     if "SSL" in settings.kafka_security_protocol:
-        options["ssl_context"] = ssl.create_default_context(cafile=settings.kafka_ssl_cafile)
+        context = ssl.create_default_context(cafile=settings.kafka_ssl_cafile)
+        if settings.kafka_ssl_certfile:
+            password = settings.kafka_ssl_key_password
+            context.load_cert_chain(
+                settings.kafka_ssl_certfile,
+                settings.kafka_ssl_keyfile,
+                password.get_secret_value() if password else None,
+            )
+        options["ssl_context"] = context
     return options
 
 

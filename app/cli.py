@@ -26,20 +26,26 @@ def _run_until_done(process: Coroutine[Any, Any, None]) -> int:
     """Run a consumer or poller process; missing or refused Kafka topics stop it with one error line
     naming them (exit 1), since running without them would only fail every message."""
     from app.bus import TopicsUnavailable
+    from app.tracing import stop_tracing
 
     try:
         asyncio.run(process)
     except TopicsUnavailable as exc:
         log.error("kafka topics unavailable; stopping", error=str(exc))
         return 1
+    finally:
+        stop_tracing()
     return 0
 
 
 def cmd_api(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from app.tracing import start_tracing, stop_tracing
+
     settings = get_settings()
     configure_logging(settings.log_level, settings.log_format)
+    start_tracing("api")
     uvicorn.run(
         "app.main:build_app",
         factory=True,
@@ -49,6 +55,7 @@ def cmd_api(args: argparse.Namespace) -> int:
         access_log=False,
         timeout_graceful_shutdown=20,
     )
+    stop_tracing()
     return 0
 
 
@@ -60,16 +67,21 @@ def cmd_consume(args: argparse.Namespace) -> int:
         known = ", ".join(sorted(ROLES)) or "none"
         print(f"sfgr consume: unknown role {args.role!r}; known roles: {known}", file=sys.stderr)
         return 2
+    from app.tracing import start_tracing
+
     settings = get_settings()
     configure_logging(settings.log_level, settings.log_format)
+    start_tracing(f"consumer-{args.role}")
     return _run_until_done(run_role(settings, ROLES[args.role]))
 
 
 def cmd_poll(args: argparse.Namespace) -> int:
+    from app.tracing import start_tracing
     from consumers.poller import run_poller
 
     settings = get_settings()
     configure_logging(settings.log_level, settings.log_format)
+    start_tracing("poller")
     return _run_until_done(run_poller(settings))
 
 
@@ -329,6 +341,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--dir")
     demo.add_argument("--once", action="store_true", help="stop the stack after the walkthrough")
     demo.set_defaults(func=cmd_demo)
+
+    from app.operator.commands import add_commands
+
+    add_commands(sub)
     return parser
 
 

@@ -22,6 +22,7 @@ from app.api import (
 )
 from app.api.deps import Resources
 from app.api.middleware import RequestContextMiddleware
+from app.api.openapi import operation_id
 from app.bus import Bus, TopicsUnavailable
 from app.control.discovery import DiscoveryCache
 from app.crypto import SecretBox
@@ -31,6 +32,7 @@ from app.logs import configure_logging, get_logger
 from app.outbox import OutboxRelay
 from app.retention import RetentionPruner
 from app.settings import Settings, get_settings
+from app.tracing import instrument_api
 from app.ui import pages as ui_pages
 
 log = get_logger(__name__)
@@ -84,8 +86,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         summary="Two-way, near-real-time contact sync between Salesforce and GetResponse",
         lifespan=lifespan,
+        generate_unique_id_function=operation_id,
     )
     app.add_middleware(RequestContextMiddleware)
+    instrument_api(app)
     app.include_router(ops.router)
     app.include_router(salesforce_inbound.router)
     app.include_router(getresponse_inbound.router)

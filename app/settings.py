@@ -33,10 +33,23 @@ class Settings(BaseSettings):
 
     kafka_bootstrap_servers: str = "127.0.0.1:9092"
     kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
-    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER"] | None = None
     kafka_sasl_username: str | None = None
     kafka_sasl_password: SecretStr | None = None
     kafka_ssl_cafile: str | None = None
+    # With SASL OAUTHBEARER: the identity provider's token endpoint and our client there; tokens
+    # come from the client-credentials grant (app/kafka_oauth.py). The scope only if it wants one.
+    kafka_oauth_token_url: str | None = None
+    kafka_oauth_client_id: str | None = None
+    kafka_oauth_client_secret: SecretStr | None = None
+    kafka_oauth_scope: str | None = None
+    # A client certificate and its key (PEM) for brokers that authenticate clients by TLS (mTLS),
+    # e.g. a Strimzi KafkaUser's user.crt and user.key; the key's password if it has one.
+    kafka_ssl_certfile: str | None = None
+    kafka_ssl_keyfile: str | None = None
+    kafka_ssl_key_password: SecretStr | None = None
+    # What our Kafka clients call themselves to the brokers (quotas, ACL audit, broker logs).
+    kafka_client_id: str = Field("sfgr-sync", min_length=1, max_length=255)
     # Tansu (tests, demo) rejects the idempotent producer; Apache Kafka in production wants it on.
     kafka_enable_idempotence: bool = True
     # Whether the processes create missing topics at start-up; false where topics are provisioned
@@ -158,6 +171,14 @@ class Settings(BaseSettings):
     # the others are retried after this long.
     salesforce_quota_recheck_s: float = Field(300.0, gt=0)
 
+    # Where a consumer, retrier, poller or subscriber process serves `/metrics` and `/healthz`
+    # (app/observability.py); the api serves both on its own port. 0: not served.
+    metrics_port: int = Field(9100, ge=0, le=65535)
+    metrics_host: str = "0.0.0.0"  # noqa: S104 - scraped from other pods
+    # `/healthz` of such a process answers 503 once one of its loops has not turned for this long
+    # (a hung consumer is then restarted by its liveness probe). Long jobs beat as they progress.
+    health_stall_s: float = Field(120.0, gt=0)
+
     # A file a consumer or poller process creates once it is working (holds its partitions, or its
     # lock): how the dev stack and the tests know a process is ready without a port to probe.
     ready_file: str | None = None
@@ -247,6 +268,23 @@ class Settings(BaseSettings):
                     f"SFGR_ENCRYPTION_PREVIOUS_KEYS: key {position} is not a Fernet key "
                     "(32 bytes, url-safe base64: 44 characters)"
                 )
+        return self
+
+    @model_validator(mode="after")
+    def _oauthbearer_has_a_token_endpoint(self) -> Self:
+        if self.kafka_sasl_mechanism == "OAUTHBEARER" and not (
+            self.kafka_oauth_token_url and self.kafka_oauth_client_id
+        ):
+            raise ValueError(
+                "SFGR_KAFKA_SASL_MECHANISM=OAUTHBEARER needs SFGR_KAFKA_OAUTH_TOKEN_URL and "
+                "SFGR_KAFKA_OAUTH_CLIENT_ID (tokens come from the client-credentials grant)"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _client_certificate_whole(self) -> Self:
+        if bool(self.kafka_ssl_certfile) != bool(self.kafka_ssl_keyfile):
+            raise ValueError("SFGR_KAFKA_SSL_CERTFILE and SFGR_KAFKA_SSL_KEYFILE go together (mTLS)")
         return self
 
     @model_validator(mode="after")

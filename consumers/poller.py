@@ -26,6 +26,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from app import metrics
 from app.bus import Bus, event_message
 from app.clients.errors import VendorError
 from app.clients.getresponse_formats import parse_datetime
@@ -38,6 +39,7 @@ from app.domain.events import ChangeEvent, Kind, Source, Transport
 from app.domain.jobs import JobKind, ResyncMode, ResyncScope
 from app.domain.states import SyncState
 from app.logs import get_logger
+from app.observability import Health, Heartbeat, observed, run_under
 from app.settings import Settings
 from consumers.process import announce_ready
 
@@ -57,6 +59,7 @@ class Poller:
         sessions: async_sessionmaker[AsyncSession],
         bus: Bus,
         page_size: int = PAGE_SIZE,
+        heartbeat: Heartbeat | None = None,
     ) -> None:
         self.settings = settings
         self.engine = engine
@@ -69,20 +72,25 @@ class Poller:
         # Per sync: the changes published, with their changedOn, while a poll can still report them.
         self._seen: dict[uuid.UUID, dict[SeenKey, datetime]] = {}
         self._reconciled: dict[uuid.UUID, float] = {}
+        self._polled_at: dict[uuid.UUID, float] = {}  # epoch seconds of each sync's last whole walk
         self._stopping = asyncio.Event()
         self.active = asyncio.Event()
+        self.heartbeat = heartbeat or Heartbeat("poller")
 
     def stop(self) -> None:
         self._stopping.set()
 
     async def run(self) -> None:
+        run_under(self.heartbeat)
         try:
             while not self._stopping.is_set():
+                self.heartbeat.beat()
                 try:
                     await self._lead()
                 except Exception:
                     log.exception("poller lost its lock or its database; trying again")
                 self.active.clear()
+                self._forget_polled()  # the active poller shows the watermarks' ages now
                 await self._sleep(self.settings.poll_interval_s)
         finally:
             await self.vendors.close()
@@ -97,6 +105,7 @@ class Poller:
             self.active.set()
             try:
                 while not self._stopping.is_set():
+                    self.heartbeat.beat()
                     await ping(lock_connection)  # the lock lives as long as this
                     await self.poll_all()
                     await self.reconcile_due()
@@ -123,6 +132,9 @@ class Poller:
                     log.exception("polling a sync failed; the next poll asks again", sync_id=str(sync.id))
         for sync_id in self._seen.keys() - polled:
             del self._seen[sync_id]
+        for sync_id in self._polled_at.keys() - polled:
+            del self._polled_at[sync_id]
+            metrics.POLLER_WATERMARK_AGE.remove(str(sync_id))
         return published
 
     async def poll_sync(self, sync: SyncConfig) -> int:
@@ -137,6 +149,7 @@ class Poller:
         gr = await self.vendors.getresponse(sync.getresponse_connection_id)
         walk = _Walk(sync, newest=watermark, seen=self._seen.setdefault(sync.id, {}))
         published = 0
+        whole = True
         try:
             pages = gr.changed_since(sync.campaign_id, watermark - self.overlap, per_page=self.page_size)
             async for contact in pages:
@@ -144,13 +157,32 @@ class Poller:
                 if len(walk.unpublished) >= self.page_size:
                     published += await self._publish(walk)
         except VendorError as exc:
+            whole = False
             log.warning(
                 "a page of the changedOn search failed; what came before it is published, the next "
                 "poll asks again for the rest",
                 sync_id=str(sync.id),
                 error=str(exc),
             )
-        return published + await self._publish(walk)
+        published += await self._publish(walk)
+        if whole:
+            self._up_to_date(sync.id)
+        return published
+
+    def _forget_polled(self) -> None:
+        for sync_id in list(self._polled_at):
+            del self._polled_at[sync_id]
+            metrics.POLLER_WATERMARK_AGE.remove(str(sync_id))
+
+    def _up_to_date(self, sync_id: uuid.UUID) -> None:
+        """The sync's watermark is as new as GetResponse's changes: its age gauge starts from 0."""
+        first = sync_id not in self._polled_at
+        self._polled_at[sync_id] = time.time()
+        if first:
+            polled_at = self._polled_at
+            metrics.POLLER_WATERMARK_AGE.labels(str(sync_id)).set_function(
+                lambda: time.time() - polled_at.get(sync_id, time.time())
+            )
 
     async def _publish(self, walk: _Walk) -> int:
         """Puts the walk's unpublished changes on Kafka; then, and only then, they count as seen and
@@ -159,6 +191,7 @@ class Poller:
         if events:
             await self.bus.publish([event_message(self.bus.topics.getresponse_changes, e) for e in events])
             walk.mark_published()
+            metrics.count_events("poller", Source.GETRESPONSE.value, "published", len(events))
         await self._save_watermark(walk.sync.id, walk.newest)
         # A search asks from the watermark less the overlap, in whole seconds: a change older than
         # that is never reported again, so it need not be remembered.
@@ -261,10 +294,17 @@ def _event(sync: SyncConfig, contact: dict[str, object], changed_raw: str, chang
 
 
 async def run_poller(settings: Settings) -> None:
+    async with observed(settings, "poller") as health:
+        await _run_poller(settings, health)
+
+
+async def _run_poller(settings: Settings, health: Health) -> None:
     engine = create_engine(settings)
     bus = Bus(settings)
     await bus.start()
-    poller = Poller(settings, engine=engine, sessions=session_factory(engine), bus=bus)
+    poller = Poller(
+        settings, engine=engine, sessions=session_factory(engine), bus=bus, heartbeat=health.heartbeat("poll")
+    )
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, poller.stop)

@@ -10,6 +10,7 @@ from typing import Any
 
 from app.bus import Bus
 from app.db.session import create_engine, session_factory
+from app.observability import Health, observed
 from app.settings import Settings
 from consumers.retrier import Retrier
 from consumers.roles import Role, RoleContext
@@ -25,7 +26,13 @@ async def announce_ready(settings: Settings, ready: asyncio.Event) -> None:
 
 async def run_role(settings: Settings, role: Role) -> None:
     """The role's live consumer and, for a change role, its retrier (consumers/retrier.py): two
-    consumer groups in one process, so that waiting retries never hold back live work."""
+    consumer groups in one process, so that waiting retries never hold back live work. Both
+    loops beat the process's `/healthz` (app/observability.py)."""
+    async with observed(settings, f"consumer-{role.group.role.value}") as health:
+        await _run_role(settings, role, health)
+
+
+async def _run_role(settings: Settings, role: Role, health: Health) -> None:
     engine = create_engine(settings)
     bus = Bus(settings)
     await bus.start()
@@ -37,6 +44,7 @@ async def run_role(settings: Settings, role: Role) -> None:
         group_id=role.group.group_id(settings),
         handler=runtime.handle,
         consumer_options=role.group.options,
+        heartbeat=health.heartbeat("consumer"),
     )
     retrier = (
         Retrier(
@@ -44,6 +52,7 @@ async def run_role(settings: Settings, role: Role) -> None:
             topic=role.group.retry_topic(bus.topics),
             group_id=role.group.retry_group_id(settings),
             handler=runtime.retry,
+            heartbeat=health.heartbeat("retrier"),
         )
         if role.group.retry_topic is not None and runtime.retry is not None
         else None

@@ -36,7 +36,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app import metrics
-from app.bus import HEADER_TRACEPARENT, Bus, event_message, make_message
+from app.bus import HEADER_TRACEPARENT, Bus, ConsumerRole, event_message, make_message
 from app.clients.breaker import CircuitOpen
 from app.clients.errors import Permanent, RateLimited, VendorError
 from app.clients.limits import Priority, priority
@@ -46,6 +46,7 @@ from app.domain.events import ChangeEvent
 from app.domain.sides import DomainError
 from app.logs import get_logger
 from app.settings import Settings
+from app.tracing import consuming
 from consumers.runner import Record
 
 log = get_logger(__name__)
@@ -127,13 +128,20 @@ class Processor:
         self.sessions = sessions
         self.retry_topic = retry_topic
         self.policy = policy or RetryPolicy()
+        # The metric label: which way the changes this role applies travel.
+        to_salesforce = role == ConsumerRole.GETRESPONSE_TO_SALESFORCE
+        self.direction = "to_salesforce" if to_salesforce else "to_getresponse"
 
     async def handle(self, record: Record) -> None:
+        with consuming(record.topic, _headers(record), **{"sfgr.role": self.role}):
+            await self._handle(record)
+
+    async def _handle(self, record: Record) -> None:
         event = await self._event(record)
         if event is None:
             return
         try:
-            await self._apply_in_place(event, self.policy.in_place_attempts)
+            await self._apply_in_place(event, self.policy.in_place_attempts, stage="live")
         except Retryable as retry:
             traceparent = _headers(record).get(HEADER_TRACEPARENT)
             await self._to_retry_topic(event, 1, time.time(), retry, traceparent)
@@ -145,10 +153,14 @@ class Processor:
         topic, or dead-lettered), or the epoch time to try it again at without counting a try
         (not yet due, or the vendor's circuit is open)."""
         headers = _headers(record)
-        now = time.time()
         due = _number(headers, HEADER_DUE, 0.0)
-        if due > now:
+        if due > time.time():
             return due
+        with consuming(record.topic, headers, **{"sfgr.role": self.role}):
+            return await self._retry(record, headers)
+
+    async def _retry(self, record: Record, headers: dict[str, str]) -> float | None:
+        now = time.time()
         event = await self._event(record)
         if event is None:
             return None
@@ -156,7 +168,7 @@ class Processor:
         first_failed = _number(headers, HEADER_FIRST_FAILED, now)
         try:
             with priority(Priority.RETRY):  # the account's budget serves live work first
-                await self._apply_in_place(event, 1)
+                await self._apply_in_place(event, 1, stage="retry")
         except Retryable as retry:
             now = time.time()
             budget_end = first_failed + self.policy.budget
@@ -188,13 +200,14 @@ class Processor:
             await self._dead_letter(record, None, f"not a ChangeEvent: {exc}", "MalformedEvent", 1)
             return None
 
-    async def _apply_in_place(self, event: ChangeEvent, attempts: int) -> None:
+    async def _apply_in_place(self, event: ChangeEvent, attempts: int, *, stage: str) -> None:
         last: BaseException | None = None
         wait = 0.0
         for attempt in range(attempts):
             try:
-                await self.apply(event)
-                metrics.EVENTS_APPLIED.labels(self.role).inc()
+                with metrics.counting_writes() as writes:
+                    await self.apply(event)
+                self._count_applied(event, stage, writes)
                 return
             except CircuitOpen as exc:
                 last, wait = exc, exc.retry_after
@@ -220,8 +233,22 @@ class Processor:
                 if attempt + 1 < attempts:
                     await asyncio.sleep(self.policy.in_place_delay(attempt))
         assert last is not None
-        metrics.EVENTS_RETRIED.labels(self.role, type(last).__name__).inc()
+        metrics.EVENTS.labels(stage, self.direction, "retried").inc()
         raise Retryable(last, wait)
+
+    def _count_applied(self, event: ChangeEvent, stage: str, writes: metrics.Writes) -> None:
+        """Applied with a write: the change has reached the other side, and its propagation time
+        is known; without one, the other side already agreed (or nothing was for this sync)."""
+        if writes.acknowledged is None:
+            metrics.EVENTS.labels(stage, self.direction, "no_op").inc()
+            return
+        metrics.EVENTS.labels(stage, self.direction, "applied").inc()
+        metrics.observe_propagation(
+            self.direction,
+            event.transport.value,
+            event.source_timestamp or event.received_at,
+            writes.acknowledged,
+        )
 
     async def _to_retry_topic(
         self, event: ChangeEvent, attempt: int, first_failed: float, retry: Retryable, traceparent: str | None
@@ -282,5 +309,6 @@ class Processor:
                 )
             ]
         )
-        metrics.DEAD_LETTERS.labels(self.role, error_class).inc()
+        stage = "retry" if record.topic == self.retry_topic else "live"
+        metrics.EVENTS.labels(stage, self.direction, "dead_lettered").inc()
         log.error("event dead-lettered", role=self.role, dead_letter_id=letter_id, reason=reason)

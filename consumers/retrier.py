@@ -38,6 +38,7 @@ from aiokafka.structs import OffsetAndMetadata
 from app.bus import client_options
 from app.clients.breaker import on_close
 from app.logs import get_logger
+from app.observability import Heartbeat, run_under
 from app.settings import Settings
 from consumers.processing import HEADER_DUE
 from consumers.runner import Record
@@ -86,6 +87,7 @@ class Retrier:
         concurrency: int = 8,
         retry_pause: float = 0.5,
         clock: Callable[[], float] = time.time,
+        heartbeat: Heartbeat | None = None,
     ) -> None:
         self.settings = settings
         self.topic = topic
@@ -95,6 +97,7 @@ class Retrier:
         self.retry_pause = retry_pause
         self.max_held = settings.retry_max_held
         self._clock = clock
+        self.heartbeat = heartbeat or Heartbeat(group_id)
         self._consumer: AIOKafkaConsumer | None = None
         self._heap: list[_Held] = []
         self._seq = itertools.count()
@@ -134,9 +137,11 @@ class Retrier:
         await consumer.start()
         self._consumer = consumer
         unsubscribe = on_close(self.wake_all)
+        run_under(self.heartbeat)
         log.info("retrier started", group=self.group_id, topic=self.topic)
         try:
             while not self._stopping.is_set():
+                self.heartbeat.beat()
                 batch = await consumer.getmany(timeout_ms=self._fetch_wait_ms(), max_records=500)
                 if consumer.assignment():
                     self.started.set()

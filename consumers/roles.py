@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from app.bus import CONSUMER_GROUPS, Bus, ConsumerGroup, ConsumerRole
 from app.clients.vendors import Vendors
 from app.db.syncs import SyncDirectory
+from app.dead_letter_gauge import DeadLetterGauge
 from app.outbox import OutboxRelay
 from app.retention import RetentionPruner
 from app.settings import Settings
@@ -122,7 +123,7 @@ async def _resync(ctx: RoleContext) -> RoleRuntime:
     relay = OutboxRelay(ctx.settings, sessions=ctx.sessions, bus=ctx.bus)
     # A role that always runs prunes old rows (one pruner at a time among all processes).
     pruner = RetentionPruner(ctx.settings, engine=ctx.engine, sessions=ctx.sessions)
-    return RoleRuntime(worker, vendors, [relay, pruner])
+    return RoleRuntime(worker, vendors, [relay, pruner, DeadLetterGauge(ctx.sessions)])
 
 
 _HANDLERS: dict[ConsumerRole, Callable[[RoleContext], Awaitable[RoleRuntime]]] = {

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeAlias
 
@@ -21,8 +22,10 @@ from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord
 from aiokafka.errors import CommitFailedError
 from aiokafka.structs import OffsetAndMetadata
 
+from app import metrics
 from app.bus import client_options
 from app.logs import get_logger
+from app.observability import Heartbeat, run_under
 from app.settings import Settings
 
 log = get_logger(__name__)
@@ -38,6 +41,7 @@ class _CommitOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
 
     async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
         await self.runner.commit(only=set(revoked))
+        self.runner.forget(revoked)
 
     async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
         log.info("partitions assigned", group=self.runner.group_id, partitions=len(assigned))
@@ -54,6 +58,7 @@ class ConsumerRunner:
         retry_pause: float = 0.5,
         max_batch: int = 100,
         consumer_options: dict[str, Any] | None = None,
+        heartbeat: Heartbeat | None = None,
     ) -> None:
         self.settings = settings
         self.topics = topics
@@ -62,8 +67,11 @@ class ConsumerRunner:
         self.retry_pause = retry_pause
         self.max_batch = max_batch
         self._options = consumer_options or {}
+        self.heartbeat = heartbeat or Heartbeat(group_id)
+        self._lag_shown_at = 0.0
         self._consumer: AIOKafkaConsumer | None = None
         self._uncommitted: dict[TopicPartition, int] = {}
+        self._committed: dict[TopicPartition, int] = {}  # as far as this process knows
         self._stopping = asyncio.Event()
         self.started = asyncio.Event()
         self.handled = 0
@@ -90,8 +98,30 @@ class ConsumerRunner:
             # already applied. Nothing is lost by going on, and the process need not die.
             log.warning("commit refused after a rebalance; the messages will be read again",
                         group=self.group_id, error=str(exc))
-        for tp in offsets:
+        for tp, offset in offsets.items():
             self._uncommitted.pop(tp, None)
+            self._committed[tp] = offset.offset
+
+    def forget(self, partitions: list[TopicPartition]) -> None:
+        """Partitions gone to another consumer: their lag is that consumer's to show."""
+        for tp in partitions:
+            self._committed.pop(tp, None)
+            with contextlib.suppress(KeyError):
+                metrics.CONSUMER_LAG.remove(self.group_id, tp.topic, str(tp.partition))
+
+    def _show_lag(self, consumer: AIOKafkaConsumer) -> None:
+        """`sfgr_consumer_lag`, at most once a second: the end offset the last fetch saw, less the
+        committed offset (or the first offset fetched since the partition was assigned)."""
+        now = time.monotonic()
+        if now - self._lag_shown_at < 1.0:
+            return
+        self._lag_shown_at = now
+        for tp in consumer.assignment():
+            end, position = consumer.highwater(tp), self._committed.get(tp)
+            if end is None or position is None:
+                continue
+            lag = max(0, end - position)
+            metrics.CONSUMER_LAG.labels(self.group_id, tp.topic, str(tp.partition)).set(lag)
 
     async def run(self) -> None:
         consumer = AIOKafkaConsumer(
@@ -106,16 +136,20 @@ class ConsumerRunner:
         consumer.subscribe(self.topics, listener=_CommitOnRevoke(self))
         await consumer.start()
         self._consumer = consumer
+        run_under(self.heartbeat)
         log.info("consumer started", group=self.group_id, topics=self.topics)
         try:
             while not self._stopping.is_set():
+                self.heartbeat.beat()
                 batch = await consumer.getmany(timeout_ms=200, max_records=self.max_batch)
                 if consumer.assignment():
                     self.started.set()
-                if not batch:
-                    continue
-                await asyncio.gather(*(self._handle_partition(tp, records) for tp, records in batch.items()))
-                await self.commit()
+                if batch:
+                    await asyncio.gather(
+                        *(self._handle_partition(tp, records) for tp, records in batch.items())
+                    )
+                    await self.commit()
+                self._show_lag(consumer)
         finally:
             with contextlib.suppress(Exception):
                 await self.commit()
@@ -125,6 +159,8 @@ class ConsumerRunner:
 
     async def _handle_partition(self, tp: TopicPartition, records: list[Record]) -> None:
         assert self._consumer is not None
+        # The first fetch after an assignment starts at the group's committed offset.
+        self._committed.setdefault(tp, records[0].offset)
         for record in records:
             try:
                 await self.handler(record)

@@ -124,6 +124,17 @@ class Stack:
             wait_file(marker, started)
         return started
 
+    def start_observed(self, name: str, argv: list[str], *, env: dict[str, str] | None = None) -> Started:
+        """Start a worker process that serves /metrics and /healthz on a port of its own (listed
+        in the stack's `metrics`), and wait for its ready file."""
+        port = free_port()
+        started = self.start(
+            name, argv, env={"SFGR_METRICS_PORT": str(port), **(env or {})}, ready_file=True
+        )
+        self.info.setdefault("metrics", {})[name] = f"http://127.0.0.1:{port}/metrics"
+        self.save()
+        return started
+
     def restart(self, name: str, *, ready_url: str | None = None, ready_file: bool = False) -> Started:
         """Start a stopped (or killed) process again with the same command and environment."""
         previous = self.process(name)
@@ -238,6 +249,9 @@ def _start_all(
         "SFGR_LOG_FORMAT": "json",
         "SFGR_API_PORT": str(api_port),
         "SFGR_POLL_INTERVAL_S": "0.5",
+        # Only the processes that get a port of their own serve /metrics (`start_observed`).
+        "SFGR_METRICS_PORT": "0",
+        "SFGR_METRICS_HOST": "127.0.0.1",
         # Reconciliation would resync whole lists behind the tests' backs; `POST /v1/resync` does it.
         "SFGR_RECONCILE_INTERVAL_S": "0",
         # The Salesforce simulator is the connected app's login host, production and sandbox alike.
@@ -294,11 +308,13 @@ def _start_all(
     )
     asyncio.run(_connect_simulators(stack, cometd_relay=not with_subscriber))
     stack.start("api", python_module("app", "api", "--port", str(api_port)), ready_url=f"{api}/readyz")
+    # Each process's /metrics, by name: the api's on its own port, the others' on a port each.
+    stack.info["metrics"] = {"api": f"{api}/metrics"}
     if with_consumers:
         for role in consumer_roles():
-            stack.start(f"consumer-{role}", python_module("app", "consume", role), ready_file=True)
+            stack.start_observed(f"consumer-{role}", python_module("app", "consume", role))
     if with_poller:
-        stack.start("poller", python_module("app", "poll"), ready_file=True)
+        stack.start_observed("poller", python_module("app", "poll"))
     if with_subscriber:
         start_subscriber(stack)
     stack.save()
@@ -309,7 +325,11 @@ def start_subscriber(stack: Stack, name: str = "subscriber", env: dict[str, str]
     org's lock (a second one stands by, and is started without waiting for that)."""
     health = {"SFGR_SUBSCRIBER_HEALTH_PORT": str(free_port()), **(env or {})}
     standby = any(p.name.startswith("subscriber") and alive(p) for p in stack.processes if p.name != name)
-    return stack.start(name, python_module("app", "subscribe"), env=health, ready_file=not standby)
+    started = stack.start(name, python_module("app", "subscribe"), env=health, ready_file=not standby)
+    port = health["SFGR_SUBSCRIBER_HEALTH_PORT"]
+    stack.info.setdefault("metrics", {})[name] = f"http://127.0.0.1:{port}/metrics"
+    stack.save()
+    return started
 
 
 async def _connect_simulators(stack: Stack, *, cometd_relay: bool) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 
 from fastapi import HTTPException, Request
 
+from app.api.openapi import ErrorBody
 from app.control.errors import ControlError
 from app.settings import Settings
 
@@ -30,7 +31,7 @@ def control_errors() -> Iterator[None]:
 
 
 def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    return {s: {"description": _DESCRIPTIONS[s]} for s in statuses}
+    return {s: {"description": _DESCRIPTIONS[s], "model": ErrorBody} for s in statuses}
 
 
 def public_base(settings: Settings, request: Request) -> str:

@@ -22,6 +22,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.bus import Bus
+from app.clients.vendor_hosts import VendorHosts
 from app.clients.vendors import Vendors
 from app.control import tokens
 from app.control.audit import Actor
@@ -86,6 +87,14 @@ async def get_vendors(resources: ResourcesDep) -> AsyncIterator[Vendors]:
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+
+
+def get_vendor_hosts(settings: SettingsDep) -> VendorHosts:
+    """The hosts vendor URLs may name (app/clients/vendor_hosts.py), for the UI's connect forms."""
+    return VendorHosts.from_settings(settings)
+
+
+VendorHostsDep = Annotated[VendorHosts, Depends(get_vendor_hosts)]
 BusDep = Annotated[Bus, Depends(get_bus)]
 SessionDep = Annotated[AsyncSession, Depends(get_session)]
 InboundSecretsDep = Annotated[InboundSecretsCache, Depends(get_inbound_secrets)]

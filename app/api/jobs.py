@@ -9,12 +9,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, Response
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
 from app.api.auth import AUTH_RESPONSES
 from app.api.deps import Admin, Reader, ResourcesDep, ResyncWriter
 from app.control import audit
-from app.control.jobs import JobRefused, job_view, start_job
+from app.control.jobs import Job, JobRefused, job_view, start_job
 from app.control.tokens import Scope
 from app.db import jobs
 from app.domain.jobs import JobKind, JobState, ResyncMode, ResyncScope
@@ -22,50 +22,6 @@ from app.domain.jobs import JobKind, JobState, ResyncMode, ResyncScope
 router = APIRouter(prefix="/v1", tags=["jobs"], responses=AUTH_RESPONSES)
 
 FINISHED = {JobState.DONE, JobState.FAILED, JobState.CANCELLED}
-JOB_EXAMPLE: dict[str, Any] = {
-    "job_id": "9f1c2d3e-4b5a-6789-abcd-ef0123456789",
-    "sync_id": "0ea56b1a-520e-40c1-9f9c-5384675643ac",
-    "kind": "first_sync",
-    "state": "done",
-    "dry_run": True,
-    "counts": {
-        "matches": 1000,
-        "salesforce_only": 500,
-        "getresponse_only": 500,
-        "duplicates": 20,
-        "conflicts": 97,
-    },
-    "report": {
-        "conflicts": [
-            {
-                "email": "pat@example.com",
-                "field": "company",
-                "salesforce": "Acme",
-                "getresponse": "ACME Ltd",
-                "resolved_to": "Acme",
-                "winner": "salesforce",
-            }
-        ]
-    },
-}
-
-
-class Job(BaseModel):
-    model_config = {"json_schema_extra": {"examples": [JOB_EXAMPLE]}}
-
-    job_id: str
-    sync_id: str
-    kind: str
-    state: str = Field(description="queued, running, done, failed or cancelled")
-    dry_run: bool
-    mode: str
-    scope: dict[str, Any]
-    counts: dict[str, Any]
-    report: dict[str, Any]
-    errors: dict[str, Any]
-    created_at: str | None
-    started_at: str | None
-    finished_at: str | None
 
 
 class ResyncRequest(BaseModel):
@@ -121,6 +77,7 @@ def _refused(exc: JobRefused) -> HTTPException:
     status_code=202,
     response_model=Job,
     summary="Start the first sync (or, with dry_run, only its report)",
+    operation_id="startFirstSync",
     responses={200: {"description": "finished within `wait` seconds"}, 404: {}, 409: {}},
 )
 async def first_sync(
@@ -152,7 +109,10 @@ async def first_sync(
 
 
 @router.get(
-    "/syncs/{sync_id}/first-sync/{job_id}", response_model=Job, summary="A first sync: state, counts, report"
+    "/syncs/{sync_id}/first-sync/{job_id}",
+    response_model=Job,
+    summary="A first sync: state, counts, report",
+    operation_id="getFirstSync",
 )
 async def first_sync_job(
     sync_id: uuid.UUID, job_id: uuid.UUID, resources: ResourcesDep, _caller: Reader
@@ -168,6 +128,7 @@ async def first_sync_job(
     status_code=202,
     response_model=Job,
     summary="Resync some people, or a whole sync",
+    operation_id="startResync",
     description=(
         "Needs resync:write; a whole sync in salesforce_wins or getresponse_wins mode (not a dry "
         "run) overwrites one system with the other and needs syncs:admin."
@@ -213,6 +174,18 @@ def overwrites_a_whole_system(body: ResyncRequest) -> bool:
     return body.scope.whole_sync and body.mode is not ResyncMode.RECONCILE and not body.dry_run
 
 
-@router.get("/resync/{job_id}", response_model=Job, summary="A resync: state, counts, errors")
+@router.get(
+    "/resync/{job_id}",
+    response_model=Job,
+    summary="A resync: state, counts, errors",
+    operation_id="getResync",
+)
 async def resync_job(job_id: uuid.UUID, resources: ResourcesDep, _caller: Reader) -> Any:
     return await _job_or_404(resources, job_id, JobKind.RESYNC)
+
+
+@router.get(
+    "/jobs/{job_id}", response_model=Job, summary="Any job: state, progress, counts", operation_id="getJob"
+)
+async def get_job(job_id: uuid.UUID, resources: ResourcesDep, _caller: Reader) -> Any:
+    return await _job_or_404(resources, job_id)

@@ -33,7 +33,7 @@ from app.inbound.outbound_messages import outbound_change_events, parse_outbound
 from app.inbound.publishing import PublishContext, publish_events
 from app.inbound.soap import SOAP_REPLY_MEDIA_TYPE, ack_envelope, fault_envelope
 from app.logs import get_logger
-from app.metrics import INBOUND_IGNORED, INBOUND_RECEIVED
+from app.metrics import INBOUND_IGNORED, INBOUND_RECEIVED, count_events
 from app.settings import Settings
 
 router = APIRouter(prefix="/v1/salesforce", tags=["inbound"])
@@ -159,6 +159,7 @@ async def receive_event_relay(
 def _count_ignored(endpoint: str, echoes: int, campaign_members: int) -> None:
     if echoes:
         INBOUND_IGNORED.labels(endpoint, "echo").inc(echoes)
+        count_events("inbound", SALESFORCE, "echo", echoes)
         log.info("echoes of our own writes ignored", records=echoes)
     if campaign_members:
         INBOUND_IGNORED.labels(endpoint, "campaign_member").inc(campaign_members)

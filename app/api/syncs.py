@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import uuid
+from typing import Annotated
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Query, status
 
 from app.api.auth import AUTH_RESPONSES
 from app.api.control_errors import control_errors, error_responses
 from app.api.deps import Admin, Reader, ResourcesDep, SessionDep, VendorsDep
-from app.control import audit, syncs
+from app.control import audit, pausing, sync_health, syncs
 from app.control import status as sync_status
+from app.control.jobs import Job, job_view
+from app.control.pausing import SyncResumed
 from app.control.status import SyncStatus
+from app.control.sync_health import SyncErrors
 from app.control.syncs import SyncCreate, SyncRead, SyncUpdate
+from app.db import jobs
 
 router = APIRouter(prefix="/v1/syncs", tags=["syncs"])
 
@@ -30,6 +35,7 @@ router = APIRouter(prefix="/v1/syncs", tags=["syncs"])
     ),
     status_code=status.HTTP_201_CREATED,
     responses={**AUTH_RESPONSES, **error_responses(409, 422, 502)},
+    operation_id="createSync",
 )
 async def create_sync(caller: Admin, body: SyncCreate, session: SessionDep, vendors: VendorsDep) -> SyncRead:
     with control_errors():
@@ -39,12 +45,17 @@ async def create_sync(caller: Admin, body: SyncCreate, session: SessionDep, vend
     return created
 
 
-@router.get("", summary="List syncs", responses=AUTH_RESPONSES)
+@router.get("", summary="List syncs", responses=AUTH_RESPONSES, operation_id="listSyncs")
 async def list_syncs(_: Reader, session: SessionDep) -> list[SyncRead]:
     return await syncs.list_syncs(session)
 
 
-@router.get("/{sync_id}", summary="Read one sync", responses={**AUTH_RESPONSES, **error_responses(404)})
+@router.get(
+    "/{sync_id}",
+    summary="Read one sync",
+    responses={**AUTH_RESPONSES, **error_responses(404)},
+    operation_id="getSync",
+)
 async def get_sync(_: Reader, sync_id: uuid.UUID, session: SessionDep) -> SyncRead:
     with control_errors():
         return await syncs.get_sync(session, sync_id)
@@ -54,6 +65,7 @@ async def get_sync(_: Reader, sync_id: uuid.UUID, session: SessionDep) -> SyncRe
     "/{sync_id}",
     summary="Change a sync; the result is validated like a new one",
     responses={**AUTH_RESPONSES, **error_responses(404, 409, 422, 502)},
+    operation_id="updateSync",
 )
 async def update_sync(
     caller: Admin, sync_id: uuid.UUID, body: SyncUpdate, session: SessionDep, vendors: VendorsDep
@@ -69,6 +81,7 @@ async def update_sync(
     "/{sync_id}/cancel",
     summary="Cancel a sync: live changes are ignored from then on; links are kept",
     responses={**AUTH_RESPONSES, **error_responses(404)},
+    operation_id="cancelSync",
 )
 async def cancel_sync(caller: Admin, sync_id: uuid.UUID, session: SessionDep) -> SyncRead:
     with control_errors():
@@ -85,9 +98,85 @@ async def cancel_sync(caller: Admin, sync_id: uuid.UUID, session: SessionDep) ->
         "and the demo, reports end offsets wrongly, so lag there is meaningless."
     ),
     responses={**AUTH_RESPONSES, **error_responses(404)},
+    operation_id="getSyncStatus",
 )
 async def get_status(
     _: Reader, sync_id: uuid.UUID, session: SessionDep, vendors: VendorsDep, resources: ResourcesDep
 ) -> SyncStatus:
     with control_errors():
         return await sync_status.sync_status(session, vendors, resources.settings, sync_id)
+
+
+@router.post(
+    "/{sync_id}/pause",
+    summary="Pause a sync: its live changes are kept, not applied, until it is resumed",
+    description=(
+        "Takes effect within 2 s (the consumers' view of the syncs). Changes that come meanwhile "
+        "are kept in Postgres (not dropped, not dead-lettered); the poller does not poll the sync. "
+        "Idempotent; 409 for a draft or cancelled sync."
+    ),
+    responses={**AUTH_RESPONSES, **error_responses(404, 409)},
+    operation_id="pauseSync",
+)
+async def pause_sync(caller: Admin, sync_id: uuid.UUID, session: SessionDep) -> SyncRead:
+    with control_errors():
+        paused = await pausing.pause_sync(session, sync_id)
+    await audit.record(session, caller.actor, action="sync.pause", target_kind="sync", target_id=sync_id)
+    return paused
+
+
+@router.post(
+    "/{sync_id}/resume",
+    summary="Resume a paused sync: the changes kept meanwhile are applied, oldest first",
+    description=(
+        "The kept changes go back on Kafka through the outbox (in the order they came); the poller "
+        "reads on from the sync's watermark. Idempotent on a sync that is not paused."
+    ),
+    responses={**AUTH_RESPONSES, **error_responses(404)},
+    operation_id="resumeSync",
+)
+async def resume_sync(
+    caller: Admin, sync_id: uuid.UUID, session: SessionDep, resources: ResourcesDep
+) -> SyncResumed:
+    with control_errors():
+        resumed = await pausing.resume_sync(session, resources.bus.topics, sync_id)
+    resources.relay.nudge()
+    await audit.record(
+        session, caller.actor, action="sync.resume", target_kind="sync", target_id=sync_id,
+        change={"changes_resent": resumed.changes_resent},
+    )
+    return resumed
+
+
+@router.get(
+    "/{sync_id}/jobs",
+    summary="The sync's jobs, newest first: first syncs, resyncs and reconciles with their progress",
+    responses={**AUTH_RESPONSES, **error_responses(404)},
+    operation_id="listSyncJobs",
+)
+async def list_sync_jobs(
+    _: Reader,
+    sync_id: uuid.UUID,
+    session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=200)] = 20,
+) -> list[Job]:
+    with control_errors():
+        await syncs.get_sync(session, sync_id)
+    found = await jobs.jobs_of_sync(session, sync_id, limit=limit)
+    return [Job.model_validate(job_view(job)) for job in found]
+
+
+@router.get(
+    "/{sync_id}/errors",
+    summary="Sync health: the last day's dead letters grouped by cause, each with a fix hint",
+    description=(
+        "Groups by error class and vendor reason (ids, emails and numbers generalised), largest "
+        "first; each group has a count, an example, a hint and the filter that replays it with "
+        "POST /v1/dead-letters/replay once the cause is fixed."
+    ),
+    responses={**AUTH_RESPONSES, **error_responses(404)},
+    operation_id="getSyncErrors",
+)
+async def get_sync_errors(_: Reader, sync_id: uuid.UUID, session: SessionDep) -> SyncErrors:
+    with control_errors():
+        return await sync_health.sync_errors(session, sync_id)

@@ -30,6 +30,7 @@ from urllib.parse import quote
 
 import aiohttp
 
+from app import metrics
 from app.clients.breaker import AccountBreakers
 from app.clients.errors import Permanent, RateLimited, Transient
 from app.clients.getresponse_errors import VENDOR, getresponse_error
@@ -304,6 +305,7 @@ class GetResponseClient:
                 error = getresponse_error(reply.status, reply.body, reply.headers)
                 # Paused before the slot is released, so no waiting call slips in first.
                 if isinstance(error, RateLimited):
+                    metrics.VENDOR_RATE_LIMITED.labels(VENDOR).inc()
                     self.limiter.pause(error.retry_after, batch=batch)
                 raise error
         if not reply.ok:

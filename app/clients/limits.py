@@ -54,6 +54,7 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Protocol
 
+from app import metrics
 from app.clients.getresponse_formats import parse_seconds
 
 
@@ -230,6 +231,7 @@ class AccountLimiter:
 
     @asynccontextmanager
     async def slot(self, priority: Priority = Priority.LIVE, *, batch: bool = False) -> AsyncIterator[None]:
+        asked = time.monotonic()
         if batch:
             # Batch calls queue among themselves first (1 per second), then take a normal slot;
             # holding the lock until then keeps their start times a second apart.
@@ -244,6 +246,7 @@ class AccountLimiter:
                 self._batch_frame.take(now)
         else:
             await self._acquire(priority)
+        metrics.RATE_LIMIT_WAIT_SECONDS.observe(time.monotonic() - asked)
         try:
             yield
         finally:

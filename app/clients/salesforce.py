@@ -32,6 +32,7 @@ from urllib.parse import quote
 
 import aiohttp
 
+from app import metrics
 from app.clients.breaker import AccountBreakers
 from app.clients.errors import Permanent, RateLimited, Transient, VendorError
 from app.clients.salesforce_auth import AccessToken, SalesforceCredentials, fetch_token
@@ -266,7 +267,10 @@ class SalesforceClient:
             token = await self._access_token(stale=token)
             reply = await self._send(token, method, path, params, json_body, headers)
         if reply.status >= 300 and reply.status != 304:
-            raise rest_error(reply.status, reply.body, limit_retry_after=self._limit_retry_after(reply))
+            error = rest_error(reply.status, reply.body, limit_retry_after=self._limit_retry_after(reply))
+            if isinstance(error, RateLimited):
+                metrics.VENDOR_RATE_LIMITED.labels(VENDOR).inc()
+            raise error
         return reply
 
     async def _send(
@@ -310,6 +314,7 @@ class SalesforceClient:
         usage = parse_limit_info(reply.headers.get("Sforce-Limit-Info"))
         if usage is not None:
             self._usage, self._usage_seen_at = usage, time.monotonic()
+            metrics.SALESFORCE_API_USAGE.set(usage[0] / usage[1] if usage[1] else 0.0)
         return reply
 
     async def access_token(self, *, stale: AccessToken | None = None) -> AccessToken:
@@ -337,6 +342,7 @@ class SalesforceClient:
             # 24 h window has freed calls, which nothing else would.
             self._usage_seen_at = time.monotonic()
             return
+        metrics.VENDOR_RATE_LIMITED.labels(VENDOR).inc()
         raise RateLimited(
             f"org API usage {used}/{limit}: the last {reserve} calls of the 24 h allocation are kept "
             "for the org's other users",

@@ -15,8 +15,11 @@ from typing import Any
 
 import aiohttp
 from multidict import CIMultiDictProxy
+from yarl import URL
 
+from app import metrics
 from app.clients.errors import Transient, Unauthorized, Vendor, VendorError
+from app.observability import beat
 
 DEFAULT_TIMEOUT_S = 10.0
 USER_AGENT = "sfgr-sync/0.1"
@@ -68,6 +71,7 @@ async def exchange(
     json_body: Any = None,
     form: Mapping[str, str] | None = None,
 ) -> Reply:
+    path = URL(url).path
     try:
         async with session.request(
             method,
@@ -81,10 +85,14 @@ async def exchange(
             allow_redirects=False,
         ) as response:
             text = (await response.read()).decode("utf-8", errors="replace")
+            metrics.vendor_call(vendor, method, path, response.status)
+            beat()  # an answer is progress: a long job's loop is not stuck (app/observability.py)
             return Reply(response.status, response.headers, text, _parsed(text))
     except TimeoutError as exc:
+        metrics.vendor_call(vendor, method, path, "timeout")
         raise Transient(f"{method} {url}: no answer within the timeout", vendor=vendor) from exc
     except aiohttp.ClientError as exc:
+        metrics.vendor_call(vendor, method, path, "error")
         raise Transient(f"{method} {url}: {type(exc).__name__}: {exc}", vendor=vendor) from exc
 
 

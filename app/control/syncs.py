@@ -26,7 +26,7 @@ from app.control.sync_validation import (
     group_problems,
     read_metadata,
 )
-from app.db import connections, syncs
+from app.db import connections, paused_changes, syncs
 from app.db.models import Sync
 from app.domain.groups import CAMPAIGN_ID, soql_filter_problem
 from app.domain.mapping import SalesforceFieldName, SyncMapping
@@ -299,6 +299,8 @@ async def cancel_sync(session: AsyncSession, sync_id: uuid.UUID) -> SyncRead:
     """Idempotent: cancelling a cancelled sync answers it as it is."""
     row = await _row(session, sync_id, lock=True)
     if row.state is not SyncState.CANCELLED:
-        row.state = SyncState.CANCELLED
+        if row.state is SyncState.PAUSED:
+            await paused_changes.take_all(session, sync_id)  # kept for a resume that will not come
+        row.state, row.paused_from = SyncState.CANCELLED, None
         row.updated_at = func.now()
     return await _save(session, row)

@@ -9,10 +9,10 @@ GetResponse event of the sync's list (inbound events name no sync; app/control/d
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import ColumnElement, and_, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db.models import DeadLetter, Sync
@@ -126,3 +126,55 @@ async def recent_dead_letters_count(session: AsyncSession, sync: Sync, *, within
         .where(_of_sync(sync), DeadLetter.created_at > func.now() - within)
     )
     return count or 0
+
+
+async def count_by_status(session: AsyncSession) -> dict[str, int]:
+    """How many dead letters are open, replayed and discarded (every status, 0 when none)."""
+    status = case(
+        (DeadLetter.discarded_at.is_not(None), "discarded"),
+        (DeadLetter.replayed_at.is_not(None), "replayed"),
+        else_="open",
+    )
+    rows = await session.execute(select(status, func.count()).group_by(status))
+    counts = {"open": 0, "replayed": 0, "discarded": 0}
+    counts.update({str(name): int(n) for name, n in rows.tuples()})
+    return counts
+
+
+async def lock_open_matching(
+    session: AsyncSession,
+    *,
+    sync: Sync | None,
+    error_class: str | None,
+    reason_contains: str | None,
+    created_after: datetime | None,
+    created_before: datetime | None,
+    limit: int,
+) -> list[DeadLetter]:
+    """Up to `limit` open dead letters matching every filter given, oldest first, their rows locked
+    until the transaction ends (rows another replay holds are skipped, not waited for)."""
+    statement = select(DeadLetter).where(_open()).order_by(DeadLetter.id).limit(limit)
+    if sync is not None:
+        statement = statement.where(_of_sync(sync))
+    if error_class is not None:
+        statement = statement.where(DeadLetter.error_class == error_class)
+    if reason_contains is not None:
+        statement = statement.where(DeadLetter.reason.icontains(reason_contains, autoescape=True))
+    if created_after is not None:
+        statement = statement.where(DeadLetter.created_at >= created_after)
+    if created_before is not None:
+        statement = statement.where(DeadLetter.created_at < created_before)
+    return list(await session.scalars(statement.with_for_update(skip_locked=True)))
+
+
+async def recent_of_sync(
+    session: AsyncSession, sync: Sync, *, within: timedelta, limit: int
+) -> list[DeadLetter]:
+    """The sync's dead letters of the last `within` (by the database's clock), newest first."""
+    statement = (
+        select(DeadLetter)
+        .where(_of_sync(sync), DeadLetter.created_at > func.now() - within)
+        .order_by(DeadLetter.id.desc())
+        .limit(limit)
+    )
+    return list(await session.scalars(statement))

@@ -121,3 +121,14 @@ async def try_claim_job(connection: AsyncConnection, job_id: uuid.UUID) -> bool:
 
 async def release_job_claim(connection: AsyncConnection, job_id: uuid.UUID) -> None:
     await connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": _claim_key(job_id)})
+
+
+async def jobs_of_sync(session: AsyncSession, sync_id: uuid.UUID, *, limit: int) -> list[SyncJob]:
+    """The sync's first syncs, resyncs and reconciles, newest first."""
+    statement = (
+        select(SyncJob)
+        .where(SyncJob.sync_id == sync_id)
+        .order_by(SyncJob.created_at.desc(), SyncJob.id)
+        .limit(limit)
+    )
+    return list(await session.scalars(statement))

@@ -104,8 +104,24 @@ class Sync(Base):
     set_opt_out: Mapped[bool] = mapped_column(Boolean, default=False)  # also HasOptedOutOfEmail
     mapping: Mapped[dict[str, Any]] = mapped_column(default=dict)
     state: Mapped[SyncState] = mapped_column(_enum(SyncState, 16), default=SyncState.DRAFT)
+    # While paused: the state a resume goes back to.
+    paused_from: Mapped[SyncState | None] = mapped_column(_enum(SyncState, 16))
     created_at: Mapped[datetime] = _now()
     updated_at: Mapped[datetime] = _now()
+
+
+class PausedChange(Base):
+    """A live change for a paused sync, kept until the sync is resumed, then sent again (through the
+    outbox) in the order it was kept."""
+
+    __tablename__ = "paused_changes"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)  # oldest first
+    sync_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("syncs.id", ondelete="CASCADE"))
+    event: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    created_at: Mapped[datetime] = _now()
+
+    __table_args__ = (Index("ix_paused_changes_sync", "sync_id", "id"),)
 
 
 class ContactLink(Base):

@@ -12,7 +12,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, delete, func, select, update
+from sqlalchemy import ColumnElement, delete, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
@@ -39,6 +39,10 @@ class BudgetState:
     leases: list[Lease]
 
 
+LOCK_WAIT = "2s"
+IDLE_IN_LOCK = "10s"
+
+
 def _seconds_left(column: InstrumentedAttribute[datetime | None]) -> ColumnElement[float]:
     left: ColumnElement[float] = func.greatest(
         0.0, func.coalesce(func.extract("epoch", column - func.now()), 0.0)
@@ -48,7 +52,15 @@ def _seconds_left(column: InstrumentedAttribute[datetime | None]) -> ColumnEleme
 
 async def lock_budget(session: AsyncSession, account: str) -> BudgetState:
     """Locks the account's budget (made on first use) until the transaction ends, forgets the
-    leases that expired, and reads the rest."""
+    leases that expired, and reads the rest.
+
+    The transaction holds the lock only for a few statements, so it is bounded: waiting for the
+    lock gives up after LOCK_WAIT (the renewal fails and is tried again), and a holder that stops
+    mid-transaction (a frozen or killed process whose connection stays open) loses its session
+    after IDLE_IN_LOCK, instead of keeping every process on the account from renewing.
+    """
+    await session.execute(text(f"SET LOCAL lock_timeout = '{LOCK_WAIT}'"))
+    await session.execute(text(f"SET LOCAL idle_in_transaction_session_timeout = '{IDLE_IN_LOCK}'"))
     await session.execute(insert(RateBudget).values(account=account).on_conflict_do_nothing())
     paused = (
         await session.execute(
@@ -115,6 +127,7 @@ async def claim_batch_slot(session: AsyncSession, account: str, seconds: float) 
     """Whether this process may start a batch call now: true for one process at a time, and then
     no batch call of any process starts for `seconds` (the batch throttle is per account: B10)."""
     until = func.now() + func.make_interval(0, 0, 0, 0, 0, 0, seconds)
+    await session.execute(text(f"SET LOCAL lock_timeout = '{LOCK_WAIT}'"))
     await session.execute(insert(RateBudget).values(account=account).on_conflict_do_nothing())
     claimed = await session.execute(
         update(RateBudget)

@@ -41,6 +41,10 @@ class SyncConfig:
     def live(self) -> bool:
         return self.state.live
 
+    @property
+    def paused(self) -> bool:
+        return self.state is SyncState.PAUSED
+
     def group_condition(self, object_type: ObjectType) -> str | None:
         """The SOQL condition selecting the records of `object_type` that feed the list."""
         return group_condition(
@@ -101,13 +105,15 @@ class SyncDirectory:
         return [
             s
             for s in await self.all()
-            if s.live
+            if s.state.listening
             and (connection_id is None or str(s.salesforce_connection_id) == connection_id)
             and object_type in s.salesforce_objects
         ]
 
     async def for_campaign(self, campaign_id: str) -> SyncConfig | None:
-        return next((s for s in await self.all() if s.live and s.campaign_id == campaign_id), None)
+        return next(
+            (s for s in await self.all() if s.state.listening and s.campaign_id == campaign_id), None
+        )
 
     async def by_id(self, sync_id: uuid.UUID) -> SyncConfig | None:
         return next((s for s in await self.all() if s.id == sync_id), None)
@@ -191,7 +197,13 @@ async def cancel_syncs_using(session: AsyncSession, connection_id: uuid.UUID) ->
 
 
 async def set_sync_state(session: AsyncSession, sync_id: uuid.UUID, state: SyncState) -> None:
-    """Moves the sync to `state`, unless it was cancelled meanwhile: a cancelled sync stays cancelled."""
+    """Moves the sync to `state`, unless it was cancelled meanwhile: a cancelled sync stays cancelled;
+    a paused one stays paused, and goes to `state` when it is resumed."""
     await session.execute(
-        update(Sync).where(Sync.id == sync_id, Sync.state != SyncState.CANCELLED).values(state=state)
+        update(Sync)
+        .where(Sync.id == sync_id, Sync.state.not_in([SyncState.CANCELLED, SyncState.PAUSED]))
+        .values(state=state)
+    )
+    await session.execute(
+        update(Sync).where(Sync.id == sync_id, Sync.state == SyncState.PAUSED).values(paused_from=state)
     )

@@ -20,12 +20,20 @@ class SyncState(StrEnum):
     FIRST_SYNC = "first_sync"  # its first sync runs; live changes already flow
     ACTIVE = "active"
     FAILING = "failing"  # its first sync failed; live changes still flow
+    # Paused by an operator: live changes are kept (parked in Postgres), not applied, and applied in
+    # order on resume; the poller does not poll it (on resume it reads on from its watermark).
+    PAUSED = "paused"
     CANCELLED = "cancelled"  # keeps its links for audit; the list may get a new sync
 
     @property
     def live(self) -> bool:
         """Whether live changes are applied: a draft or cancelled sync ignores them."""
         return self in (SyncState.ACTIVE, SyncState.FIRST_SYNC, SyncState.FAILING)
+
+    @property
+    def listening(self) -> bool:
+        """Whether live changes concern it at all: applied when live, kept when paused."""
+        return self.live or self is SyncState.PAUSED
 
 
 class LinkState(StrEnum):

@@ -13,8 +13,9 @@ from app.bus import Bus, PublishFailed, event_message
 from app.domain.events import ChangeEvent
 from app.inbound.errors import InboundRejected
 from app.logs import get_logger, request_id_var
-from app.metrics import INBOUND_PUBLISHED, PUBLISH_SECONDS
+from app.metrics import INBOUND_PUBLISHED, PUBLISH_SECONDS, count_events
 from app.trace_context import traceparent_for
+from app.tracing import current_traceparent, publishing
 
 log = get_logger(__name__)
 
@@ -39,12 +40,17 @@ async def publish_events(
     """Returns once Kafka acknowledged every event; raises InboundRejected(503) otherwise."""
     if not events:
         return
-    messages = [
-        event_message(topic, event, traceparent=context.traceparent, request_id=context.request_id)
-        for event in events
-    ]
+    for event in events:
+        count_events("inbound", event.source.value, "received")
     try:
-        seconds = await bus.publish(messages, within=within)
+        with publishing(topic):
+            # With tracing on, the producer span is the consumers' parent (app/tracing.py).
+            traceparent = current_traceparent() or context.traceparent
+            messages = [
+                event_message(topic, event, traceparent=traceparent, request_id=context.request_id)
+                for event in events
+            ]
+            seconds = await bus.publish(messages, within=within)
     except PublishFailed as exc:
         log.error("publish failed", endpoint=context.endpoint, events=len(messages), error=str(exc))
         raise InboundRejected(
@@ -54,5 +60,7 @@ async def publish_events(
         ) from exc
     PUBLISH_SECONDS.labels(context.endpoint).observe(seconds)
     INBOUND_PUBLISHED.labels(context.endpoint).inc(len(messages))
+    for event in events:
+        count_events("inbound", event.source.value, "published")
     log.info("events published", endpoint=context.endpoint, topic=topic, events=len(messages),
              event_ids=[e.event_id for e in events[:10]], seconds=round(seconds, 4))

@@ -100,7 +100,7 @@ async def send_queued(
     if len(bodies) > 1 and wait <= MAX_BATCH_WAIT:
         try:
             await gr.create_contacts_batch(sync.campaign_id, [_batch_entry(body) for _, body in bodies])
-            metrics.VENDOR_WRITES.labels("getresponse", "create_batch").inc()
+            metrics.wrote("getresponse", "create_batch")
             for link, _ in bodies:
                 sent(link, unverified=True)
             return [link for link, _ in bodies]
@@ -112,7 +112,7 @@ async def send_queued(
     for link, body in bodies:
         try:
             await gr.create_contact({**body, "campaign": {"campaignId": sync.campaign_id}})
-            metrics.VENDOR_WRITES.labels("getresponse", "create").inc()
+            metrics.wrote("getresponse", "create")
         except Conflict:
             # Already on the list: the exact-email lookup finds it and merges it (pending.py).
             sent(link, unverified=True)

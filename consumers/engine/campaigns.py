@@ -42,7 +42,7 @@ async def join_campaign(locked: LockedLink) -> None:
         if exc.code != ALREADY_A_MEMBER:
             _note(locked.session, locked.link, campaign_id, locked.event_id, exc)
         return
-    metrics.VENDOR_WRITES.labels("salesforce", "create").inc()
+    metrics.wrote("salesforce", "create")
     _note(locked.session, locked.link, campaign_id, locked.event_id, None)
 
 
@@ -62,7 +62,7 @@ async def join_campaign_many(
         return
     members = [_member(campaign_id, object_type, record_id) for record_id in joining]
     results = await sf.create_many(CAMPAIGN_MEMBER, members)
-    metrics.VENDOR_WRITES.labels("salesforce", "create_many").inc()
+    metrics.wrote("salesforce", "create_many")
     for link, result in zip(joining.values(), results, strict=True):
         if result.error is None or result.error.code != ALREADY_A_MEMBER:
             _note(session, link, campaign_id, event_id, result.error)

@@ -168,7 +168,7 @@ async def _write_salesforce(
     await locked.sf.update(
         locked.object_type.value, _salesforce_id(locked.link), fields, if_unmodified_since=modified_at
     )
-    metrics.VENDOR_WRITES.labels("salesforce", "update").inc()
+    metrics.wrote("salesforce", "update")
 
 
 async def _unmodified_since(locked: LockedLink, modified_at: datetime) -> None:
@@ -198,7 +198,7 @@ async def write_getresponse(
     if "customFieldValues" in write.payload or write.cleared:
         body["customFieldValues"] = write.custom_field_set(contact.contact.get("customFieldValues") or [])
     updated = await locked.gr.update_contact(contact.id, body)
-    metrics.VENDOR_WRITES.labels("getresponse", "update").inc()
+    metrics.wrote("getresponse", "update")
     if isinstance(updated, dict) and "contactId" in updated:
         return getresponse_person(locked.sync, updated)
     return contact

@@ -55,6 +55,7 @@ EXACT_LOOKUP_AFTER = 2
 CREATED_SEARCH_MARGIN = timedelta(seconds=2)
 # A batched create's contact is not dated earlier than this before the batch was sent.
 CLOCK_MARGIN = timedelta(seconds=1)
+PAUSED_LOOKUP_DELAY = timedelta(seconds=5)  # while its sync is paused, a lookup waits
 
 
 def now() -> datetime:
@@ -143,7 +144,7 @@ def arrived_contact(sync: SyncConfig, event: ChangeEvent) -> GetResponsePerson:
 async def delete_contact(gr: GetResponseClient, contact_id: str) -> None:
     try:
         await gr.delete_contact(contact_id)
-        metrics.VENDOR_WRITES.labels("getresponse", "delete").inc()
+        metrics.wrote("getresponse", "delete")
     except NotFound:
         pass  # already gone: the outcome we wanted
 
@@ -234,6 +235,10 @@ class PendingLookups:
 
     async def _look_up_list(self, session: Any, sync_id: Any, due: list[ContactLink]) -> None:
         sync = await self.syncs.by_id(sync_id)
+        if sync is not None and sync.paused:
+            for link in due:
+                link.next_lookup_at = now() + PAUSED_LOOKUP_DELAY  # looked up once the sync is resumed
+            return
         if sync is None or not sync.live:
             for link in due:
                 link.next_lookup_at = None

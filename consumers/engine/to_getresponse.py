@@ -32,6 +32,7 @@ from consumers.engine import batching, echoes, pending
 from consumers.engine.creation import created_in_getresponse, getresponse_create
 from consumers.engine.locked import Change, LockedLink, apply_once
 from consumers.engine.merge import merge_and_write
+from consumers.engine.paused import kept_for_paused
 from consumers.engine.people import (
     GetResponsePerson,
     email_field,
@@ -61,6 +62,8 @@ class SalesforceToGetResponse:
         for sync in await self.syncs.for_salesforce(event.connection_id, event.object_type):
             if _about_another_campaign(sync, event):
                 continue  # nothing changed for this sync: no read, no lock, no processed-event row
+            if await kept_for_paused(self.sessions, sync, event):
+                continue
             if event.kind is Kind.REREAD and event.detail.get("reread") == "entity":
                 await self._reread_entity(sync, event)
             else:
@@ -299,7 +302,7 @@ async def _create(locked: LockedLink, snapshot: Snapshot) -> None:
         return
     try:
         await locked.gr.create_contact({**create.body, "campaign": {"campaignId": sync.campaign_id}})
-        metrics.VENDOR_WRITES.labels("getresponse", "create").inc()
+        metrics.wrote("getresponse", "create")
     except Conflict:
         # Already on the list (a form signup, or our own earlier attempt): merge with it instead.
         contact = await find_on_list(locked.gr, sync, link.email_normalized)

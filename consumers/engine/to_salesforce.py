@@ -28,6 +28,7 @@ from consumers.engine.campaigns import join_campaign
 from consumers.engine.creation import created_in_salesforce, salesforce_create
 from consumers.engine.locked import Change, LockedLink, apply_once
 from consumers.engine.merge import merge_and_write
+from consumers.engine.paused import kept_for_paused
 from consumers.engine.people import (
     GetResponsePerson,
     find_salesforce_by_email,
@@ -49,6 +50,8 @@ class GetResponseToSalesforce:
         sync = await self._sync_of(event)
         if sync is None:
             return  # not a list any sync feeds
+        if await kept_for_paused(self.sessions, sync, event):
+            return
         sf = await self.vendors.salesforce(sync.salesforce_connection_id)
         gr = await self.vendors.getresponse(sync.getresponse_connection_id)
 
@@ -77,7 +80,7 @@ class GetResponseToSalesforce:
             return await self.syncs.for_campaign(event.campaign_id)
         # A payload without the list: ask GetResponse which list the contact is on.
         for sync in await self.syncs.all():
-            if not sync.live or (
+            if not sync.state.listening or (
                 event.connection_id and str(sync.getresponse_connection_id) != event.connection_id
             ):
                 continue
@@ -203,7 +206,7 @@ async def _link_or_create_in_salesforce(locked: LockedLink, contact: GetResponse
         return
     create = salesforce_create(sync, sync.create_as, contact)
     new_id = await locked.sf.create(create.object_type.value, create.fields)
-    metrics.VENDOR_WRITES.labels("salesforce", "create").inc()
+    metrics.wrote("salesforce", "create")
     locked.object_type = create.object_type
     created_in_salesforce(
         locked.session,
@@ -296,7 +299,7 @@ async def _mark(locked: LockedLink, *, on: bool, rule: NoteRule, reason: str) ->
     if link.salesforce_id and fields:
         try:
             await locked.sf.update(locked.object_type.value, link.salesforce_id, fields)
-            metrics.VENDOR_WRITES.labels("salesforce", "update").inc()
+            metrics.wrote("salesforce", "update")
         except NotFound:
             pass  # deleted in Salesforce meanwhile
         link.salesforce_modified_at = None

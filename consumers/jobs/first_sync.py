@@ -307,7 +307,7 @@ class FirstSync:
                 counts["linked"] += 1
             for object_type, batch in updates.items():
                 results = await sf.update_many(object_type.value, [record for _, record in batch])
-                metrics.VENDOR_WRITES.labels("salesforce", "update_many").inc()
+                metrics.wrote("salesforce", "update_many")
                 for (link, _), result in zip(batch, results, strict=True):
                     if not result.ok:
                         # Salesforce did not take the values: there is no agreement to record, and
@@ -354,7 +354,7 @@ class FirstSync:
                 )
             if bodies:
                 await gr.create_contacts_batch(sync.campaign_id, bodies)
-                metrics.VENDOR_WRITES.labels("getresponse", "create_batch").inc()
+                metrics.wrote("getresponse", "create_batch")
                 counts["created_in_getresponse"] += len(bodies)
 
     async def _create_in_salesforce(
@@ -378,7 +378,7 @@ class FirstSync:
             if not claimed:
                 return
             results = await sf.create_many(object_type.value, [create.fields for _, create in claimed])
-            metrics.VENDOR_WRITES.labels("salesforce", "create_many").inc()
+            metrics.wrote("salesforce", "create_many")
             for (link, create), result in zip(claimed, results, strict=True):
                 if not result.ok or result.id is None:
                     counts["failed"] += 1

@@ -33,6 +33,7 @@ from app.domain.jobs import JobKind, JobRequest, JobState, ResyncMode, ResyncSco
 from app.domain.sides import DomainError
 from app.domain.states import SyncState
 from app.logs import get_logger
+from app.observability import beat
 from consumers.jobs.first_sync import FirstSync, report
 from consumers.jobs.resync import Resync
 from consumers.runner import Record
@@ -95,6 +96,7 @@ class JobWorker:
             if not waiting:
                 log.info("another worker runs this job; waiting until it lets go", job_id=str(job_id))
                 waiting = True
+            beat()
             await asyncio.sleep(self.claim_poll_s)
 
     async def _release(self, connection: AsyncConnection, job_id: uuid.UUID) -> None:
@@ -172,6 +174,7 @@ class JobWorker:
         await self._finish(job.id, JobState.DONE)
 
     async def _save(self, job_id: uuid.UUID, **values: Any) -> None:
+        beat()  # a job holds the consumer's loop for long: its progress keeps /healthz healthy
         async with transaction(self.sessions) as session:
             await jobs.update_job(session, job_id, **values)
 

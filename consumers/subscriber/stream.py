@@ -51,7 +51,7 @@ from app.inbound.change_events import OVERFLOW_RECORD_ID
 from app.inbound.errors import InboundRejected
 from app.inbound.pubsub_events import AvroSchema, pubsub_change_events
 from app.logs import get_logger
-from app.metrics import PUBSUB_ERRORS, PUBSUB_EVENTS, PUBSUB_REPLAY_EXPIRED
+from app.metrics import PUBSUB_ERRORS, PUBSUB_EVENTS, PUBSUB_REPLAY_EXPIRED, subscriber_heard
 from app.settings import Settings
 
 log = get_logger(__name__)
@@ -287,6 +287,7 @@ class ChannelStream:
         await self._store(bytes(response.events[-1].replay_id), newest)
 
     async def _decode(self, consumer_event: pb.ConsumerEvent, received: datetime) -> list[ChangeEvent]:
+        subscriber_heard(self.channel)
         replay_id = bytes(consumer_event.replay_id)
         try:
             schema = await self.org.schema(consumer_event.event.schema_id)

@@ -196,7 +196,7 @@ def test_a_replay_id_past_the_72_hour_retention_is_logged_counted_and_the_gap_re
     contact, _ = e2e.until(lambda: e2e.gr_active(email), within=20, what="the gap's lead on the list")
     assert contact["name"] == "Gap Filled"
     assert "pubsub refused the stored replay id" in _log(e2e.stack)
-    assert _metric(e2e.stack, "sfgr_pubsub_replay_expired_total") >= 1
+    assert _metric(e2e.stack, "sfgr_subscriber_replay_expired_total") >= 1
     # Streaming again after the re-read: a change made now arrives live.
     later = unique_email("after-gap")
     e2e.sf_create("Lead", LastName="After", Email=later, Company="Live")

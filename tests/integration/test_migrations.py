@@ -14,7 +14,7 @@ from app.db.models import Base
 CORE_TABLES = {
     "connections", "syncs", "contact_links", "processed_events", "poller_watermarks", "sync_jobs",
     "dead_letters", "decisions", "api_tokens", "oauth_states", "outbox", "rate_budgets", "rate_budget_leases",
-    "pubsub_replay", "audit_log",
+    "pubsub_replay", "audit_log", "paused_changes",
 }
 
 

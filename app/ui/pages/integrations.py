@@ -17,9 +17,9 @@ from app.api.deps import (
     SettingsDep,
     UiAdminForm,
     UiViewer,
+    VendorHostsDep,
     VendorsDep,
 )
-from app.clients.vendor_hosts import VendorHosts
 from app.control import connections, discovery, getresponse_connect, salesforce_connect
 from app.control.errors import ControlError
 from app.control.getresponse_connect import GetResponseConnect
@@ -175,6 +175,7 @@ async def connect_getresponse(
     vendors: VendorsDep,
     cache: DiscoveryDep,
     settings: SettingsDep,
+    hosts: VendorHostsDep,
     api_key: Annotated[str, Form()] = "",
     max_domain: Annotated[str, Form()] = "",
     api_base_url: Annotated[str, Form()] = "",
@@ -196,7 +197,7 @@ async def connect_getresponse(
     try:
         connected = await getresponse_connect.connect_getresponse(
             session, SecretBox(settings), body, public_base=public_base(settings, request),
-            hosts=VendorHosts.from_settings(settings),
+            hosts=hosts,
         )
     except ControlError as exc:
         return await _page(

@@ -74,6 +74,12 @@ Helm reads them as floats, and toString would turn 5242880 into "5.24288e+06".
 {{- if and .Values.ingress.enabled (not $config.SFGR_PUBLIC_BASE_URL) }}
 {{- $_ := set $config "SFGR_PUBLIC_BASE_URL" (printf "%s://%s" (ternary "https" "http" .Values.ingress.tls.enabled) .Values.ingress.host) }}
 {{- end }}
+{{- with .Values.kafkaClientCert }}
+{{- if .secretName }}
+{{- $_ := set $config "SFGR_KAFKA_SSL_CERTFILE" (printf "/etc/sfgr/kafka-client/%s" .certKey) }}
+{{- $_ := set $config "SFGR_KAFKA_SSL_KEYFILE" (printf "/etc/sfgr/kafka-client/%s" .keyKey) }}
+{{- end }}
+{{- end }}
 {{- if and .Values.kafkaCa.secretName (not $config.SFGR_KAFKA_SSL_CAFILE) }}
 {{- $_ := set $config "SFGR_KAFKA_SSL_CAFILE" (printf "/etc/sfgr/kafka-ca/%s" .Values.kafkaCa.key) }}
 {{- end }}
@@ -156,7 +162,7 @@ spec:
             name: {{ $configMap }}
         - secretRef:
             name: {{ $secret }}
-      {{- $env := concat ($values.extraEnv | default list) ($w.extraEnv | default list) }}
+      {{- $env := concat (include "sfgr-sync.secretKeyRefEnv" $root | fromYaml).env ($values.extraEnv | default list) ($w.extraEnv | default list) }}
       {{- with $env }}
       env:
         {{- toYaml . | nindent 8 }}
@@ -176,6 +182,11 @@ spec:
           mountPath: /etc/sfgr/kafka-ca
           readOnly: true
         {{- end }}
+        {{- if $values.kafkaClientCert.secretName }}
+        - name: kafka-client-cert
+          mountPath: /etc/sfgr/kafka-client
+          readOnly: true
+        {{- end }}
         {{- with $values.extraVolumeMounts }}
         {{- toYaml . | nindent 8 }}
         {{- end }}
@@ -190,6 +201,18 @@ spec:
         items:
           - key: {{ $values.kafkaCa.key }}
             path: {{ $values.kafkaCa.key }}
+    {{- end }}
+    {{- with $values.kafkaClientCert }}
+    {{- if .secretName }}
+    - name: kafka-client-cert
+      secret:
+        secretName: {{ .secretName }}
+        items:
+          - key: {{ .certKey }}
+            path: {{ .certKey }}
+          - key: {{ .keyKey }}
+            path: {{ .keyKey }}
+    {{- end }}
     {{- end }}
     {{- with $values.extraVolumes }}
     {{- toYaml . | nindent 4 }}
