@@ -1,14 +1,17 @@
-"""`python -m bench [name ...] [--quick]`: run the benchmarks and print their figures.
+"""`python -m bench [name ...] [--quick] [--json FILE]`: run the benchmarks and print their figures.
 
 The stack is started once (only if a selected benchmark needs it) and torn down at the end, also
 on Ctrl-C or SIGTERM. The benchmarks always run in the order below, whatever the order given:
-the pure-code one first (nothing else running), the first sync last (it pauses the stack's sync
-and switches the simulators' deliveries off while it seeds its people).
+the pure-code one first (nothing else running), then the stack's, the first sync (which pauses
+the stack's sync and switches the simulators' deliveries off while it seeds its people) and the
+inbound endpoints (which need neither) last. Each benchmark prints its
+figures as a last line of JSON; `--json FILE` writes all of them to FILE, so runs can be compared.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import platform
 import sys
 import time
@@ -16,7 +19,8 @@ import traceback
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from bench import burst, calls, faults, first_sync, latency, resolver
+from bench import burst, calls, faults, first_sync, inbound, latency, resolver
+from bench.report import RESULTS
 from bench.world import World, running_stack, sigterm_as_interrupt
 
 StackBench = Callable[..., None]
@@ -26,6 +30,7 @@ STACK_BENCHMARKS: dict[str, StackBench] = {
     "burst": burst.run,
     "faults": faults.run,
     "first-sync": first_sync.run,
+    "inbound": inbound.run,
 }
 NAMES = ["resolver", *STACK_BENCHMARKS]
 
@@ -36,6 +41,7 @@ def main(argv: list[str] | None = None) -> int:
         "names", nargs="*", metavar="name", help=f"benchmarks to run: {', '.join(NAMES)} (all)"
     )
     parser.add_argument("--quick", action="store_true", help="smaller samples: a short run")
+    parser.add_argument("--json", metavar="FILE", help="also write every benchmark's figures to FILE")
     args = parser.parse_args(argv)
     unknown = [n for n in args.names if n not in NAMES]
     if unknown:
@@ -70,6 +76,10 @@ def main(argv: list[str] | None = None) -> int:
         print("\ninterrupted", file=sys.stderr)
         return 130
     print(f"\ntotal {time.monotonic() - began:.0f} s", flush=True)
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as out:
+            json.dump({"quick": args.quick, "failed": failed, "figures": RESULTS}, out, indent=2)
+        print(f"figures written to {args.json}", flush=True)
     if failed:
         print(f"failed: {', '.join(failed)}", file=sys.stderr)
         return 1

@@ -22,7 +22,7 @@ import time
 from datetime import UTC, datetime
 
 from bench import burst
-from bench.report import fmt, note, percentile, table, title
+from bench.report import figures, fmt, note, percentile, rounded, table, title
 from bench.world import Timeout, World, unique_tag, until
 from devstack.defaults import COMPANY_FIELD, PHONE_FIELD
 from devstack.stack import consumer_roles, python_module
@@ -34,9 +34,11 @@ SETTLE_S = 0.3
 
 def run(world: World, *, quick: bool) -> None:
     title("5. Faults: one failing person, a long write outage, replicas under a burst")
-    _one_failing_person(world, samples=10 if quick else 40)
-    _write_outage(world, outage_s=30.0 if quick else 180.0, people=5 if quick else 10)
-    _replicas_under_a_burst(world, size=100 if quick else 300)
+    found: dict[str, object] = {}
+    found["one_failing_person"] = _one_failing_person(world, samples=10 if quick else 40)
+    found["write_outage"] = _write_outage(world, outage_s=30.0 if quick else 180.0, people=5 if quick else 10)
+    found["replicas_burst"] = _replicas_under_a_burst(world, size=100 if quick else 300)
+    figures("faults", **found)
 
 
 def _linked(world: World, count: int, tag: str) -> list[tuple[str, str, str]]:
@@ -73,7 +75,7 @@ def _edit_latencies(world: World, people: list[tuple[str, str, str]], samples: i
     return taken
 
 
-def _one_failing_person(world: World, *, samples: int) -> None:
+def _one_failing_person(world: World, *, samples: int) -> dict[str, float | None]:
     tag = unique_tag()
     (stuck, *others) = _linked(world, 5, tag)
     calm = _edit_latencies(world, others, samples, tag)
@@ -97,9 +99,16 @@ def _one_failing_person(world: World, *, samples: int) -> None:
          f"p99 ratio {percentile(troubled, 99) / percentile(calm, 99):.2f} (failing / no fault)")
     note(f"the failing person's change arrived {stuck_s:.1f} s after the fault was cleared "
          "(its retry's backoff, at most SFGR_RETRY_MAX_DELAY_S)")
+    return {
+        "p50_ms": rounded(percentile(calm, 50), 1),
+        "p99_ms": rounded(percentile(calm, 99), 1),
+        "p50_ms_failing": rounded(percentile(troubled, 50), 1),
+        "p99_ms_failing": rounded(percentile(troubled, 99), 1),
+        "stuck_arrived_s": rounded(stuck_s, 1),
+    }
 
 
-def _write_outage(world: World, *, outage_s: float, people: int) -> None:
+def _write_outage(world: World, *, outage_s: float, people: int) -> dict[str, float | int | None]:
     tag = unique_tag()
     linked = _linked(world, people, tag)
     since = datetime.now(UTC)
@@ -133,9 +142,11 @@ def _write_outage(world: World, *, outage_s: float, people: int) -> None:
     ))
     note(f"{failed / outage_s:.1f} failed calls/s during the outage: the writes' circuit breaker probes "
          "instead of letting every retry through")
+    return {"outage_s": outage_s, "failed_calls": failed, "drained_s": rounded(drained, 1),
+            "dead_letters": int(letters)}
 
 
-def _replicas_under_a_burst(world: World, *, size: int) -> None:
+def _replicas_under_a_burst(world: World, *, size: int) -> dict[str, float | int | None]:
     stack = world.stack
     added = [f"consumer-{role}-2" for role in consumer_roles()] + ["poller-2"]
     for role in consumer_roles():
@@ -149,7 +160,7 @@ def _replicas_under_a_burst(world: World, *, size: int) -> None:
             created, arrived, _ = asyncio.run(burst._burst(world, emails))
         except Timeout as exc:
             note(f"burst with replicas did not finish: {exc}")
-            return
+            return {"leads": size, "finished": False}
         world.wait_quiet(settle=1.5, within=120)
         counts = world.count_since(mark)
         gr = counts["getresponse"]
@@ -160,6 +171,8 @@ def _replicas_under_a_burst(world: World, *, size: int) -> None:
             [["burst of Leads", fmt(size), f"{took:.1f} s", fmt(size / took, 1), fmt(gr.counted),
               fmt(gr.throttled)]],
         ))
+        return {"leads": size, "total_s": rounded(took), "people_per_s": rounded(size / took, 1),
+                "gr_calls": gr.counted, "gr_429": gr.throttled}
     finally:
         for name in added:
             stack.stop(name)

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from bench.report import fmt, note, percentile, table, title
+from bench.report import figures, fmt, note, percentile, rounded, table, title
 from bench.world import Timeout, World, unique_tag, until
 from devstack.defaults import COMPANY_FIELD, PHONE_FIELD
 from devstack.stack import start_subscriber
@@ -76,6 +76,20 @@ def run(world: World, *, quick: bool) -> None:
     note(
         f"polled every {POLL_S * 1000:.0f} ms; 'missed' = not visible within {WITHIN_S:g} s; "
         f"p99 of {people} samples is close to the max; {time.monotonic() - started:.0f} s"
+    )
+    figures(
+        "latency",
+        samples=people,
+        paths={
+            key: {
+                "p50_ms": rounded(percentile(samples[key], 50), 1),
+                "p90_ms": rounded(percentile(samples[key], 90), 1),
+                "p99_ms": rounded(percentile(samples[key], 99), 1),
+                "max_ms": rounded(max(samples[key]) if samples[key] else None, 1),
+                "missed": missed[key],
+            }
+            for key, _ in (*PATHS, *PUBSUB_PATHS)
+        },
     )
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Sequence
+from typing import Any
 
 
 def percentile(values: Sequence[float], p: float) -> float:
@@ -47,3 +49,26 @@ def title(text: str) -> None:
 
 def note(text: str) -> None:
     print(f"  {text}", flush=True)
+
+
+# Every benchmark's figures of this run, in the order printed: `python -m bench --json FILE` writes them.
+RESULTS: list[dict[str, Any]] = []
+
+
+def figures(bench: str, **values: Any) -> dict[str, Any]:
+    """Print a benchmark's figures as its last line, one JSON object, and keep them for `--json`."""
+    record = {"bench": bench, **values}
+    RESULTS.append(record)
+    print(json.dumps(record, allow_nan=False, default=_plain), flush=True)
+    return record
+
+
+def _plain(value: Any) -> Any:
+    raise TypeError(f"not a figure: {value!r}")
+
+
+def rounded(value: float | None, digits: int = 2) -> float | None:
+    """A figure for JSON: None for a missing or NaN value."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    return round(value, digits)

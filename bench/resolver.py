@@ -27,7 +27,7 @@ from typing import Any
 
 from app.domain.resolver import Base, FieldState, Resolution, Snapshot, resolve_change
 from app.domain.sides import ObjectType, Side, Value
-from bench.report import fmt, note, table, title
+from bench.report import figures, fmt, note, rounded, table, title
 from devstack.defaults import COMPANY_FIELD, COUNTRY_FIELD, DEMO_MAPPING, PHONE_FIELD
 
 SKEW = timedelta(seconds=1)
@@ -162,6 +162,7 @@ def run(*, quick: bool) -> None:
     note("runs first, before the stack is started, so that nothing else of ours competes for the CPU")
     started = time.monotonic()
     rows = []
+    measured: dict[str, dict[str, float | None]] = {}
     all_cases = cases()
     for case in all_cases:
         base_values = {k: s.value for k, s in case.base.items()}
@@ -184,6 +185,8 @@ def run(*, quick: bool) -> None:
             baseline_us.append(_us(baseline, number_base))
         best, best_base = min(resolver_us), min(baseline_us)
         decisions = case.resolve().decisions
+        ratio = rounded(best / best_base, 1)
+        measured[case.label] = {"us_per_call": rounded(best), "ratio_to_dict_diff": ratio}
         rows.append(
             [
                 case.label,
@@ -199,6 +202,7 @@ def run(*, quick: bool) -> None:
     note("ratio = resolve_change time / plain dict comparison of the same snapshots, same run")
     _memory(all_cases, 20_000 if quick else 100_000)
     note(f"{time.monotonic() - started:.0f} s")
+    figures("resolver", cases=measured)
 
 
 def _memory(all_cases: list[Case], count: int) -> None:

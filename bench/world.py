@@ -48,6 +48,26 @@ def classify(call: dict[str, Any]) -> str:
 
 
 @dataclass(frozen=True)
+class Floor:
+    """The time GetResponse's limits alone impose on some calls (api-contracts B10): 80 calls a
+    second and 30,000 per 10 minutes, and for `/contacts/batch` 1 a second and 80 per 10 minutes."""
+
+    calls: int
+    batches: int
+    seconds: float
+
+
+def getresponse_floor(calls: list[dict[str, Any]]) -> Floor:
+    """The floor of GetResponse calls from its log (OAuth left out; the poller's searches count:
+    they draw on the same budget)."""
+    made = [c for c in calls if classify(c) != "oauth"]
+    batches = sum(1 for c in made if c["method"] == "POST" and c["path"].endswith("/contacts/batch"))
+    frames = max((len(made) - 1) // 30_000, (batches - 1) // 80 if batches else 0)
+    seconds = max(len(made) / 80, float(max(0, batches - 1)), 600.0 * frames)
+    return Floor(len(made), batches, seconds)
+
+
+@dataclass(frozen=True)
 class Mark:
     """A position in both vendors' call logs."""
 

@@ -285,6 +285,9 @@ def _event(sync: SyncConfig, contact: dict[str, object], changed_raw: str, chang
         record_id=contact_id,
         campaign_id=sync.campaign_id,
         email=str(contact.get("email") or "") or None,
+        # The list element's standard fields, as a webhook carries them: a poll that shows only
+        # our own write needs no read (consumers/engine/echoes.py).
+        fields={key: value for key in ("email", "name") if isinstance(value := contact.get(key), str)},
         source_timestamp=changed,
         origin="poller",
     )

@@ -178,6 +178,16 @@ class GetResponseClient:
         }
         return self._pages("contacts", params, page, per_page)
 
+    async def created_since(self, campaign_id: str, since: datetime) -> list[dict[str, Any]]:
+        """Contacts of the list created at or after `since` (whole seconds), oldest first, 1000 a
+        page: one search answers for every create of the list still waiting for its id (C8)."""
+        params = {
+            "query[campaignId]": campaign_id,
+            "query[createdOn][from]": format_query_time(since),
+            "sort[createdOn]": "ASC",
+        }
+        return [contact async for contact in self._pages("contacts", params, 1, MAX_PER_PAGE)]
+
     async def create_contact(self, body: Mapping[str, Any]) -> None:
         """Queues a contact: 202 and no id (C8). It appears later, or never (a rejected domain,
         double opt-in); look it up with `find_contacts(email=..., campaign_id=...)`. A contact

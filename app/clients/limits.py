@@ -127,6 +127,9 @@ class Coordinator(Protocol):
     def paused(self, seconds: float, *, batch: bool) -> None:
         """A 429 paused the account here: every other process should pause too."""
 
+    async def claim_batch(self, seconds: float) -> bool:
+        """Whether this process may start a batch call now; if so, no other does for `seconds`."""
+
 
 class _Frame:
     """A fixed window of `size` calls per `length` seconds; its end is learnt from the vendor."""
@@ -208,6 +211,19 @@ class AccountLimiter:
     def paused_for(self) -> float:
         """Seconds until a 429's pause ends (0 when none is in force)."""
         return max(0.0, self._paused_until - self._clock())
+
+    @property
+    def batch_wait(self) -> float:
+        """Seconds until a `POST /contacts/batch` may start in this process (its own throttle)."""
+        return self._batch_delay(self._clock())
+
+    async def claim_batch(self) -> bool:
+        """Whether a batch call may start now as far as the other processes of the account go:
+        the batch throttle (1 a second) is the account's, so with a shared budget one process at a
+        time claims its next second; alone, this limiter's own throttle is enough."""
+        if self._coordinator is None:
+            return True
+        return await self._coordinator.claim_batch(1.0 + self.limits.spacing_margin_s)
 
     @property
     def share(self) -> tuple[int, int]:

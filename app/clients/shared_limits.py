@@ -63,7 +63,7 @@ from collections.abc import Callable, Mapping, Sequence
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.clients.limits import AccountLimiter, Priority, Usage
-from app.db.rate_budgets import Lease, lock_budget, put_lease, share_pause
+from app.db.rate_budgets import Lease, claim_batch_slot, lock_budget, put_lease, share_pause
 from app.db.session import transaction
 from app.logs import get_logger
 
@@ -159,6 +159,7 @@ class SharedBudget:
         self._task: asyncio.Task[None] | None = None
         self._pauses: set[asyncio.Task[None]] = set()
         self._lapse: asyncio.TimerHandle | None = None
+        self._batch_claimed_until = 0.0
         limits = limiter.limits
         self._rate_reserve = min(limits.live_reserved_per_second, limits.per_second - 1)
         self._concurrency_reserve = limits.live_reserved_concurrency
@@ -243,7 +244,7 @@ class SharedBudget:
         self._lapse_at(sent + self.lease_s - 1.0 - limits.spacing_margin_s - LAPSE_MARGIN_S)
         if state.paused_s > 0:
             limiter.follow_pause(state.paused_s)
-        if state.batch_paused_s > 0:
+        if state.batch_paused_s > 0 and not self._claimed_batch_second(state.batch_paused_s):
             limiter.follow_pause(state.batch_paused_s, batch=True)
         return bool(usage.starved or any(usage.starts) or any(usage.peak_in_flight))
 
@@ -295,6 +296,22 @@ class SharedBudget:
             log.warning("rate budget lease lapsed; no GetResponse call starts until it is renewed",
                         account=self.account)
         self.limiter.set_share(0, 0)
+
+    async def claim_batch(self, seconds: float) -> bool:
+        try:
+            async with transaction(self.sessions) as session:
+                claimed = await claim_batch_slot(session, self.account, seconds)
+        except Exception as exc:  # no claim, no batch: the creates wait or go one by one
+            log.warning("claiming a batch slot failed", account=self.account, error=str(exc))
+            return False
+        if claimed:
+            self._batch_claimed_until = self._clock() + seconds
+        return claimed
+
+    def _claimed_batch_second(self, paused_s: float) -> bool:
+        """Whether the account's batch pause is this process's own claim (claim_batch), which its
+        own batch call is about to use rather than wait out; a 429's pause lasts longer."""
+        return self._clock() + paused_s <= self._batch_claimed_until + 0.1
 
     async def _share_pause(self, seconds: float, batch: bool) -> None:
         try:

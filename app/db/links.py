@@ -162,6 +162,66 @@ async def due_lookups(session: AsyncSession, now: datetime, limit: int = 50) -> 
     return (await session.scalars(statement)).all()
 
 
+async def pending_with_emails(
+    session: AsyncSession, sync_id: uuid.UUID, emails: Sequence[str]
+) -> Sequence[ContactLink]:
+    """The sync's links waiting for a create's id (to link or to remove) with any of these emails,
+    locked; rows other workers hold are skipped."""
+    if not emails:
+        return []
+    statement = (
+        select(ContactLink)
+        .where(
+            ContactLink.sync_id == sync_id,
+            ContactLink.state.in_((LinkState.PENDING, LinkState.REMOVING)),
+            ContactLink.pending_since.is_not(None),
+            ContactLink.getresponse_contact_id.is_(None),
+            ContactLink.email_normalized.in_(emails),
+        )
+        .with_for_update(skip_locked=True)
+    )
+    return (await session.scalars(statement)).all()
+
+
+async def create_on_its_way(
+    session: AsyncSession, sync_id: uuid.UUID, *, since: datetime, other_than: int
+) -> bool:
+    """Whether another link of the sync waits for its create, sent (or queued) at or after `since`."""
+    found = await session.scalar(
+        select(ContactLink.id)
+        .where(
+            ContactLink.sync_id == sync_id,
+            ContactLink.state == LinkState.PENDING,
+            ContactLink.next_lookup_at.is_not(None),
+            ContactLink.pending_since >= since,
+            ContactLink.id != other_than,
+        )
+        .limit(1)
+    )
+    return found is not None
+
+
+async def queued_creates(
+    session: AsyncSession, sync_id: uuid.UUID, *, exclude: Sequence[int] = (), limit: int = 1000
+) -> Sequence[ContactLink]:
+    """The sync's pending links whose create is queued for a batch and not sent yet, locked;
+    rows other workers hold are skipped."""
+    statement = (
+        select(ContactLink)
+        .where(
+            ContactLink.sync_id == sync_id,
+            ContactLink.state == LinkState.PENDING,
+            ContactLink.next_lookup_at.is_not(None),
+            ContactLink.pending_changes.has_key("create"),
+            ContactLink.id.not_in(exclude),
+        )
+        .order_by(ContactLink.next_lookup_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return (await session.scalars(statement)).all()
+
+
 def note_salesforce_time(link: ContactLink, at: datetime | None) -> None:
     """The Salesforce side is known as of `at`, if that is later than what the link holds."""
     if at is not None and (link.salesforce_modified_at is None or at > link.salesforce_modified_at):

@@ -121,3 +121,21 @@ async def share_pause(session: AsyncSession, account: str, seconds: float, *, ba
         .where(RateBudget.account == account)
         .values({column: func.greatest(func.coalesce(column, until), until)})
     )
+
+
+async def claim_batch_slot(session: AsyncSession, account: str, seconds: float) -> bool:
+    """Whether this process may start a batch call now: true for one process at a time, and then
+    no batch call of any process starts for `seconds` (the batch throttle is per account: B10)."""
+    until = func.now() + func.make_interval(0, 0, 0, 0, 0, 0, seconds)
+    await session.execute(text(f"SET LOCAL lock_timeout = '{LOCK_WAIT}'"))
+    await session.execute(insert(RateBudget).values(account=account).on_conflict_do_nothing())
+    claimed = await session.execute(
+        update(RateBudget)
+        .where(
+            RateBudget.account == account,
+            func.coalesce(RateBudget.batch_paused_until, func.now()) <= func.now(),
+        )
+        .values(batch_paused_until=until)
+        .returning(RateBudget.account)
+    )
+    return claimed.first() is not None

@@ -28,7 +28,7 @@ from app.domain.groups import same_salesforce_id
 from app.domain.resolver import Snapshot
 from app.domain.sides import MissingEmail, ObjectType, Side
 from app.domain.states import LinkState, NoteRule
-from consumers.engine import pending
+from consumers.engine import batching, echoes, pending
 from consumers.engine.creation import created_in_getresponse, getresponse_create
 from consumers.engine.locked import Change, LockedLink, apply_once
 from consumers.engine.merge import merge_and_write
@@ -208,6 +208,12 @@ async def _push(locked: LockedLink, snapshot: Snapshot, event: ChangeEvent) -> N
         await _create(locked, snapshot)
         return
     contact = None
+    if echoes.salesforce_agrees(link, snapshot.values):
+        # The echo of our own PATCH (Outbound Messages carry no origin), the create's second
+        # delivery, or a save of fields the sync does not map: nothing to write, and the record
+        # is now known as of its time.
+        links.note_salesforce_time(link, at)
+        return
     if link.getresponse_contact_id:
         contact = await read_getresponse(locked.gr, sync, link.getresponse_contact_id)
         if contact is None:
@@ -220,16 +226,17 @@ async def _push(locked: LockedLink, snapshot: Snapshot, event: ChangeEvent) -> N
         # written in one merge once the contact shows up (now, or through a lookup or its webhook).
         pending.hold_changes(link, dict(snapshot.values), at)
         links.note_salesforce_time(link, at)
+        if batching.queued_body(link) is not None:
+            return  # not sent yet: nothing to find
         contact = await find_on_list(locked.gr, sync, link.email_normalized)
         if contact is not None:
             await pending.attach(locked, contact)
         return
     else:
-        contact = await find_on_list(locked.gr, sync, link.email_normalized)
-        if contact is None:
-            await _create(locked, snapshot)
-            return
-        link.getresponse_contact_id = contact.id
+        # A new person: created without a search first; one already on the list answers 409
+        # (C8), and _create merges with that contact instead.
+        await _create(locked, snapshot)
+        return
     link.state = LinkState.LINKED
     gr_snapshot, defer = _getresponse_side(link, contact)
     await merge_and_write(
@@ -281,6 +288,18 @@ async def _create(locked: LockedLink, snapshot: Snapshot) -> None:
     """Put a new person on the list. The id comes later (consumers/engine/pending.py)."""
     link, sync = locked.link, locked.sync
     create = getresponse_create(sync, snapshot)
+    if await batching.in_burst(locked.session, sync, link):
+        created_in_getresponse(
+            locked.session,
+            link,
+            sync,
+            create,
+            reason=f"new person: queued with others for GetResponse list {sync.campaign_id}",
+            event_id=locked.event_id,
+        )
+        batching.queue(link, create.body)
+        link.next_lookup_at = pending.now() + batching.GATHER
+        return
     try:
         await locked.gr.create_contact({**create.body, "campaign": {"campaignId": sync.campaign_id}})
         metrics.wrote("getresponse", "create")
@@ -314,7 +333,13 @@ async def _remove_from_list(locked: LockedLink) -> None:
     link = locked.link
     if link.state in (LinkState.DELETED, LinkState.REMOVING):
         return
-    if link.getresponse_contact_id is None and link.pending_since is not None:
+    if batching.queued_body(link) is not None:
+        # Queued and not sent yet: it never will be.
+        link.state = LinkState.DELETED
+        link.next_lookup_at = None
+        link.pending_changes = {}
+        reason = "deleted in Salesforce before its GetResponse create was sent: not created"
+    elif link.getresponse_contact_id is None and link.pending_since is not None:
         # Our create is still on its way: the lookups keep looking, and remove the contact once
         # it shows up, instead of linking it (consumers/engine/pending.py).
         link.state = LinkState.REMOVING

@@ -23,7 +23,7 @@ from app.domain.events import ChangeEvent, Kind, Transport
 from app.domain.resolver import Snapshot
 from app.domain.sides import MissingEmail, ObjectType, Side
 from app.domain.states import LinkState, NoteRule
-from consumers.engine import pending
+from consumers.engine import echoes, pending
 from consumers.engine.campaigns import join_campaign
 from consumers.engine.creation import created_in_salesforce, salesforce_create
 from consumers.engine.locked import Change, LockedLink, apply_once
@@ -104,6 +104,14 @@ async def _changed(change: Change, object_type: ObjectType, locked: LockedLink |
         and event.source_timestamp < link.getresponse_changed_on
     ):
         return  # the poll reports nothing newer than what this link already holds
+    if echoes.known_to_link(sync, link, event):
+        return  # our own write or create coming back: the base already holds all it says
+    if locked is not None and echoes.left_to_lookups(locked.link, event):
+        return  # the contact of a batched create: the list's search links it, and can tell it is ours
+    if locked is not None and echoes.arrived_as_created(sync, locked.link, event):
+        await pending.attach(locked, pending.arrived_contact(sync, event))  # our create, as sent
+        links.touch(locked.link)
+        return
     contact = await read_getresponse(change.gr, sync, event.record_id)
     if contact is None:
         return  # gone again: its unsubscribe or removal event is handled on its own

@@ -13,6 +13,7 @@ created twice; GetResponse skips batch entries already on the list.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -30,7 +31,8 @@ from app.db.models import ContactLink
 from app.db.session import transaction
 from app.db.syncs import SyncConfig
 from app.domain.coercion import normalize_email
-from app.domain.resolver import Rule, base_to_json, resolve_change, written_to_salesforce
+from app.domain.mapping import CustomFieldTarget
+from app.domain.resolver import Resolution, Rule, base_to_json, resolve_change, written_to_salesforce
 from app.domain.sides import ObjectType, Side
 from app.domain.states import LinkState, NoteRule
 from consumers.engine.campaigns import join_campaign_many
@@ -46,6 +48,7 @@ from consumers.engine.merge import log_resolution, plan_writes, write_getrespons
 from consumers.engine.people import (
     GetResponsePerson,
     SalesforcePerson,
+    getresponse_person,
     read_getresponse,
     salesforce_fields,
     salesforce_person,
@@ -53,6 +56,9 @@ from consumers.engine.people import (
 from consumers.jobs.patience import patiently
 
 CHUNK = 100
+# Contacts read at once: GetResponse allows 10 calls in flight per account (B10), and the
+# account's limiter keeps every process within it.
+READERS = 8
 SALESFORCE_BATCH = 200
 GETRESPONSE_BATCH = 1000
 REPORT_LIMIT = 1000  # entries per list in a report; the counts are always complete
@@ -99,17 +105,30 @@ async def load_salesforce(
 
 
 async def load_getresponse(gr: GetResponseClient, sync: SyncConfig) -> dict[str, GetResponsePerson]:
-    """Every contact on the list, read in full (list elements carry no custom fields: B6)."""
-    found: dict[str, GetResponsePerson] = {}
+    """Every contact on the list: read in full only when the sync maps a custom field (list
+    elements carry none: B6), READERS at a time so that the account's limits, not the round
+    trips, set the pace; each contact is read once."""
+    wanted: dict[str, str] = {}
+    elements: dict[str, dict[str, Any]] = {}
     for element in await patiently(lambda: gr.find_contacts(campaign_id=sync.campaign_id)):
         email = normalize_email(element.get("email"))
-        if email is None or email in found:
-            continue
-        contact_id = str(element["contactId"])
-        person = await patiently(partial(read_getresponse, gr, sync, contact_id))
-        if person is not None:
-            found[email] = person
-    return found
+        if email is not None and email not in wanted:
+            wanted[email] = str(element["contactId"])
+            elements[email] = element
+    if not any(isinstance(m.getresponse, CustomFieldTarget) for m in sync.mapping.fields):
+        return {email: getresponse_person(sync, element) for email, element in elements.items()}
+    found: dict[str, GetResponsePerson] = {}
+    queue = list(wanted.items())
+
+    async def reader() -> None:
+        while queue:
+            email, contact_id = queue.pop()
+            person = await patiently(partial(read_getresponse, gr, sync, contact_id))
+            if person is not None:
+                found[email] = person
+
+    await asyncio.gather(*(reader() for _ in range(READERS)))
+    return {email: found[email] for email in wanted if email in found}
 
 
 def make_plan(
@@ -241,6 +260,7 @@ class FirstSync:
     ) -> None:
         async with transaction(self.sessions) as session:
             updates: dict[ObjectType, list[tuple[ContactLink, dict[str, Any]]]] = {}
+            planned: list[tuple[Match, LockedLink, Resolution]] = []
             for match in matches:
                 link = await links.claim_email(session, sync.id, match.email)
                 if _taken(link):
@@ -254,7 +274,19 @@ class FirstSync:
                 resolution = plan_writes(
                     locked, {}, match.salesforce.snapshot, match.getresponse.snapshot, first_sync=True
                 )
-                contact = await write_getresponse(locked, resolution, match.getresponse)
+                planned.append((match, locked, resolution))
+            # GetResponse has no batch update: the chunk's updates go READERS at a time.
+            written: dict[int, GetResponsePerson] = {}
+            queue = list(enumerate(planned))
+
+            async def writer() -> None:
+                while queue:
+                    index, (match, locked, resolution) = queue.pop()
+                    written[index] = await write_getresponse(locked, resolution, match.getresponse)
+
+            await asyncio.gather(*(writer() for _ in range(READERS)))
+            for index, (match, locked, resolution) in enumerate(planned):
+                link, contact = locked.link, written[index]
                 values = resolution.writes[Side.SALESFORCE]
                 if values:
                     fields = sync.mapping.canonical_to_salesforce(

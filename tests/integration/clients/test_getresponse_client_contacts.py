@@ -161,6 +161,23 @@ async def test_changes_since_an_instant_come_oldest_first_across_pages(
     ] == []
 
 
+async def test_contacts_created_since_come_oldest_first_in_one_search_of_the_list(
+    gr: GetResponseClient, gr_sim: Sim
+) -> None:
+    since = datetime.now(UTC) - timedelta(seconds=1)
+    emails = [f"created{n}@example.com" for n in range(3)]
+    for email in emails:
+        subscribe(gr_sim, email)
+    subscribe(gr_sim, "other.list@example.com", campaignId=SECOND_CAMPAIGN_ID)
+    created = await gr.created_since(DEFAULT_CAMPAIGN_ID, since)
+    assert sorted(c["email"] for c in created) == emails
+    moments = [parse_datetime(c["createdOn"]) for c in created]
+    assert moments == sorted(moments)
+    (search,) = [c["query"] for c in gr_sim.calls("/v3/contacts")]
+    assert "sort%5BcreatedOn%5D=ASC" in search and "perPage=1000" in search
+    assert await gr.created_since(DEFAULT_CAMPAIGN_ID, datetime.now(UTC) + timedelta(hours=1)) == []
+
+
 async def test_paging_arguments_are_checked_before_calling(gr: GetResponseClient) -> None:
     with pytest.raises(ValueError):
         [c async for c in gr.changed_since(DEFAULT_CAMPAIGN_ID, datetime.now(UTC), per_page=0)]

@@ -161,3 +161,14 @@ async def test_a_live_call_on_an_idle_account_starts_at_once(database_url: str) 
             await account.call(b, "b", Priority.LIVE, hold_s=0.0)
             waits.append(time.monotonic() - began)
     assert max(waits) < 0.1, waits
+
+
+async def test_one_process_at_a_time_claims_the_accounts_next_batch_second(database_url: str) -> None:
+    """`/contacts/batch` allows one call a second per account (B10), whichever process makes it."""
+    account = Account()
+    async with process(database_url, account) as a, process(database_url, account) as b:
+        assert await a.claim_batch()
+        assert not await b.claim_batch()  # a's second is not over
+        assert not await a.claim_batch()
+        await asyncio.sleep(1.0 + LIMITS.spacing_margin_s + 0.05)
+        assert await b.claim_batch()

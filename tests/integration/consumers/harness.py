@@ -378,6 +378,7 @@ class Events:
             record_id=contact["contactId"],
             campaign_id=self.sync.campaign_id,
             email=contact["email"],
+            fields={"email": contact["email"], "name": contact["name"]},
             source_timestamp=getresponse_time(contact),
             origin="poller",
         )
