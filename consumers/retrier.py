@@ -35,13 +35,12 @@ from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.errors import KafkaError
 from aiokafka.structs import OffsetAndMetadata
 
-from app.bus import client_options
 from app.clients.breaker import on_close
 from app.logs import get_logger
 from app.observability import Heartbeat, run_under
 from app.settings import Settings
 from consumers.processing import HEADER_DUE
-from consumers.runner import Record
+from consumers.runner import Record, group_consumer
 
 log = get_logger(__name__)
 
@@ -125,14 +124,7 @@ class Retrier:
         self._wake_all = True
 
     async def run(self) -> None:
-        consumer = AIOKafkaConsumer(
-            **client_options(self.settings),
-            group_id=self.group_id,
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            session_timeout_ms=self.settings.kafka_session_timeout_ms,
-            heartbeat_interval_ms=self.settings.kafka_heartbeat_interval_ms,
-        )
+        consumer = group_consumer(self.settings, self.group_id)
         consumer.subscribe([self.topic], listener=_Rebalance(self))
         await consumer.start()
         self._consumer = consumer

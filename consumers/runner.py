@@ -35,6 +35,20 @@ Record: TypeAlias = ConsumerRecord
 Handler = Callable[[Record], Awaitable[None]]
 
 
+def group_consumer(settings: Settings, group_id: str, **options: Any) -> AIOKafkaConsumer:
+    """A consumer in `group_id` that commits only what its owner says is done, and reads a
+    partition the group never committed from its start."""
+    return AIOKafkaConsumer(
+        **client_options(settings),
+        group_id=group_id,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        session_timeout_ms=settings.kafka_session_timeout_ms,
+        heartbeat_interval_ms=settings.kafka_heartbeat_interval_ms,
+        **options,
+    )
+
+
 class _CommitOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
     def __init__(self, runner: ConsumerRunner) -> None:
         self.runner = runner
@@ -124,15 +138,7 @@ class ConsumerRunner:
             metrics.CONSUMER_LAG.labels(self.group_id, tp.topic, str(tp.partition)).set(lag)
 
     async def run(self) -> None:
-        consumer = AIOKafkaConsumer(
-            **client_options(self.settings),
-            group_id=self.group_id,
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            session_timeout_ms=self.settings.kafka_session_timeout_ms,
-            heartbeat_interval_ms=self.settings.kafka_heartbeat_interval_ms,
-            **self._options,
-        )
+        consumer = group_consumer(self.settings, self.group_id, **self._options)
         consumer.subscribe(self.topics, listener=_CommitOnRevoke(self))
         await consumer.start()
         self._consumer = consumer
