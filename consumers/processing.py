@@ -245,7 +245,7 @@ class Processor:
         metrics.EVENTS.labels(stage, self.direction, "applied").inc()
         metrics.observe_propagation(
             self.direction,
-            event.transport.value,
+            str(event.detail.get("via") or event.transport.value),
             event.source_timestamp or event.received_at,
             writes.acknowledged,
         )

@@ -262,15 +262,18 @@ def payload_change_events(
     connection_id: str,
     client_id: str,
     received_at: datetime,
+    via: str,
 ) -> ParsedChangeEvents:
     """One change event payload (`{"ChangeEventHeader": {...}, ...fields}`), one `ChangeEvent` per
     record id. `where` names the event in a 400's message ("event 2"); `replay_id` is the event's
-    position in its channel, when the transport gives one (opaque: only its text is used)."""
+    position in its channel, when the transport gives one (opaque: only its text is used); `via`
+    the way it came (`cometd_relay`, `event_relay`, `pubsub`), kept in `detail.via` for the
+    propagation metric's `path`."""
     header = _header(payload, where)
     if is_our_echo(header.changeOrigin, client_id):
         return ParsedChangeEvents([], len(header.recordIds))
     fields, unreadable = _readable_fields(header, payload)
-    detail: dict[str, Any] = {"change_type": header.changeType}
+    detail: dict[str, Any] = {"change_type": header.changeType, "via": via}
     for key, value in (
         ("replay_id", replay_id), ("transaction_key", header.transactionKey),
         ("sequence_number", header.sequenceNumber), ("commit_number", header.commitNumber),
@@ -320,7 +323,7 @@ def parse_change_events(
             raise _bad(f"event {index} is not a CometD change event ({_problems(exc)})") from None
         parsed = payload_change_events(
             cometd.payload, where=f"event {index}", replay_id=cometd.event.replayId if cometd.event else None,
-            connection_id=connection_id, client_id=client_id, received_at=received,
+            connection_id=connection_id, client_id=client_id, received_at=received, via="cometd_relay",
         )
         events.extend(parsed.events)
         echoes += parsed.echoes

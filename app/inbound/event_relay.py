@@ -104,4 +104,5 @@ def parse_event_relay(
         connection_id=str(connection.connection_id),
         client_id=client_id,
         received_at=received_at or datetime.now(UTC),
+        via="event_relay",
     )

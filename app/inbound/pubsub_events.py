@@ -191,6 +191,7 @@ def pubsub_change_events(
         connection_id=connection_id,
         client_id=client_id,
         received_at=received_at,
+        via="pubsub",
     )
     extra = {"pubsub_replay_id": replay_id.hex(), "schema_id": schema.schema_id}
     events = [e.model_copy(update={"detail": {**e.detail, **extra}}) for e in parsed.events]

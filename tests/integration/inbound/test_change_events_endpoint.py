@@ -48,7 +48,7 @@ async def test_a_create_with_a_nested_name_is_published_flat(api: Api, connected
         "fields": {"Salutation": "Ms.", "FirstName": "Zoë", "LastName": "Lee", "Email": "zoe@example.com",
                    "Company": "Acme", "LastModifiedDate": "2024-05-01T10:00:00.000Z"},
         "changed_fields": None, "source_timestamp": "2024-05-01T10:00:00Z", "origin": None,
-        "detail": {"change_type": "CREATE", "replay_id": 1001, "transaction_key": "0002a1b2-0000-0000-0000-000000000000",
+        "detail": {"change_type": "CREATE", "via": "cometd_relay", "replay_id": 1001, "transaction_key": "0002a1b2-0000-0000-0000-000000000000",
                    "sequence_number": 1, "commit_number": 10924536284919, "commit_user": "0055g00000SfGrUAAV"},
     }
 
