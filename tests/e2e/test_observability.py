@@ -92,7 +92,7 @@ def _moved(before: dict[str, Samples], after: dict[str, Samples]) -> list[str]:
         shown(process, "sfgr_consumer_lag")
         shown(process, "sfgr_vendor_rate_limited_total", vendor=vendor)
     grew("consumer-salesforce-to-getresponse", "sfgr_rate_limit_wait_seconds_count")
-    grew("consumer-salesforce-to-getresponse", "sfgr_propagation_seconds_count", path="change_data_capture")
+    grew("consumer-salesforce-to-getresponse", "sfgr_propagation_seconds_count", path="cometd_relay")
     shown("consumer-resync", "sfgr_dead_letters", status="open")
     grew("poller", "sfgr_vendor_calls_total", vendor="getresponse", operation="GET contacts")
     shown("poller", "sfgr_poller_watermark_age_seconds", sync=after_sync(after))
