@@ -29,6 +29,18 @@ from devstack.ports import free_port
 MEMORY_STORAGE = "memory://tansu/"
 
 
+def stop_child(process: subprocess.Popen[bytes] | None, *, within: float = 10.0) -> None:
+    """SIGTERM a child still running, SIGKILL it if it has not ended `within` seconds later."""
+    if process is None or process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=within)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 class BrokerUnavailable(RuntimeError):
     pass
 
@@ -113,13 +125,7 @@ class TansuBroker:
             raise
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_child(self.process)
         if self._log is not None:
             self._log.close()
             self._log = None

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from devstack.broker import wait_for_port
+from devstack.broker import stop_child, wait_for_port
 from devstack.ports import free_port
 
 # moto accepts any credentials; Tansu's S3 client insists on having some, and on a region.
@@ -84,13 +84,7 @@ class MotoS3Server:
             raise
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_child(self.process)
         if self._log is not None:
             self._log.close()
             self._log = None
