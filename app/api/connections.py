@@ -20,7 +20,6 @@ from app.control import (
     inbound_secrets,
     salesforce_connect,
 )
-from app.control.audit import Actor
 from app.control.connections import ConnectionRead, Disconnected, EventRelayKey, Kind
 from app.control.getresponse_connect import GetResponseConnect, GetResponseConnected
 from app.control.inbound_secrets import InboundSecretsRotated
@@ -60,7 +59,7 @@ async def list_connections(_: Reader, session: SessionDep) -> list[ConnectionRea
     responses={**AUTH_RESPONSES, 302: {"description": "to the login host"}, **error_responses(409)},
 )
 async def authorize(
-    _: Admin,
+    admin: Admin,
     request: Request,
     session: SessionDep,
     settings: SettingsDep,
@@ -75,6 +74,7 @@ async def authorize(
             settings,
             environment=environment,
             default_redirect_uri=public_base(settings, request) + CALLBACK_PATH,
+            started_by=admin.actor,
         )
     return RedirectResponse(url, status_code=status.HTTP_302_FOUND)
 
@@ -95,7 +95,7 @@ async def callback(
     error_description: str | None = None,
 ) -> SalesforceConnected:
     with control_errors():
-        connected = await salesforce_connect.finish_authorization(
+        connected, actor = await salesforce_connect.finish_authorization(
             session,
             SecretBox(settings),
             settings,
@@ -106,7 +106,7 @@ async def callback(
             public_base=public_base(settings, request),
         )
     asked = {"grant": "oauth_web_server"}
-    await audit_entries.connected(session, Actor.oauth_callback(), connected.connection, asked)
+    await audit_entries.connected(session, actor, connected.connection, asked)
     return connected
 
 

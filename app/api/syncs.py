@@ -10,8 +10,9 @@ from fastapi import APIRouter, Query, status
 from app.api.auth import AUTH_RESPONSES
 from app.api.control_errors import control_errors, error_responses
 from app.api.deps import Admin, Reader, ResourcesDep, SessionDep, VendorsDep
-from app.control import audit, audit_entries, pausing, sync_health, syncs
+from app.control import audit, audit_entries, decisions, pausing, sync_health, syncs
 from app.control import status as sync_status
+from app.control.decisions import SyncDecisionPage
 from app.control.jobs import Job, sync_jobs
 from app.control.pausing import SyncResumed
 from app.control.status import SyncStatus
@@ -155,6 +156,27 @@ async def list_sync_jobs(
 ) -> list[Job]:
     with control_errors():
         return await sync_jobs(session, sync_id, limit=limit)
+
+
+@router.get(
+    "/{sync_id}/decisions",
+    summary="The sync's decisions about everyone, newest first (paged with before_id)",
+    description=(
+        "Each with the person's email and link id; one person's whole log: "
+        "GET /v1/contacts/{link_id}/decisions."
+    ),
+    responses={**AUTH_RESPONSES, **error_responses(404)},
+    operation_id="listSyncDecisions",
+)
+async def list_sync_decisions(
+    _: Reader,
+    sync_id: uuid.UUID,
+    session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=decisions.MAX_PAGE)] = 50,
+    before_id: Annotated[int | None, Query(description="next_before_id of the previous page")] = None,
+) -> SyncDecisionPage:
+    with control_errors():
+        return await decisions.sync_decisions(session, sync_id, limit=limit, before_id=before_id)
 
 
 @router.get(

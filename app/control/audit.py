@@ -42,8 +42,21 @@ class Actor:
         return cls("cli", None, "cli")
 
     @classmethod
-    def oauth_callback(cls) -> Actor:
-        return cls("oauth_callback", None, "OAuth callback (authorized in Salesforce)")
+    def oauth_callback(cls, started_by: Actor | None) -> Actor:
+        """The browser back from Salesforce, in the name of whoever started the authorization
+        (stored with its one-time state); an authorization started before that was stored has none."""
+        if started_by is None:
+            return cls("oauth_callback", None, "OAuth callback (authorized in Salesforce)")
+        return cls("oauth_callback", started_by.id, f"{started_by.name} (authorized in Salesforce)")
+
+    def as_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "id": self.id, "name": self.name}
+
+    @classmethod
+    def from_json(cls, stored: Mapping[str, Any] | None) -> Actor | None:
+        if not stored:
+            return None
+        return cls(stored["kind"], stored.get("id"), stored["name"])
 
 
 def redacted(value: Any) -> Any:

@@ -32,7 +32,7 @@ from app.control.errors import (
     VendorUnavailable,
 )
 from app.crypto import SecretBox
-from app.db import connections, syncs
+from app.db import audit, connections, syncs
 from app.db.connections import GETRESPONSE, SALESFORCE
 from app.db.models import Connection
 from app.domain.states import ConnectionState
@@ -62,6 +62,7 @@ CONNECTION_EXAMPLE: dict[str, Any] = {
     "settings": {"environment": "production", "login_url": "https://login.salesforce.com"},
     "created_at": "2026-11-26T10:00:00Z",
     "updated_at": "2026-11-26T10:00:00Z",
+    "connected_by": "marketing-ops admin (authorized in Salesforce)",
 }
 
 
@@ -77,6 +78,10 @@ class ConnectionRead(BaseModel):
     settings: dict[str, Any]
     created_at: datetime
     updated_at: datetime
+    connected_by: str | None = Field(
+        default=None,
+        description="who made the last connect, as the audit log names them (None: not recorded)",
+    )
 
     @field_validator("settings", mode="before")
     @classmethod
@@ -265,7 +270,13 @@ async def rotate_event_relay_key(
 
 
 async def list_connections(session: AsyncSession) -> list[ConnectionRead]:
-    return [ConnectionRead.model_validate(r) for r in await connections.all_connections(session)]
+    found = [ConnectionRead.model_validate(r) for r in await connections.all_connections(session)]
+    for connection in found:
+        entries = await audit.newest_entries(
+            session, limit=1, action=f"connection.connect.{connection.kind}", target_id=str(connection.id)
+        )
+        connection.connected_by = entries[0].actor_name if entries else None
+    return found
 
 
 def refuse_foreign_url(hosts: VendorHosts, vendor: Kind, field: str, url: str) -> None:

@@ -9,10 +9,11 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+from sqlalchemy import inspect
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.control.errors import NotFound
-from app.db import decisions, links
+from app.db import decisions, links, syncs
 from app.domain.coercion import normalize_email
 
 MAX_PAGE = 200
@@ -119,6 +120,51 @@ class DecisionPage(BaseModel):
     link: ContactLinkRead
     items: list[DecisionRead] = Field(description="newest first")
     next_before_id: int | None = Field(description="pass as before_id for the next (older) page; None: done")
+
+
+class SyncDecisionRead(DecisionRead):
+    link_id: int = Field(description="the person's contact link: GET /v1/contacts/{link_id}/decisions")
+    email: str = Field(description="the person's email, as the sync compares it")
+
+
+class SyncDecisionPage(BaseModel):
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "items": [
+                        {"id": 90211, "link_id": 1187, "email": "pat@example.com", "...": "..."}
+                    ],
+                    "next_before_id": 90180,
+                }
+            ]
+        }
+    }
+
+    items: list[SyncDecisionRead] = Field(description="newest first")
+    next_before_id: int | None = Field(description="pass as before_id for the next (older) page; None: done")
+
+
+def _columns(row: object) -> dict[str, Any]:
+    return {attribute.key: attribute.value for attribute in inspect(row).attrs}
+
+
+async def sync_decisions(
+    session: AsyncSession, sync_id: uuid.UUID, *, limit: int = 50, before_id: int | None = None
+) -> SyncDecisionPage:
+    """The sync's decisions about everyone, newest first: what it has been doing lately."""
+    if await syncs.sync_by_id(session, sync_id) is None:
+        raise NotFound(f"no sync {sync_id}")
+    size = min(limit, MAX_PAGE)
+    rows = await decisions.decisions_of_sync(session, sync_id, limit=size + 1, before_id=before_id)
+    page = rows[:size]
+    return SyncDecisionPage(
+        items=[
+            SyncDecisionRead.model_validate({**_columns(decision), "email": email})
+            for decision, email in page
+        ],
+        next_before_id=page[-1][0].id if len(rows) > size and page else None,
+    )
 
 
 async def find_links(

@@ -29,6 +29,7 @@ from app.clients.salesforce_auth import (
 from app.clients.transport import new_session
 from app.clients.vendor_hosts import VendorHosts
 from app.control import salesforce_oauth
+from app.control.audit import Actor
 from app.control.connections import (
     CONNECTION_EXAMPLE,
     VENDOR_TIMEOUT_S,
@@ -154,8 +155,10 @@ async def start_authorization(
     *,
     environment: Environment,
     default_redirect_uri: str,
+    started_by: Actor,
 ) -> str:
-    """Stores a new state with its PKCE verifier; returns the login host's authorize URL."""
+    """Stores a new state with its PKCE verifier and who started it; returns the login host's
+    authorize URL."""
     client_id, _ = _oauth_app(settings)
     redirect_uri = settings.salesforce_oauth_redirect_uri or default_redirect_uri
     login = salesforce_oauth.login_url(settings, environment)
@@ -171,6 +174,7 @@ async def start_authorization(
         redirect_uri=redirect_uri,
         code_verifier=box.seal({"code_verifier": verifier}),
         expires_at=now + timedelta(seconds=settings.oauth_state_ttl_s),
+        started_by=started_by.as_json(),
     )
     await session.commit()
     query = {
@@ -195,8 +199,9 @@ async def finish_authorization(
     error: str | None,
     error_description: str | None,
     public_base: str,
-) -> SalesforceConnected:
-    """The callback: takes the state (once), exchanges the code and stores the refresh token."""
+) -> tuple[SalesforceConnected, Actor]:
+    """The callback: takes the state (once), exchanges the code and stores the refresh token.
+    Returns the connection and the actor to audit it under: whoever started the authorization."""
     pending = None
     if state:
         pending = await oauth_states.take_state(session, _hash(state), now=datetime.now(UTC))
@@ -239,7 +244,7 @@ async def finish_authorization(
             refresh_token=SecretStr(granted.refresh_token),
         )
         try:
-            return await _store(
+            connected = await _store(
                 session, box, settings, granted, credentials, "oauth_web_server", pending.environment,
                 pending.login_url, public_base,
             )
@@ -247,6 +252,7 @@ async def finish_authorization(
             # Not stored (another org is connected): leave no live grant behind.
             await _revoke_quietly(http, pending.login_url, granted.refresh_token)
             raise
+    return connected, Actor.oauth_callback(Actor.from_json(pending.started_by))
 
 
 async def connect_jwt(

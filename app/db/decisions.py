@@ -3,6 +3,7 @@ skipped, added in the transaction that holds the link's lock; and read back, new
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from typing import Any
 
@@ -22,6 +23,23 @@ async def decisions_of_link(
     if before_id is not None:
         statement = statement.where(Decision.id < before_id)
     return list(await session.scalars(statement))
+
+
+async def decisions_of_sync(
+    session: AsyncSession, sync_id: uuid.UUID, *, limit: int, before_id: int | None = None
+) -> list[tuple[Decision, str]]:
+    """Up to `limit` decisions of the sync, newest first, older than `before_id` if given, each
+    with the email of the person it is about."""
+    statement = (
+        select(Decision, ContactLink.email_normalized)
+        .join(ContactLink, ContactLink.id == Decision.link_id)
+        .where(Decision.sync_id == sync_id)
+        .order_by(Decision.id.desc())
+        .limit(limit)
+    )
+    if before_id is not None:
+        statement = statement.where(Decision.id < before_id)
+    return [(decision, email) for decision, email in (await session.execute(statement)).all()]
 
 
 async def decision_log(session: AsyncSession, link_id: int) -> list[Decision]:

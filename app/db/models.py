@@ -329,6 +329,7 @@ class Decision(Base):
 
     __table_args__ = (
         Index("ix_decisions_link_id", "link_id", "id"),
+        Index("ix_decisions_sync_id", "sync_id", "id"),  # a sync's recent decisions, newest first
         Index("ix_decisions_created_at", "created_at"),  # retention finds old decisions by age
     )
 
@@ -344,6 +345,9 @@ class OAuthState(Base):
     login_url: Mapped[str] = mapped_column(Text)  # where the code is exchanged
     redirect_uri: Mapped[str] = mapped_column(Text)  # sent again with the code, as OAuth requires
     code_verifier: Mapped[bytes] = mapped_column(LargeBinary)  # encrypted
+    # Who started it ({"kind", "id", "name"}): the callback comes back without them, authenticated
+    # by the state alone, and the audit log names them as the ones who connected the org.
+    started_by: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     created_at: Mapped[datetime] = _now()
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 

@@ -4,6 +4,7 @@ state, taken once by the callback, dropped when expired."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -20,6 +21,7 @@ async def add_state(
     redirect_uri: str,
     code_verifier: bytes,
     expires_at: datetime,
+    started_by: dict[str, Any],
 ) -> None:
     session.add(
         OAuthState(
@@ -29,6 +31,7 @@ async def add_state(
             redirect_uri=redirect_uri,
             code_verifier=code_verifier,
             expires_at=expires_at,
+            started_by=started_by,
         )
     )
 

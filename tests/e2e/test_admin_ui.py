@@ -128,6 +128,8 @@ def test_an_admin_connects_creates_a_sync_runs_it_replays_a_dead_letter_and_read
     shot(page, "salesforce-connected")
     page.get_by_role("link", name="Continue to the integrations").click()
     expect(page.get_by_text("oauth web server")).to_be_visible()
+    # The callback came back with the state alone; the connect is the signed-in token's.
+    expect(page.locator("#salesforce-connected-by")).to_have_text("dev stack (authorized in Salesforce)")
 
     # People on both sides before the first sync: one in both, one on each side only.
     e2e.list_id = SECOND_LIST
@@ -199,6 +201,8 @@ def test_an_admin_connects_creates_a_sync_runs_it_replays_a_dead_letter_and_read
     # The Salesforce-only person waits, pending, until GetResponse's asynchronous create shows up.
     assert e2e.until(lambda: e2e.gr_active(salesforce_only, SECOND_LIST), within=15, what="created in GetResponse")
     e2e.until(lambda: page.reload() and page.locator("#linked").inner_text() == "3", within=15, what="3 linked")
+    # The first sync's decisions, newest first, each person's linking to their whole log.
+    expect(page.locator("#recent-decisions")).to_contain_text(both)
     shot(page, "sync-detail")
     page.get_by_role("link", name="Syncs").click()
     expect(page.get_by_role("cell", name="Second list <-> Leads and Contacts")).to_be_visible()

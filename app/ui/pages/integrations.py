@@ -21,7 +21,6 @@ from app.api.deps import (
     VendorsDep,
 )
 from app.control import audit_entries, connections, discovery, getresponse_connect, salesforce_connect
-from app.control.audit import Actor
 from app.control.errors import ControlError
 from app.control.getresponse_connect import GetResponseConnect
 from app.control.salesforce_oauth import Environment
@@ -114,6 +113,7 @@ async def connect_salesforce(
             settings,
             environment=environment,
             default_redirect_uri=public_base(settings, request) + CALLBACK_PATH,
+            started_by=viewer.caller.actor,
         )
     except ControlError as exc:
         return await _page(
@@ -135,7 +135,7 @@ async def salesforce_callback(
     """Salesforce sends the browser back here; the one-time state authenticates the request (a
     SameSite=Strict cookie does not come along on a redirect from another site)."""
     try:
-        connected = await salesforce_connect.finish_authorization(
+        connected, actor = await salesforce_connect.finish_authorization(
             session,
             SecretBox(settings),
             settings,
@@ -149,9 +149,7 @@ async def salesforce_callback(
         return render(
             request, "connected.html", None, status_code=exc.status, error=exc.message, kind="salesforce"
         )
-    await audit_entries.connected(
-        session, Actor.oauth_callback(), connected.connection, {"grant": "oauth_web_server"}
-    )
+    await audit_entries.connected(session, actor, connected.connection, {"grant": "oauth_web_server"})
     inbound = [
         ("Outbound Message endpoint URL", connected.inbound.outbound_message_url),
         ("Event Relay: the API destination's endpoint", connected.inbound.event_relay_url),

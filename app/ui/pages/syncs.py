@@ -26,6 +26,7 @@ from app.ui.templating import render
 router = APIRouter(prefix="/ui", include_in_schema=False)
 Action = Literal["pause", "resume", "resync", "cancel"]
 JOBS_SHOWN = 20
+DECISIONS_SHOWN = 25
 
 
 @dataclass(frozen=True)
@@ -103,6 +104,7 @@ async def sync_detail(
     causes = Counter((letter.error_class, letter.reason) for letter in letters.items)
     people = await decisions.find_links(session, sync_id=sync_id, limit=20)
     jobs = await sync_jobs(session, sync_id, limit=JOBS_SHOWN)
+    recent = await decisions.sync_decisions(session, sync_id, limit=DECISIONS_SHOWN)
     return render(
         request,
         "sync_detail.html",
@@ -114,6 +116,7 @@ async def sync_detail(
         causes=causes.most_common(),
         people=people,
         jobs=jobs,
+        recent=recent.items,
         actions=ACTIONS,
         message=message,
     )

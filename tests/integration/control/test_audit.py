@@ -17,6 +17,7 @@ from app.domain.sides import Side
 from app.settings import Settings
 from tests.fixtures.simulators import GR_API_KEY, SF_CLIENT_SECRET
 from tests.integration.control.harness import Api, new_token, sql, stored_sync
+from tests.integration.control.test_connections import oauth_connect
 from tests.integration.control.test_dead_letters import add_letter, change_event
 from tests.integration.control.test_tokens_cli import sfgr
 
@@ -47,6 +48,23 @@ async def test_connects_and_a_disconnect_are_recorded_with_the_token_and_no_secr
     assert log[1]["change"]["api_key"] == "[redacted]"
     text = json.dumps(log)
     assert GR_API_KEY not in text and SF_CLIENT_SECRET not in text
+    connected_by = {c["kind"]: c["connected_by"] for c in (await api.get("/v1/connections")).json()}
+    assert connected_by == {"salesforce": "test admin", "getresponse": "test admin"}
+
+
+async def test_an_oauth_connect_is_recorded_under_the_token_that_started_it(
+    api: Api, salesforce_url: str
+) -> None:
+    """The callback comes back with the one-time state only; the state remembers who started it."""
+    response = await oauth_connect(api)
+    assert response.status_code == 200, response.text
+
+    [entry] = await entries(api, action="connection.connect.salesforce")
+    [token] = await sql(api.settings, "SELECT id FROM api_tokens WHERE name = 'test admin'")
+    assert (entry["actor_kind"], entry["actor_id"]) == ("oauth_callback", str(token["id"]))
+    assert entry["actor_name"] == "test admin (authorized in Salesforce)"
+    [listed] = (await api.get("/v1/connections")).json()
+    assert listed["connected_by"] == "test admin (authorized in Salesforce)"
 
 
 async def test_sync_changes_and_jobs_are_recorded_and_the_log_filters_and_pages(api: Api) -> None:

@@ -5,17 +5,17 @@ from __future__ import annotations
 import json
 import uuid
 
-from tests.integration.control.harness import Api, sql, stored_sync
+from tests.integration.control.harness import SECOND_LIST, Api, sql, stored_sync
 
 
-async def add_link(api: Api, sync_id: uuid.UUID, email: str) -> int:
+async def add_link(api: Api, sync_id: uuid.UUID, email: str, number: int = 0) -> int:
     base = {"phone": {"value": "+48600100200", "at": "2026-11-26T10:00:00.000Z", "source": "salesforce"}}
     [row] = await sql(
         api.settings,
         "INSERT INTO contact_links (sync_id, state, salesforce_id, salesforce_object, getresponse_contact_id, "
         "email_normalized, base, pending_changes, lookup_attempts, removed_from_list, version) VALUES "
-        "($1, 'linked', '00Q5g00000AbCdEAAA', 'Lead', 'pVyRW', $2, $3, '{}', 0, false, 1) RETURNING id",
-        sync_id, email, json.dumps(base),
+        "($1, 'linked', $4, 'Lead', $5, $2, $3, '{}', 0, false, 1) RETURNING id",
+        sync_id, email, json.dumps(base), f"00Q5g00000AbCdE{number:03d}", f"pVyR{number}",
     )
     link_id: int = row["id"]
     return link_id
@@ -65,3 +65,25 @@ async def test_decisions_of_an_unknown_link_are_404(api: Api) -> None:
     response = await api.get("/v1/contacts/424242/decisions")
     assert response.status_code == 404
     assert "GET /v1/contacts?email=" in response.json()["detail"]
+
+
+async def test_a_sync_s_decisions_are_newest_first_with_each_person_s_email_and_paged(api: Api) -> None:
+    sync, other = await stored_sync(api.settings), await stored_sync(api.settings, SECOND_LIST)
+    pat, kim = await add_link(api, sync.id, "pat@example.com"), await add_link(api, sync.id, "kim@example.com", 1)
+    await add_decision(api, pat, sync.id, "phone", None, "+48600100200")
+    await add_decision(api, kim, sync.id, "name", "Kim", "Kim Park")
+    await add_decision(api, await add_link(api, other.id, "lou@example.com"), other.id, "name", "Lou", "Lu")
+    await add_decision(api, pat, sync.id, "name", "Pat", "Pat Lee")
+
+    page = (await api.get(f"/v1/syncs/{sync.id}/decisions", params={"limit": 2})).json()
+    assert [(d["email"], d["field"], d["new_value"]) for d in page["items"]] == [
+        ("pat@example.com", "name", "Pat Lee"),
+        ("kim@example.com", "name", "Kim Park"),
+    ]
+    assert page["items"][1]["link_id"] == kim and page["items"][1]["write_to"] == ["getresponse"]
+    rest = (
+        await api.get(f"/v1/syncs/{sync.id}/decisions", params={"limit": 2, "before_id": page["next_before_id"]})
+    ).json()
+    assert [(d["email"], d["old_value"]) for d in rest["items"]] == [("pat@example.com", None)]
+    assert rest["next_before_id"] is None
+    assert (await api.get(f"/v1/syncs/{uuid.uuid4()}/decisions")).status_code == 404
