@@ -45,6 +45,7 @@ def group_consumer(settings: Settings, group_id: str, **options: Any) -> AIOKafk
         auto_offset_reset="earliest",
         session_timeout_ms=settings.kafka_session_timeout_ms,
         heartbeat_interval_ms=settings.kafka_heartbeat_interval_ms,
+        fetch_max_wait_ms=settings.kafka_fetch_max_wait_ms,
         **options,
     )
 

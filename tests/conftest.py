@@ -151,6 +151,7 @@ def settings(database_url: str, kafka_bootstrap: str) -> Settings:
         kafka_topic_prefix=f"t{uuid.uuid4().hex[:10]}",
         kafka_session_timeout_ms=1500,
         kafka_heartbeat_interval_ms=300,
+        kafka_fetch_max_wait_ms=50,  # as the dev stack: Tansu answers a waiting fetch late
         log_format="console",
     )
 

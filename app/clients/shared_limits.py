@@ -14,15 +14,16 @@ last renewal, so a dead process's share returns by itself. Every renewal is one 
 under the lock of the account's `rate_budgets` row (app/db/rate_budgets.py):
 
 - each process says what it wants per priority: a priority of which a call waited for the share
-  wants the whole account, one that did not wants what it used in the last second with a quarter
-  more (and one more concurrent call than its peak);
+  wants the account's whole rate, one that did not wants what it used in the last second with a
+  quarter more; and one more concurrent call than its peak, its queued calls counted;
 - from everyone's wants, `allocate` computes every share the same way: live wants first, then
   retries, then background, each level split max-min fairly, and retries and background never
   take the last `live_reserved_per_second` calls per second or `live_reserved_concurrency`
   concurrent calls, so a live edit in an idle process gets a share at once even while another
-  process runs a backfill at full speed. Half of what nobody wants is spread over the processes
-  whose wants are met (the idle ones) as small standing shares, so an idle process starts its
-  first live call without asking; the other half stays free for whoever asks first;
+  process runs a backfill at full speed. Half of what nobody wants (at least one call for each,
+  while one stays free) is spread over the processes whose wants are met (the idle ones) as small
+  standing shares, so an idle process starts its first live call without asking; the rest stays
+  free for whoever asks first;
 - a process takes its share only out of what the others do not hold (`free`), and gives back at
   once: it lowers its own limit before it tells the others. What it holds for the others is never
   less than what it may still be using: a per-second share counts the calls it started in the
@@ -79,9 +80,9 @@ HEADROOM = 1.25
 
 def allocate(total: int, reserve: int, wants: Mapping[uuid.UUID, Sequence[int]]) -> dict[uuid.UUID, int]:
     """Every holder's share of `total`: wants (indexed by `Priority`) served level by level, max-min
-    fairly within a level; levels below live never past `total - reserve`; half of the rest spread
-    as standing shares over the holders whose wants are met. The same wants give the same shares
-    in every process."""
+    fairly within a level; levels below live never past `total - reserve`; half of the rest (but
+    enough for one call each while one stays free) spread as standing shares over the holders
+    whose wants are met. The same wants give the same shares in every process."""
     shares = dict.fromkeys(wants, 0)
     order = sorted(wants)
     used = 0
@@ -93,8 +94,11 @@ def allocate(total: int, reserve: int, wants: Mapping[uuid.UUID, Sequence[int]])
             used += given
     # Standing shares, for a first live call without asking: only for holders that got all they
     # wanted (an unmet want is background or retry work, which must not eat the live reserve).
-    spare = (total - used) // 2
+    # Half of a small total (10 concurrent calls) is less than one each for an account's usual
+    # five or six processes: one left with none would wait a renewal (~0.25 s) for its first call.
     content = [h for h in order if shares[h] >= sum(wants[h])]
+    room = total - used
+    spare = max(room // 2, min(len(content), room - 1))
     if spare > 0 and content:
         each = max(1, spare // len(content))
         for holder in content:
@@ -128,8 +132,11 @@ def per_second_wants(usage: Usage, total: int) -> tuple[int, ...]:
 
 
 def concurrency_wants(usage: Usage, total: int) -> tuple[int, ...]:
+    """One more than the level's peak, its queued calls counted, so a starved level asks for what
+    it needs: asking for the whole account would take every idle process's standing share away,
+    and their next live call would starve in turn."""
     return tuple(
-        total if Priority(level) in usage.starved else (peak + 1 if peak else 0)
+        min(total, peak + 1) if peak or Priority(level) in usage.starved else 0
         for level, peak in enumerate(usage.peak_in_flight)
     )
 

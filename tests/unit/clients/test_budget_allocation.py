@@ -42,6 +42,15 @@ def test_idle_processes_hold_small_standing_shares_and_half_stays_free() -> None
     assert 80 - sum(shares.values()) >= 40
 
 
+def test_every_idle_process_holds_one_concurrent_call_even_when_half_the_total_is_fewer() -> None:
+    """10 concurrent calls, a poller using 2 and five idle processes: half of the 8 left is 4, too
+    few for one each; each idle one still starts its first call without waiting for a renewal."""
+    idle = sorted(uuid.UUID(int=n) for n in range(10, 15))
+    shares = allocate(10, 2, {A: (2, 0, 0), **{h: (0, 0, 0) for h in idle}})
+    assert shares[A] >= 2 and all(shares[h] >= 1 for h in idle)
+    assert 10 - sum(shares.values()) >= 1  # one stays free for whoever asks first
+
+
 def test_shares_never_exceed_the_total() -> None:
     for wants in ({A: (3, 2, 1), B: (10, 10, 10), C: (0, 0, 4)}, {A: (1, 0, 0), B: (0, 0, 1), C: (0, 1, 0)}):
         for total in (1, 2, 4, 10):
