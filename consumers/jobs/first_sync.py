@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -59,10 +60,15 @@ CHUNK = 100
 # Contacts read at once: GetResponse allows 10 calls in flight per account (B10), and the
 # account's limiter keeps every process within it.
 READERS = 8
+# Chunks of matches linked at once, each its own transaction: enough that GetResponse's updates
+# go on while a chunk claims its links, updates Salesforce or commits.
+LINKING_AT_ONCE = 3
 SALESFORCE_BATCH = 200
 GETRESPONSE_BATCH = 1000
 REPORT_LIMIT = 1000  # entries per list in a report; the counts are always complete
 
+T = TypeVar("T")
+R = TypeVar("R")
 Progress = Callable[[dict[str, int]], Awaitable[None]]
 
 
@@ -213,8 +219,13 @@ class FirstSync:
     async def plan(self, sync: SyncConfig) -> Plan:
         sf = await self.vendors.salesforce(sync.salesforce_connection_id)
         gr = await self.vendors.getresponse(sync.getresponse_connection_id)
-        by_email, no_email = await patiently(lambda: load_salesforce(sf, sync))
-        contacts = await load_getresponse(gr, sync)
+        # Both sides at once: GetResponse's reads take the account's pace from the first second.
+        loading = asyncio.ensure_future(load_getresponse(gr, sync))
+        try:
+            by_email, no_email = await patiently(lambda: load_salesforce(sf, sync))
+            contacts = await loading
+        finally:
+            await _stopped([loading])
         async with self.sessions() as session:
             linked = await links.linked_emails(session, sync.id)
         return make_plan(by_email, no_email, contacts, linked)
@@ -232,22 +243,46 @@ class FirstSync:
             "failed": 0,
         }
         event_id = f"job:{job_id}"
+        reported = _Reporter(counts, progress)
+        # The matches, the people only in Salesforce and those only in GetResponse are different
+        # people: the three go at once, so that GetResponse's calls never wait for Salesforce's.
         # A chunk that fails transiently rolls back and runs again: its writes are idempotent
         # (values already written compare equal; GetResponse skips batch entries already on the
         # list; collection creates never raise, so a chunk never re-creates what it created).
-        for start in range(0, len(plan.matches), CHUNK):
-            matches = plan.matches[start : start + CHUNK]
-            await _step(counts, partial(self._link_matches, sync, sf, gr, matches, event_id=event_id))
-            await progress(counts)
-        for start in range(0, len(plan.salesforce_only), GETRESPONSE_BATCH):
-            chunk = plan.salesforce_only[start : start + GETRESPONSE_BATCH]
-            await _step(counts, partial(self._create_in_getresponse, sync, gr, chunk, event_id=event_id))
-            await progress(counts)
-        for start in range(0, len(plan.getresponse_only), SALESFORCE_BATCH):
-            contacts = plan.getresponse_only[start : start + SALESFORCE_BATCH]
-            await _step(counts, partial(self._create_in_salesforce, sync, sf, contacts, event_id=event_id))
-            await progress(counts)
+        await _all(
+            [
+                self._link_all(sync, sf, gr, plan.matches, reported, event_id=event_id),
+                _chunked(
+                    plan.salesforce_only,
+                    GETRESPONSE_BATCH,
+                    partial(self._create_in_getresponse, sync, gr, event_id=event_id),
+                    reported,
+                ),
+                _chunked(
+                    plan.getresponse_only,
+                    SALESFORCE_BATCH,
+                    partial(self._create_in_salesforce, sync, sf, event_id=event_id),
+                    reported,
+                ),
+            ]
+        )
         return counts
+
+    async def _link_all(
+        self,
+        sync: SyncConfig,
+        sf: SalesforceClient,
+        gr: GetResponseClient,
+        matches: Sequence[Match],
+        reported: _Reporter,
+        event_id: str,
+    ) -> None:
+        """The matches in chunks, LINKING_AT_ONCE chunks at a time: while one chunk claims its
+        links, waits for Salesforce or commits, another's GetResponse updates keep the account's
+        pace. The updates of all chunks together go READERS at a time."""
+        writers = asyncio.Semaphore(READERS)
+        link_chunk = partial(self._link_matches, sync, sf, gr, writers=writers, event_id=event_id)
+        await _chunked(matches, CHUNK, link_chunk, reported, at_once=LINKING_AT_ONCE)
 
     async def _link_matches(
         self,
@@ -256,13 +291,15 @@ class FirstSync:
         gr: GetResponseClient,
         matches: Sequence[Match],
         counts: dict[str, int],
+        writers: asyncio.Semaphore,
         event_id: str,
     ) -> None:
         async with transaction(self.sessions) as session:
             updates: dict[ObjectType, list[tuple[ContactLink, dict[str, Any]]]] = {}
             planned: list[tuple[Match, LockedLink, Resolution]] = []
+            claimed = await links.claim_emails(session, sync.id, [match.email for match in matches])
             for match in matches:
-                link = await links.claim_email(session, sync.id, match.email)
+                link = claimed[match.email]
                 if _taken(link):
                     counts["skipped"] += 1  # linked meanwhile by a live event
                     continue
@@ -275,18 +312,15 @@ class FirstSync:
                     locked, {}, match.salesforce.snapshot, match.getresponse.snapshot, first_sync=True
                 )
                 planned.append((match, locked, resolution))
-            # GetResponse has no batch update: the chunk's updates go READERS at a time.
-            written: dict[int, GetResponsePerson] = {}
-            queue = list(enumerate(planned))
+            # GetResponse has no batch update: one call a person, READERS at a time over all chunks.
 
-            async def writer() -> None:
-                while queue:
-                    index, (match, locked, resolution) = queue.pop()
-                    written[index] = await write_getresponse(locked, resolution, match.getresponse)
+            async def write(match: Match, locked: LockedLink, resolution: Resolution) -> GetResponsePerson:
+                async with writers:
+                    return await write_getresponse(locked, resolution, match.getresponse)
 
-            await asyncio.gather(*(writer() for _ in range(READERS)))
-            for index, (match, locked, resolution) in enumerate(planned):
-                link, contact = locked.link, written[index]
+            written = await _all([write(*each) for each in planned])
+            for (match, locked, resolution), contact in zip(planned, written, strict=True):
+                link = locked.link
                 values = resolution.writes[Side.SALESFORCE]
                 if values:
                     fields = sync.mapping.canonical_to_salesforce(
@@ -333,10 +367,10 @@ class FirstSync:
     ) -> None:
         async with transaction(self.sessions) as session:
             bodies: list[dict[str, Any]] = []
-            for record in people:
-                email = record.email(sync)
-                assert email is not None
-                link = await links.claim_email(session, sync.id, email)
+            emails = [_known(record.email(sync)) for record in people]
+            claimed = await links.claim_emails(session, sync.id, emails)
+            for record, email in zip(people, emails, strict=True):
+                link = claimed[email]
                 if _taken(link):
                     counts["skipped"] += 1
                     continue
@@ -368,9 +402,10 @@ class FirstSync:
         object_type = sync.create_as
         async with transaction(self.sessions) as session:
             claimed: list[tuple[ContactLink, SalesforceCreate]] = []
-            for contact in people:
-                assert contact.email is not None
-                link = await links.claim_email(session, sync.id, contact.email)
+            emails = [_known(contact.email) for contact in people]
+            by_email = await links.claim_emails(session, sync.id, emails)
+            for contact, email in zip(people, emails, strict=True):
+                link = by_email[email]
                 if _taken(link):
                     counts["skipped"] += 1
                     continue
@@ -404,6 +439,60 @@ class FirstSync:
             await join_campaign_many(session, sync, sf, object_type, claimed_links, event_id)
 
 
+class _Reporter:
+    """The job's counts, reported after every chunk: one report at a time, each taken when it is
+    written, so that a report never goes back to fewer than the one before."""
+
+    def __init__(self, counts: dict[str, int], progress: Progress) -> None:
+        self.counts = counts
+        self._progress = progress
+        self._lock = asyncio.Lock()
+
+    async def report(self) -> None:
+        async with self._lock:
+            await self._progress(dict(self.counts))
+
+
+async def _chunked(
+    people: Sequence[T],
+    size: int,
+    chunk: Callable[[Sequence[T], dict[str, int]], Awaitable[None]],
+    reported: _Reporter,
+    *,
+    at_once: int = 1,
+) -> None:
+    """Every chunk of `size` people through `_step`, `at_once` chunks at a time, in order of start;
+    each chunk is its own transaction, so the chunks that committed stay done whatever happens to
+    the others."""
+    chunks = deque(people[start : start + size] for start in range(0, len(people), size))
+
+    async def next_chunks() -> None:
+        while chunks:
+            await _step(reported.counts, partial(chunk, chunks.popleft()))
+            await reported.report()
+
+    await _all([next_chunks() for _ in range(min(at_once, len(chunks)))])
+
+
+async def _all(steps: Sequence[Awaitable[R]]) -> list[R]:
+    """The steps at once, their results in order. The first to fail stops the others (a chunk in
+    flight rolls back; those that committed stay done: the job resumes from them) and is raised as
+    it is, not as a group, so the job worker tells a transient failure from a permanent one as for
+    a single step."""
+    tasks = [asyncio.ensure_future(step) for step in steps]
+    try:
+        return await asyncio.gather(*tasks)
+    finally:
+        await _stopped(tasks)
+
+
+async def _stopped(tasks: Sequence[asyncio.Future[Any]]) -> None:
+    """Cancels the tasks still running and waits until they have let go of what they hold."""
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
 async def _step(counts: dict[str, int], chunk: Callable[[dict[str, int]], Awaitable[None]]) -> None:
     """Run one chunk patiently; its counts are added once, when an attempt has succeeded."""
 
@@ -414,6 +503,12 @@ async def _step(counts: dict[str, int], chunk: Callable[[dict[str, int]], Awaita
 
     for key, value in (await patiently(attempt)).items():
         counts[key] = counts.get(key, 0) + value
+
+
+def _known(email: str | None) -> str:
+    """A planned person's email: the plan puts no one without one in a chunk."""
+    assert email is not None
+    return email
 
 
 def _taken(link: ContactLink) -> bool:
