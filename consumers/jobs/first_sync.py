@@ -16,10 +16,10 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import deque
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -110,31 +110,52 @@ async def load_salesforce(
     return by_email, no_email
 
 
-async def load_getresponse(gr: GetResponseClient, sync: SyncConfig) -> dict[str, GetResponsePerson]:
-    """Every contact on the list: read in full only when the sync maps a custom field (list
-    elements carry none: B6), READERS at a time so that the account's limits, not the round
-    trips, set the pace; each contact is read once."""
-    wanted: dict[str, str] = {}
+async def list_getresponse(gr: GetResponseClient, sync: SyncConfig) -> dict[str, dict[str, Any]]:
+    """The list's contacts as its pages show them, by normalised email (the first of each)."""
     elements: dict[str, dict[str, Any]] = {}
     for element in await patiently(lambda: gr.find_contacts(campaign_id=sync.campaign_id)):
         email = normalize_email(element.get("email"))
-        if email is not None and email not in wanted:
-            wanted[email] = str(element["contactId"])
+        if email is not None and email not in elements:
             elements[email] = element
+    return elements
+
+
+async def read_getresponse_contacts(
+    gr: GetResponseClient,
+    sync: SyncConfig,
+    elements: dict[str, dict[str, Any]],
+    found: Callable[[str, GetResponsePerson | None], Awaitable[None]],
+) -> None:
+    """Every listed contact, handed to `found` as soon as it is known (None: gone meanwhile): read
+    in full only when the sync maps a custom field (list elements carry none: B6), READERS at a
+    time so that the account's limits, not the round trips, set the pace; each contact is read
+    once, in email order."""
     if not any(isinstance(m.getresponse, CustomFieldTarget) for m in sync.mapping.fields):
-        return {email: getresponse_person(sync, element) for email, element in elements.items()}
-    found: dict[str, GetResponsePerson] = {}
-    queue = list(wanted.items())
+        for email, element in elements.items():
+            await found(email, getresponse_person(sync, element))
+        return
+    queue = deque(sorted(elements))
 
     async def reader() -> None:
         while queue:
-            email, contact_id = queue.pop()
-            person = await patiently(partial(read_getresponse, gr, sync, contact_id))
-            if person is not None:
-                found[email] = person
+            email = queue.popleft()
+            contact_id = str(elements[email]["contactId"])
+            await found(email, await patiently(partial(read_getresponse, gr, sync, contact_id)))
 
-    await asyncio.gather(*(reader() for _ in range(READERS)))
-    return {email: found[email] for email in wanted if email in found}
+    await _all([reader() for _ in range(READERS)])
+
+
+async def load_getresponse(gr: GetResponseClient, sync: SyncConfig) -> dict[str, GetResponsePerson]:
+    """Every contact on the list, by normalised email."""
+    elements = await list_getresponse(gr, sync)
+    contacts: dict[str, GetResponsePerson] = {}
+
+    async def keep(email: str, contact: GetResponsePerson | None) -> None:
+        if contact is not None:
+            contacts[email] = contact
+
+    await read_getresponse_contacts(gr, sync, elements, keep)
+    return contacts
 
 
 def make_plan(
@@ -215,6 +236,8 @@ def report(plan: Plan, sync: SyncConfig) -> dict[str, Any]:
 class FirstSync:
     sessions: async_sessionmaker[AsyncSession]
     vendors: Vendors
+    chunk: int = CHUNK  # matches a transaction
+    linking_at_once: int = LINKING_AT_ONCE
 
     async def plan(self, sync: SyncConfig) -> Plan:
         sf = await self.vendors.salesforce(sync.salesforce_connection_id)
@@ -233,56 +256,94 @@ class FirstSync:
     async def run(
         self, sync: SyncConfig, plan: Plan, job_id: uuid.UUID, progress: Progress
     ) -> dict[str, int]:
-        sf = await self.vendors.salesforce(sync.salesforce_connection_id)
-        gr = await self.vendors.getresponse(sync.getresponse_connection_id)
-        counts = {
-            "linked": 0,
-            "created_in_getresponse": 0,
-            "created_in_salesforce": 0,
-            "skipped": 0,
-            "failed": 0,
-        }
-        event_id = f"job:{job_id}"
-        reported = _Reporter(counts, progress)
-        # The matches, the people only in Salesforce and those only in GetResponse are different
-        # people: the three go at once, so that GetResponse's calls never wait for Salesforce's.
-        # A chunk that fails transiently rolls back and runs again: its writes are idempotent
-        # (values already written compare equal; GetResponse skips batch entries already on the
-        # list; collection creates never raise, so a chunk never re-creates what it created).
-        await _all(
-            [
-                self._link_all(sync, sf, gr, plan.matches, reported, event_id=event_id),
-                _chunked(
-                    plan.salesforce_only,
-                    GETRESPONSE_BATCH,
-                    partial(self._create_in_getresponse, sync, gr, event_id=event_id),
-                    reported,
-                ),
-                _chunked(
-                    plan.getresponse_only,
-                    SALESFORCE_BATCH,
-                    partial(self._create_in_salesforce, sync, sf, event_id=event_id),
-                    reported,
-                ),
-            ]
+        """Carries out a plan made beforehand (`plan`)."""
+        feeds = _Feeds(
+            matches=_Feed(plan.matches, closed=True),
+            salesforce_only=_Feed(plan.salesforce_only, closed=True),
+            gone_from_getresponse=_Feed(closed=True),
+            getresponse_only=_Feed(plan.getresponse_only, closed=True),
         )
-        return counts
+        reported = _Reporter(_no_counts(), progress)
+        await self._write(sync, feeds, reported, event_id=f"job:{job_id}")
+        return reported.counts
 
-    async def _link_all(
+    async def plan_and_run(
         self,
         sync: SyncConfig,
-        sf: SalesforceClient,
-        gr: GetResponseClient,
-        matches: Sequence[Match],
-        reported: _Reporter,
-        event_id: str,
-    ) -> None:
-        """The matches in chunks, LINKING_AT_ONCE chunks at a time: while one chunk claims its
-        links, waits for Salesforce or commits, another's GetResponse updates keep the account's
-        pace. The updates of all chunks together go READERS at a time."""
+        job_id: uuid.UUID,
+        progress: Progress,
+        planned: Callable[[Plan], Awaitable[None]],
+    ) -> dict[str, int]:
+        """`plan` and `run` in one: a match is linked (and a person only in GetResponse created in
+        Salesforce) once their contact is read, so GetResponse's updates share the account's pace
+        with the reads instead of following them, and the chunks' own work (claims, Salesforce,
+        commits) is done while the reads wait for the account. The people, their decisions and
+        their writes are those of `run(plan)`; `planned` gets that plan once everyone is read."""
+        sf = await self.vendors.salesforce(sync.salesforce_connection_id)
+        gr = await self.vendors.getresponse(sync.getresponse_connection_id)
+        async with self.sessions() as session:
+            linked = await links.linked_emails(session, sync.id)
+        loading = asyncio.ensure_future(patiently(lambda: load_salesforce(sf, sync)))
+        try:
+            elements = await list_getresponse(gr, sync)
+            by_email, no_email = await loading
+        finally:
+            await _stopped([loading])
+        not_listed = [r[0] for e, r in sorted(by_email.items()) if e not in elements and e not in linked]
+        feeds = _Feeds(
+            matches=_Feed(),
+            salesforce_only=_Feed(not_listed, closed=True),
+            gone_from_getresponse=_Feed(),
+            getresponse_only=_Feed(),
+        )
+        contacts: dict[str, GetResponsePerson] = {}
+        reported = _Reporter(_no_counts(), progress)
+
+        async def place(email: str, contact: GetResponsePerson | None) -> None:
+            """Where `make_plan` puts this person, as soon as their contact is read."""
+            records = by_email.get(email)
+            if contact is not None:
+                contacts[email] = contact
+            if email in linked:
+                return
+            if contact is None:
+                if records:
+                    await feeds.gone_from_getresponse.put(records[0])
+            elif records:
+                await feeds.matches.put(Match(email, records[0], contact))
+            else:
+                await feeds.getresponse_only.put(contact)
+
+        async def read() -> None:
+            await read_getresponse_contacts(gr, sync, elements, place)
+            await feeds.close()
+            await planned(make_plan(by_email, no_email, contacts, linked))
+            await reported.report()
+
+        await _all([read(), self._write(sync, feeds, reported, event_id=f"job:{job_id}")])
+        return reported.counts
+
+    async def _write(self, sync: SyncConfig, feeds: _Feeds, reported: _Reporter, event_id: str) -> None:
+        """The matches, the people only in Salesforce and those only in GetResponse are different
+        people: the three go at once, so that GetResponse's calls never wait for Salesforce's.
+        A chunk that fails transiently rolls back and runs again: its writes are idempotent
+        (values already written compare equal; GetResponse skips batch entries already on the
+        list; collection creates never raise, so a chunk never re-creates what it created)."""
+        sf = await self.vendors.salesforce(sync.salesforce_connection_id)
+        gr = await self.vendors.getresponse(sync.getresponse_connection_id)
+        # The matches' updates go READERS at a time over all chunks.
         writers = asyncio.Semaphore(READERS)
-        link_chunk = partial(self._link_matches, sync, sf, gr, writers=writers, event_id=event_id)
-        await _chunked(matches, CHUNK, link_chunk, reported, at_once=LINKING_AT_ONCE)
+        link = partial(self._link_matches, sync, sf, gr, writers=writers, event_id=event_id)
+        create_in_getresponse = partial(self._create_in_getresponse, sync, gr, event_id=event_id)
+        create_in_salesforce = partial(self._create_in_salesforce, sync, sf, event_id=event_id)
+        await _all(
+            [
+                _chunked(feeds.matches, self.chunk, link, reported, at_once=self.linking_at_once),
+                _chunked(feeds.salesforce_only, GETRESPONSE_BATCH, create_in_getresponse, reported),
+                _chunked(feeds.gone_from_getresponse, GETRESPONSE_BATCH, create_in_getresponse, reported),
+                _chunked(feeds.getresponse_only, SALESFORCE_BATCH, create_in_salesforce, reported),
+            ]
+        )
 
     async def _link_matches(
         self,
@@ -453,25 +514,61 @@ class _Reporter:
             await self._progress(dict(self.counts))
 
 
+class _Feed(Generic[T]):
+    """People for chunks, as they become known."""
+
+    def __init__(self, people: Iterable[T] = (), *, closed: bool = False) -> None:
+        self._waiting = deque(people)
+        self._closed = closed
+        self._changed = asyncio.Condition()
+
+    async def put(self, person: T) -> None:
+        async with self._changed:
+            self._waiting.append(person)
+            self._changed.notify_all()
+
+    async def close(self) -> None:
+        """No more people will come: the last chunk may be short."""
+        async with self._changed:
+            self._closed = True
+            self._changed.notify_all()
+
+    async def take(self, size: int) -> list[T]:
+        """The next chunk: `size` people, fewer once no more will come, none when all are taken."""
+        async with self._changed:
+            await self._changed.wait_for(lambda: len(self._waiting) >= size or self._closed)
+            return [self._waiting.popleft() for _ in range(min(size, len(self._waiting)))]
+
+
+@dataclass(frozen=True)
+class _Feeds:
+    matches: _Feed[Match]
+    salesforce_only: _Feed[SalesforcePerson]  # not on the list
+    gone_from_getresponse: _Feed[SalesforcePerson]  # listed, but gone before their contact was read
+    getresponse_only: _Feed[GetResponsePerson]
+
+    async def close(self) -> None:
+        for feed in (self.matches, self.salesforce_only, self.gone_from_getresponse, self.getresponse_only):
+            await feed.close()
+
+
 async def _chunked(
-    people: Sequence[T],
+    feed: _Feed[T],
     size: int,
     chunk: Callable[[Sequence[T], dict[str, int]], Awaitable[None]],
     reported: _Reporter,
     *,
     at_once: int = 1,
 ) -> None:
-    """Every chunk of `size` people through `_step`, `at_once` chunks at a time, in order of start;
-    each chunk is its own transaction, so the chunks that committed stay done whatever happens to
-    the others."""
-    chunks = deque(people[start : start + size] for start in range(0, len(people), size))
+    """Every chunk of `size` people through `_step`, `at_once` chunks at a time; each chunk is its
+    own transaction, so the chunks that committed stay done whatever happens to the others."""
 
     async def next_chunks() -> None:
-        while chunks:
-            await _step(reported.counts, partial(chunk, chunks.popleft()))
+        while people := await feed.take(size):
+            await _step(reported.counts, partial(chunk, people))
             await reported.report()
 
-    await _all([next_chunks() for _ in range(min(at_once, len(chunks)))])
+    await _all([next_chunks() for _ in range(at_once)])
 
 
 async def _all(steps: Sequence[Awaitable[R]]) -> list[R]:
@@ -503,6 +600,12 @@ async def _step(counts: dict[str, int], chunk: Callable[[dict[str, int]], Awaita
 
     for key, value in (await patiently(attempt)).items():
         counts[key] = counts.get(key, 0) + value
+
+
+def _no_counts() -> dict[str, int]:
+    return dict.fromkeys(
+        ("linked", "created_in_getresponse", "created_in_salesforce", "skipped", "failed"), 0
+    )
 
 
 def _known(email: str | None) -> str:
