@@ -3,7 +3,10 @@
 Match people by normalised email, link them, resolve every differing field with the preferred
 system, and create what is missing on each side: Salesforce records through sObject Collections
 (200 a call), GetResponse contacts through batch creates (1000 a call, asynchronous: the links
-wait as `pending` and the lookup loop fills their ids). A dry run stops after the report.
+wait as `pending` and the lookup loop fills their ids). A dry run stops after the report
+(`plan`); a run links and creates people as their contacts are read (`plan_and_run`), so that
+its own work (claims, Salesforce calls, commits) is done while its GetResponse calls wait for the
+account's limits, not after them.
 
 Resumable by construction: the plan skips every person who already has a link, and every chunk
 commits its links together with its writes, so a job that crashed is simply run again. A record
