@@ -73,6 +73,46 @@ async def claim_email(session: AsyncSession, sync_id: uuid.UUID, email: str) -> 
     return link
 
 
+async def claim_emails(
+    session: AsyncSession, sync_id: uuid.UUID, emails: Sequence[str]
+) -> dict[str, ContactLink]:
+    """`claim_email` for many people in two statements (a job's chunk), by email. The rows are
+    locked in email order, so two claims of overlapping people never wait on each other in a
+    circle."""
+    if not emails:
+        return {}
+    ordered = sorted(set(emails))
+    await session.execute(
+        insert(ContactLink)
+        .values(
+            [
+                {
+                    "sync_id": sync_id,
+                    "email_normalized": email,
+                    "state": LinkState.PENDING,
+                    "base": {},
+                    "pending_changes": {},
+                    "lookup_attempts": 0,
+                    "removed_from_list": False,
+                    "version": 0,
+                }
+                for email in ordered
+            ]
+        )
+        .on_conflict_do_nothing(constraint="uq_links_sync_email")
+    )
+    statement = (
+        select(ContactLink)
+        .where(ContactLink.sync_id == sync_id, ContactLink.email_normalized.in_(ordered))
+        .order_by(ContactLink.email_normalized)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    claimed = {link.email_normalized: link for link in await session.scalars(statement)}
+    assert len(claimed) == len(ordered)
+    return claimed
+
+
 async def link_by_id(session: AsyncSession, link_id: int) -> ContactLink | None:
     """The link, unlocked: for reading only."""
     return await session.get(ContactLink, link_id)

@@ -3,7 +3,10 @@
 Match people by normalised email, link them, resolve every differing field with the preferred
 system, and create what is missing on each side: Salesforce records through sObject Collections
 (200 a call), GetResponse contacts through batch creates (1000 a call, asynchronous: the links
-wait as `pending` and the lookup loop fills their ids). A dry run stops after the report.
+wait as `pending` and the lookup loop fills their ids). A dry run stops after the report
+(`plan`); a run links and creates people as their contacts are read (`plan_and_run`), so that
+its own work (claims, Salesforce calls, commits) is done while its GetResponse calls wait for the
+account's limits, not after them.
 
 Resumable by construction: the plan skips every person who already has a link, and every chunk
 commits its links together with its writes, so a job that crashed is simply run again. A record
@@ -15,10 +18,11 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections import deque
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -59,10 +63,15 @@ CHUNK = 100
 # Contacts read at once: GetResponse allows 10 calls in flight per account (B10), and the
 # account's limiter keeps every process within it.
 READERS = 8
+# Chunks of matches linked at once, each its own transaction: enough that GetResponse's updates
+# go on while a chunk claims its links, updates Salesforce or commits.
+LINKING_AT_ONCE = 3
 SALESFORCE_BATCH = 200
 GETRESPONSE_BATCH = 1000
 REPORT_LIMIT = 1000  # entries per list in a report; the counts are always complete
 
+T = TypeVar("T")
+R = TypeVar("R")
 Progress = Callable[[dict[str, int]], Awaitable[None]]
 
 
@@ -104,31 +113,52 @@ async def load_salesforce(
     return by_email, no_email
 
 
-async def load_getresponse(gr: GetResponseClient, sync: SyncConfig) -> dict[str, GetResponsePerson]:
-    """Every contact on the list: read in full only when the sync maps a custom field (list
-    elements carry none: B6), READERS at a time so that the account's limits, not the round
-    trips, set the pace; each contact is read once."""
-    wanted: dict[str, str] = {}
+async def list_getresponse(gr: GetResponseClient, sync: SyncConfig) -> dict[str, dict[str, Any]]:
+    """The list's contacts as its pages show them, by normalised email (the first of each)."""
     elements: dict[str, dict[str, Any]] = {}
     for element in await patiently(lambda: gr.find_contacts(campaign_id=sync.campaign_id)):
         email = normalize_email(element.get("email"))
-        if email is not None and email not in wanted:
-            wanted[email] = str(element["contactId"])
+        if email is not None and email not in elements:
             elements[email] = element
+    return elements
+
+
+async def read_getresponse_contacts(
+    gr: GetResponseClient,
+    sync: SyncConfig,
+    elements: dict[str, dict[str, Any]],
+    found: Callable[[str, GetResponsePerson | None], Awaitable[None]],
+) -> None:
+    """Every listed contact, handed to `found` as soon as it is known (None: gone meanwhile): read
+    in full only when the sync maps a custom field (list elements carry none: B6), READERS at a
+    time so that the account's limits, not the round trips, set the pace; each contact is read
+    once, in email order."""
     if not any(isinstance(m.getresponse, CustomFieldTarget) for m in sync.mapping.fields):
-        return {email: getresponse_person(sync, element) for email, element in elements.items()}
-    found: dict[str, GetResponsePerson] = {}
-    queue = list(wanted.items())
+        for email, element in elements.items():
+            await found(email, getresponse_person(sync, element))
+        return
+    queue = deque(sorted(elements))
 
     async def reader() -> None:
         while queue:
-            email, contact_id = queue.pop()
-            person = await patiently(partial(read_getresponse, gr, sync, contact_id))
-            if person is not None:
-                found[email] = person
+            email = queue.popleft()
+            contact_id = str(elements[email]["contactId"])
+            await found(email, await patiently(partial(read_getresponse, gr, sync, contact_id)))
 
-    await asyncio.gather(*(reader() for _ in range(READERS)))
-    return {email: found[email] for email in wanted if email in found}
+    await _all([reader() for _ in range(READERS)])
+
+
+async def load_getresponse(gr: GetResponseClient, sync: SyncConfig) -> dict[str, GetResponsePerson]:
+    """Every contact on the list, by normalised email."""
+    elements = await list_getresponse(gr, sync)
+    contacts: dict[str, GetResponsePerson] = {}
+
+    async def keep(email: str, contact: GetResponsePerson | None) -> None:
+        if contact is not None:
+            contacts[email] = contact
+
+    await read_getresponse_contacts(gr, sync, elements, keep)
+    return contacts
 
 
 def make_plan(
@@ -209,12 +239,19 @@ def report(plan: Plan, sync: SyncConfig) -> dict[str, Any]:
 class FirstSync:
     sessions: async_sessionmaker[AsyncSession]
     vendors: Vendors
+    chunk: int = CHUNK  # matches a transaction
+    linking_at_once: int = LINKING_AT_ONCE
 
     async def plan(self, sync: SyncConfig) -> Plan:
         sf = await self.vendors.salesforce(sync.salesforce_connection_id)
         gr = await self.vendors.getresponse(sync.getresponse_connection_id)
-        by_email, no_email = await patiently(lambda: load_salesforce(sf, sync))
-        contacts = await load_getresponse(gr, sync)
+        # Both sides at once: GetResponse's reads take the account's pace from the first second.
+        loading = asyncio.ensure_future(load_getresponse(gr, sync))
+        try:
+            by_email, no_email = await patiently(lambda: load_salesforce(sf, sync))
+            contacts = await loading
+        finally:
+            await _stopped([loading])
         async with self.sessions() as session:
             linked = await links.linked_emails(session, sync.id)
         return make_plan(by_email, no_email, contacts, linked)
@@ -222,32 +259,94 @@ class FirstSync:
     async def run(
         self, sync: SyncConfig, plan: Plan, job_id: uuid.UUID, progress: Progress
     ) -> dict[str, int]:
+        """Carries out a plan made beforehand (`plan`)."""
+        feeds = _Feeds(
+            matches=_Feed(plan.matches, closed=True),
+            salesforce_only=_Feed(plan.salesforce_only, closed=True),
+            gone_from_getresponse=_Feed(closed=True),
+            getresponse_only=_Feed(plan.getresponse_only, closed=True),
+        )
+        reported = _Reporter(_no_counts(), progress)
+        await self._write(sync, feeds, reported, event_id=f"job:{job_id}")
+        return reported.counts
+
+    async def plan_and_run(
+        self,
+        sync: SyncConfig,
+        job_id: uuid.UUID,
+        progress: Progress,
+        planned: Callable[[Plan], Awaitable[None]],
+    ) -> dict[str, int]:
+        """`plan` and `run` in one: a match is linked (and a person only in GetResponse created in
+        Salesforce) once their contact is read, so GetResponse's updates share the account's pace
+        with the reads instead of following them, and the chunks' own work (claims, Salesforce,
+        commits) is done while the reads wait for the account. The people, their decisions and
+        their writes are those of `run(plan)`; `planned` gets that plan once everyone is read."""
         sf = await self.vendors.salesforce(sync.salesforce_connection_id)
         gr = await self.vendors.getresponse(sync.getresponse_connection_id)
-        counts = {
-            "linked": 0,
-            "created_in_getresponse": 0,
-            "created_in_salesforce": 0,
-            "skipped": 0,
-            "failed": 0,
-        }
-        event_id = f"job:{job_id}"
-        # A chunk that fails transiently rolls back and runs again: its writes are idempotent
-        # (values already written compare equal; GetResponse skips batch entries already on the
-        # list; collection creates never raise, so a chunk never re-creates what it created).
-        for start in range(0, len(plan.matches), CHUNK):
-            matches = plan.matches[start : start + CHUNK]
-            await _step(counts, partial(self._link_matches, sync, sf, gr, matches, event_id=event_id))
-            await progress(counts)
-        for start in range(0, len(plan.salesforce_only), GETRESPONSE_BATCH):
-            chunk = plan.salesforce_only[start : start + GETRESPONSE_BATCH]
-            await _step(counts, partial(self._create_in_getresponse, sync, gr, chunk, event_id=event_id))
-            await progress(counts)
-        for start in range(0, len(plan.getresponse_only), SALESFORCE_BATCH):
-            contacts = plan.getresponse_only[start : start + SALESFORCE_BATCH]
-            await _step(counts, partial(self._create_in_salesforce, sync, sf, contacts, event_id=event_id))
-            await progress(counts)
-        return counts
+        async with self.sessions() as session:
+            linked = await links.linked_emails(session, sync.id)
+        loading = asyncio.ensure_future(patiently(lambda: load_salesforce(sf, sync)))
+        try:
+            elements = await list_getresponse(gr, sync)
+            by_email, no_email = await loading
+        finally:
+            await _stopped([loading])
+        not_listed = [r[0] for e, r in sorted(by_email.items()) if e not in elements and e not in linked]
+        feeds = _Feeds(
+            matches=_Feed(),
+            salesforce_only=_Feed(not_listed, closed=True),
+            gone_from_getresponse=_Feed(),
+            getresponse_only=_Feed(),
+        )
+        contacts: dict[str, GetResponsePerson] = {}
+        reported = _Reporter(_no_counts(), progress)
+
+        async def place(email: str, contact: GetResponsePerson | None) -> None:
+            """Where `make_plan` puts this person, as soon as their contact is read."""
+            records = by_email.get(email)
+            if contact is not None:
+                contacts[email] = contact
+            if email in linked:
+                return
+            if contact is None:
+                if records:
+                    await feeds.gone_from_getresponse.put(records[0])
+            elif records:
+                await feeds.matches.put(Match(email, records[0], contact))
+            else:
+                await feeds.getresponse_only.put(contact)
+
+        async def read() -> None:
+            await read_getresponse_contacts(gr, sync, elements, place)
+            await feeds.close()
+            await planned(make_plan(by_email, no_email, contacts, linked))
+            await reported.report()
+
+        await _all([read(), self._write(sync, feeds, reported, event_id=f"job:{job_id}")])
+        return reported.counts
+
+    async def _write(self, sync: SyncConfig, feeds: _Feeds, reported: _Reporter, event_id: str) -> None:
+        """The matches, the people only in Salesforce and those only in GetResponse are different
+        people: the three go at once, so that GetResponse's calls never wait for Salesforce's.
+        A chunk that fails transiently rolls back and runs again: its writes are idempotent
+        (values already written compare equal; GetResponse skips batch entries already on the
+        list; collection creates never raise, so a chunk never re-creates what it created)."""
+        sf = await self.vendors.salesforce(sync.salesforce_connection_id)
+        gr = await self.vendors.getresponse(sync.getresponse_connection_id)
+        # The matches' updates go READERS at a time over all chunks.
+        writers = asyncio.Semaphore(READERS)
+        link = partial(self._link_matches, sync, sf, gr, writers=writers, event_id=event_id)
+        create_in_getresponse = partial(self._create_in_getresponse, sync, gr, event_id=event_id)
+        create_in_salesforce = partial(self._create_in_salesforce, sync, sf, event_id=event_id)
+        await _all(
+            [
+                _chunked(feeds.matches, self.chunk, link, reported, at_once=self.linking_at_once),
+                _chunked(feeds.salesforce_only, GETRESPONSE_BATCH, create_in_getresponse, reported),
+                _chunked(feeds.gone_from_getresponse, GETRESPONSE_BATCH, create_in_getresponse, reported),
+                _chunked(feeds.getresponse_only, SALESFORCE_BATCH, create_in_salesforce, reported),
+            ]
+        )
 
     async def _link_matches(
         self,
@@ -256,13 +355,15 @@ class FirstSync:
         gr: GetResponseClient,
         matches: Sequence[Match],
         counts: dict[str, int],
+        writers: asyncio.Semaphore,
         event_id: str,
     ) -> None:
         async with transaction(self.sessions) as session:
             updates: dict[ObjectType, list[tuple[ContactLink, dict[str, Any]]]] = {}
             planned: list[tuple[Match, LockedLink, Resolution]] = []
+            claimed = await links.claim_emails(session, sync.id, [match.email for match in matches])
             for match in matches:
-                link = await links.claim_email(session, sync.id, match.email)
+                link = claimed[match.email]
                 if _taken(link):
                     counts["skipped"] += 1  # linked meanwhile by a live event
                     continue
@@ -275,18 +376,15 @@ class FirstSync:
                     locked, {}, match.salesforce.snapshot, match.getresponse.snapshot, first_sync=True
                 )
                 planned.append((match, locked, resolution))
-            # GetResponse has no batch update: the chunk's updates go READERS at a time.
-            written: dict[int, GetResponsePerson] = {}
-            queue = list(enumerate(planned))
+            # GetResponse has no batch update: one call a person, READERS at a time over all chunks.
 
-            async def writer() -> None:
-                while queue:
-                    index, (match, locked, resolution) = queue.pop()
-                    written[index] = await write_getresponse(locked, resolution, match.getresponse)
+            async def write(match: Match, locked: LockedLink, resolution: Resolution) -> GetResponsePerson:
+                async with writers:
+                    return await write_getresponse(locked, resolution, match.getresponse)
 
-            await asyncio.gather(*(writer() for _ in range(READERS)))
-            for index, (match, locked, resolution) in enumerate(planned):
-                link, contact = locked.link, written[index]
+            written = await _all([write(*each) for each in planned])
+            for (match, locked, resolution), contact in zip(planned, written, strict=True):
+                link = locked.link
                 values = resolution.writes[Side.SALESFORCE]
                 if values:
                     fields = sync.mapping.canonical_to_salesforce(
@@ -333,10 +431,10 @@ class FirstSync:
     ) -> None:
         async with transaction(self.sessions) as session:
             bodies: list[dict[str, Any]] = []
-            for record in people:
-                email = record.email(sync)
-                assert email is not None
-                link = await links.claim_email(session, sync.id, email)
+            emails = [_known(record.email(sync)) for record in people]
+            claimed = await links.claim_emails(session, sync.id, emails)
+            for record, email in zip(people, emails, strict=True):
+                link = claimed[email]
                 if _taken(link):
                     counts["skipped"] += 1
                     continue
@@ -368,9 +466,10 @@ class FirstSync:
         object_type = sync.create_as
         async with transaction(self.sessions) as session:
             claimed: list[tuple[ContactLink, SalesforceCreate]] = []
-            for contact in people:
-                assert contact.email is not None
-                link = await links.claim_email(session, sync.id, contact.email)
+            emails = [_known(contact.email) for contact in people]
+            by_email = await links.claim_emails(session, sync.id, emails)
+            for contact, email in zip(people, emails, strict=True):
+                link = by_email[email]
                 if _taken(link):
                     counts["skipped"] += 1
                     continue
@@ -404,6 +503,96 @@ class FirstSync:
             await join_campaign_many(session, sync, sf, object_type, claimed_links, event_id)
 
 
+class _Reporter:
+    """The job's counts, reported after every chunk: one report at a time, each taken when it is
+    written, so that a report never goes back to fewer than the one before."""
+
+    def __init__(self, counts: dict[str, int], progress: Progress) -> None:
+        self.counts = counts
+        self._progress = progress
+        self._lock = asyncio.Lock()
+
+    async def report(self) -> None:
+        async with self._lock:
+            await self._progress(dict(self.counts))
+
+
+class _Feed(Generic[T]):
+    """People for chunks, as they become known."""
+
+    def __init__(self, people: Iterable[T] = (), *, closed: bool = False) -> None:
+        self._waiting = deque(people)
+        self._closed = closed
+        self._changed = asyncio.Condition()
+
+    async def put(self, person: T) -> None:
+        async with self._changed:
+            self._waiting.append(person)
+            self._changed.notify_all()
+
+    async def close(self) -> None:
+        """No more people will come: the last chunk may be short."""
+        async with self._changed:
+            self._closed = True
+            self._changed.notify_all()
+
+    async def take(self, size: int) -> list[T]:
+        """The next chunk: `size` people, fewer once no more will come, none when all are taken."""
+        async with self._changed:
+            await self._changed.wait_for(lambda: len(self._waiting) >= size or self._closed)
+            return [self._waiting.popleft() for _ in range(min(size, len(self._waiting)))]
+
+
+@dataclass(frozen=True)
+class _Feeds:
+    matches: _Feed[Match]
+    salesforce_only: _Feed[SalesforcePerson]  # not on the list
+    gone_from_getresponse: _Feed[SalesforcePerson]  # listed, but gone before their contact was read
+    getresponse_only: _Feed[GetResponsePerson]
+
+    async def close(self) -> None:
+        for feed in (self.matches, self.salesforce_only, self.gone_from_getresponse, self.getresponse_only):
+            await feed.close()
+
+
+async def _chunked(
+    feed: _Feed[T],
+    size: int,
+    chunk: Callable[[Sequence[T], dict[str, int]], Awaitable[None]],
+    reported: _Reporter,
+    *,
+    at_once: int = 1,
+) -> None:
+    """Every chunk of `size` people through `_step`, `at_once` chunks at a time; each chunk is its
+    own transaction, so the chunks that committed stay done whatever happens to the others."""
+
+    async def next_chunks() -> None:
+        while people := await feed.take(size):
+            await _step(reported.counts, partial(chunk, people))
+            await reported.report()
+
+    await _all([next_chunks() for _ in range(at_once)])
+
+
+async def _all(steps: Sequence[Awaitable[R]]) -> list[R]:
+    """The steps at once, their results in order. The first to fail stops the others (a chunk in
+    flight rolls back; those that committed stay done: the job resumes from them) and is raised as
+    it is, not as a group, so the job worker tells a transient failure from a permanent one as for
+    a single step."""
+    tasks = [asyncio.ensure_future(step) for step in steps]
+    try:
+        return await asyncio.gather(*tasks)
+    finally:
+        await _stopped(tasks)
+
+
+async def _stopped(tasks: Sequence[asyncio.Future[Any]]) -> None:
+    """Cancels the tasks still running and waits until they have let go of what they hold."""
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
 async def _step(counts: dict[str, int], chunk: Callable[[dict[str, int]], Awaitable[None]]) -> None:
     """Run one chunk patiently; its counts are added once, when an attempt has succeeded."""
 
@@ -414,6 +603,18 @@ async def _step(counts: dict[str, int], chunk: Callable[[dict[str, int]], Awaita
 
     for key, value in (await patiently(attempt)).items():
         counts[key] = counts.get(key, 0) + value
+
+
+def _no_counts() -> dict[str, int]:
+    return dict.fromkeys(
+        ("linked", "created_in_getresponse", "created_in_salesforce", "skipped", "failed"), 0
+    )
+
+
+def _known(email: str | None) -> str:
+    """A planned person's email: the plan puts no one without one in a chunk."""
+    assert email is not None
+    return email
 
 
 def _taken(link: ContactLink) -> bool:

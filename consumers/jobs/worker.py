@@ -34,7 +34,7 @@ from app.domain.sides import DomainError
 from app.domain.states import SyncState
 from app.logs import get_logger
 from app.observability import beat
-from consumers.jobs.first_sync import FirstSync, report
+from consumers.jobs.first_sync import FirstSync, Plan, report
 from consumers.jobs.resync import Resync
 from consumers.runner import Record
 
@@ -138,19 +138,30 @@ class JobWorker:
         await self.vendors.close()
 
     async def _first_sync(self, job: SyncJob, sync: SyncConfig) -> None:
-        plan = await self.first_sync.plan(sync)
-        summary = report(plan, sync)
-        await self._save(job.id, report=summary, counts=summary["counts"])
         if job.dry_run:
+            plan = await self.first_sync.plan(sync)
+            summary = report(plan, sync)
+            await self._save(job.id, report=summary, counts=summary["counts"])
             await self._finish(job.id, JobState.DONE)
             return
-        await self._sync_state(sync, SyncState.FIRST_SYNC)
+        # The run writes while it still reads (FirstSync.plan_and_run): the report comes once
+        # everyone is read, the counts of what is done from the first chunk on. Live changes
+        # flow from then on, as they did when nothing was written before everyone was read:
+        # sooner, the poller's first search would hand the live path the people the job is busy
+        # with (it reaches back SFGR_POLL_OVERLAP_S), and both would read them.
+        planned_counts: dict[str, int] = {}
+
+        async def planned(plan: Plan) -> None:
+            await self._sync_state(sync, SyncState.FIRST_SYNC)
+            summary = report(plan, sync)
+            planned_counts.update(summary["counts"])
+            await self._save(job.id, report=summary)
 
         async def progress(counts: dict[str, int]) -> None:
-            await self._save(job.id, counts={**summary["counts"], **counts})
+            await self._save(job.id, counts={**planned_counts, **counts})
 
-        counts = await self.first_sync.run(sync, plan, job.id, progress)
-        await self._save(job.id, counts={**summary["counts"], **counts})
+        counts = await self.first_sync.plan_and_run(sync, job.id, progress, planned)
+        await self._save(job.id, counts={**planned_counts, **counts})
         await self._sync_state(sync, SyncState.ACTIVE)
         await self._finish(job.id, JobState.DONE)
 

@@ -5,10 +5,13 @@ stops there), then run as the job worker runs it."""
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+import pytest
+
+from app.clients.errors import Permanent
 from app.domain.sides import Side
-from consumers.jobs.first_sync import report
+from consumers.jobs.first_sync import Plan, report
 from devstack.defaults import COMPANY_FIELD, COUNTRY_FIELD, PHONE_FIELD
 from tests.integration.consumers.harness import (
     LEAD_SOURCE,
@@ -112,12 +115,13 @@ async def test_first_sync_run_links_matches_and_creates_the_missing_people_on_ea
             "linked": 2, "created_in_getresponse": 2, "created_in_salesforce": 1, "skipped": 0, "failed": 0,
         }
         assert reported[-1] == counts
-        gr_writes = [(w["method"], w["path"]) for w in await engine.gr.writes(gr_mark)]
-        assert gr_writes == [
+        # The matches and the people on one side only go at once: the writes come in either order.
+        gr_writes = sorted((w["method"], w["path"]) for w in await engine.gr.writes(gr_mark))
+        assert gr_writes == sorted([
             ("POST", f"/v3/contacts/{world.matched_contact}"),  # the company Salesforce holds
             ("POST", "/v3/contacts/batch"),  # the two people only Salesforce has
-        ]
-        sf_writes = [(w["method"], w["path"].rsplit("/", 2)[-2:]) for w in await engine.sf.writes(sf_mark)]
+        ])
+        sf_writes = sorted((w["method"], w["path"].rsplit("/", 2)[-2:]) for w in await engine.sf.writes(sf_mark))
         assert sf_writes == [
             ("PATCH", ["composite", "sobjects"]),  # the country only GetResponse has
             ("POST", ["composite", "sobjects"]),  # the person only GetResponse has
@@ -167,3 +171,94 @@ async def test_first_sync_run_links_matches_and_creates_the_missing_people_on_ea
         assert await engine.sf.writes(sf_mark) == []
         assert await engine.gr.writes(gr_mark) == []
         assert country(await engine.gr.active(world.filled) or {}) == "Poland"
+
+
+async def test_first_sync_plan_and_run_writes_while_it_reads_what_plan_then_run_would(
+    engine_for: EngineFor,
+) -> None:
+    async with engine_for(first_sync=True) as engine:
+        world = await _people_on_both_sides(engine)
+        await engine.configure(state="first_sync")  # as the job worker does before the run
+        sf_mark, gr_mark = await engine.sf.mark(), await engine.gr.mark()
+        plans: list[Plan] = []
+
+        async def planned(plan: Plan) -> None:
+            plans.append(plan)
+
+        async def progress(counts: dict[str, int]) -> None:
+            pass
+
+        counts = await engine.first_sync.plan_and_run(engine.sync, uuid.uuid4(), progress, planned)
+
+        assert counts == {
+            "linked": 2, "created_in_getresponse": 2, "created_in_salesforce": 1, "skipped": 0, "failed": 0,
+        }
+        (plan,) = plans
+        assert report(plan, engine.sync)["counts"] == {
+            "matches": 2, "salesforce_only": 2, "getresponse_only": 1, "duplicates": 1, "no_email": 1,
+            "conflicts": 1, "empty_fields_filled": 1, "already_linked": 0,
+        }
+        gr_writes = sorted((w["method"], w["path"]) for w in await engine.gr.writes(gr_mark))
+        assert gr_writes == sorted([("POST", f"/v3/contacts/{world.matched_contact}"), ("POST", "/v3/contacts/batch")])
+        sf_writes = sorted((w["method"], w["path"].rsplit("/", 2)[-2:]) for w in await engine.sf.writes(sf_mark))
+        assert sf_writes == [("PATCH", ["composite", "sobjects"]), ("POST", ["composite", "sobjects"])]
+        contact = await engine.gr.active(world.matched)
+        assert contact is not None and company(contact) == "Acme SF"
+        for email in (world.matched, world.filled, world.getresponse_only):
+            link = await engine.link(email)
+            assert link is not None and link.state == "linked", email
+
+
+async def test_first_sync_chunks_that_fail_roll_back_alone_and_the_run_resumes_from_those_committed(
+    engine_for: EngineFor,
+) -> None:
+    async with engine_for(first_sync=True) as engine:
+        # Six matches, each a chunk of its own, three at once; each needs GetResponse's company.
+        emails = [unique_email(f"p{i}") for i in range(6)]
+        contacts: dict[str, str] = {}
+        for i, email in enumerate(emails):
+            await engine.sf.create("Lead", FirstName="P", LastName=f"N{i}", Email=email, Company=f"SF {i}")
+            contacts[email] = await engine.gr.subscribe(email, f"P N{i}", **{COMPANY_FIELD: f"GR {i}"})
+        await engine.configure(state="first_sync")
+        first_sync = replace(engine.first_sync, chunk=1, linking_at_once=3)
+        failing = sorted(emails)[3]
+        await engine.gr.faults(
+            error_rate=1.0, error_statuses=[400], methods=["POST"], path_prefix=f"/v3/contacts/{contacts[failing]}"
+        )
+
+        async def progress(counts: dict[str, int]) -> None:
+            pass
+
+        with pytest.raises(Permanent):
+            await first_sync.run(engine.sync, await first_sync.plan(engine.sync), uuid.uuid4(), progress)
+
+        # Each chunk committed its link with its write, or neither: a linked person agrees.
+        linked = set()
+        for email in emails:
+            link = await engine.link(email)
+            if link is not None and link.state == "linked":
+                linked.add(email)
+                contact = await engine.gr.active(email)
+                assert contact is not None and company(contact) == company_of(emails, email), email
+        assert failing not in linked
+
+        await engine.gr.faults()
+        gr_mark = await engine.gr.mark()
+        again = await first_sync.plan(engine.sync)
+        assert report(again, engine.sync)["counts"]["already_linked"] == len(linked)
+        counts = await first_sync.run(engine.sync, again, uuid.uuid4(), progress)
+        assert counts["linked"] == len(emails) - len(linked)
+        # Nobody linked before is written again; a chunk that wrote and then rolled back finds the
+        # value in place and writes nothing either.
+        written = {w["path"] for w in await engine.gr.writes(gr_mark)}
+        assert written <= {f"/v3/contacts/{contacts[e]}" for e in emails if e not in linked}
+        for email in emails:
+            link = await engine.link(email)
+            assert link is not None and link.state == "linked", email
+            contact = await engine.gr.active(email)
+            assert contact is not None and company(contact) == company_of(emails, email), email
+
+
+def company_of(emails: list[str], email: str) -> str:
+    """The company the sync's preferred system (Salesforce) holds for the i-th person."""
+    return f"SF {emails.index(email)}"
