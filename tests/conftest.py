@@ -26,7 +26,7 @@ from devstack.broker import TansuBroker
 from devstack.postgres import PostgresServer
 from devstack.s3 import MotoS3Server
 
-pytest_plugins = ["tests.fixtures.simulators"]
+pytest_plugins = ["tests.fixtures.simulators", "tests.fixtures.hang_dump"]
 
 # Settings built anywhere in the test run (e.g. `Settings(database_url=...)` in a helper) are a test
 # environment's: without it they would be production's, which refuse to start without a key.

@@ -164,6 +164,7 @@ class SharedBudget:
         self._clock = clock
         self._poke = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
         self._pauses: set[asyncio.Task[None]] = set()
         self._lapse: asyncio.TimerHandle | None = None
         self._batch_claimed_until = 0.0
@@ -176,6 +177,7 @@ class SharedBudget:
         first lease, which its first call asks for)."""
         if self._task is not None:
             return
+        self._stopping = False
         self.limiter.coordinate(self)
         self._task = asyncio.create_task(self._run(), name=f"shared budget {self.account}")
 
@@ -184,10 +186,14 @@ class SharedBudget:
         the whole account to itself again (only clients outside any registry use it so)."""
         if self._task is None:
             return
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
-        self._task = None
+        task, self._task = self._task, None
+        self._stopping = True
+        task.cancel()
+        # Bounded, because the request that made this budget waits for it: should the cancellation
+        # be lost, the loop still ends at `_stopping` once the renewal in hand is done.
+        await asyncio.wait({task}, timeout=self.lease_s)
+        if not task.done():
+            log.warning("a rate budget's renewals did not stop in time", account=self.account)
         if self._pauses:
             await asyncio.gather(*self._pauses, return_exceptions=True)
         if self._lapse is not None:
@@ -268,7 +274,7 @@ class SharedBudget:
 
     async def _run(self) -> None:
         failures = 0
-        while True:
+        while not self._stopping:
             started = self._clock()
             self._poke.clear()
             try:
@@ -288,8 +294,19 @@ class SharedBudget:
             if failures:
                 interval = min(IDLE_RENEW_S, MIN_RENEW_GAP_S * 2**failures)
             await asyncio.sleep(max(0.0, started + MIN_RENEW_GAP_S - self._clock()))
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._poke.wait(), max(0.0, started + interval - self._clock()))
+            await self._poked_within(max(0.0, started + interval - self._clock()))
+
+    async def _poked_within(self, seconds: float) -> None:
+        """Until a waiting call asks for more (`starved`), or `seconds` pass.
+
+        Not `asyncio.wait_for`: on Python 3.11 it waits in a task of its own and, when that task
+        ends in the instant its caller is cancelled (a call asks for more just as the request that
+        made it ends and stops this budget), returns as if nothing happened: the cancellation is
+        lost and the loop renews forever, with `stop()` waiting for it.
+        """
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                await self._poke.wait()
 
     def _lapse_at(self, at: float) -> None:
         if self._lapse is not None:

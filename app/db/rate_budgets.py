@@ -112,9 +112,11 @@ async def put_lease(
 
 async def share_pause(session: AsyncSession, account: str, seconds: float, *, batch: bool) -> None:
     """Every process of the account starts no call (no batch call, with `batch`) for `seconds`
-    from now, or longer if another pause already says so."""
+    from now, or longer if another pause already says so. Waits for the row's lock LOCK_WAIT at
+    most, as `lock_budget` does: a budget that stops waits for its pauses to be shared."""
     column = RateBudget.batch_paused_until if batch else RateBudget.paused_until
     until = func.now() + func.make_interval(0, 0, 0, 0, 0, 0, seconds)
+    await session.execute(text(f"SET LOCAL lock_timeout = '{LOCK_WAIT}'"))
     await session.execute(insert(RateBudget).values(account=account).on_conflict_do_nothing())
     await session.execute(
         update(RateBudget)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.clients.limits import AccountLimiter, AccountLimits, Priority
-from app.clients.shared_limits import SharedBudget
+from app.clients.shared_limits import MIN_RENEW_GAP_S, SharedBudget
 from app.db.rate_budgets import Lease, lock_budget, put_lease
 from app.db.session import session_factory, transaction
 
@@ -172,3 +172,24 @@ async def test_one_process_at_a_time_claims_the_accounts_next_batch_second(datab
         assert not await a.claim_batch()
         await asyncio.sleep(1.0 + LIMITS.spacing_margin_s + 0.05)
         assert await b.claim_batch()
+
+
+async def test_a_stop_in_the_instant_a_waiting_call_asks_for_more_still_ends_the_renewals(database_url: str) -> None:
+    """The api stops a request's budget when the request ends, whatever its calls still ask: a
+    call that waits for the share wakes the renewal loop, and a stop in that same instant must end
+    the loop all the same, or the request never ends."""
+    engine = create_async_engine(database_url, pool_size=2)
+    limiter = AccountLimiter(LIMITS)
+    # A clock that stands still: after each renewal the loop waits its whole interval (a second,
+    # while idle), however long the renewal took.
+    budget = SharedBudget(limiter, session_factory(engine), Account().key, clock=lambda: 0.0)
+    budget.start()
+    try:
+        await until(lambda: limiter.share != (0, 0))  # the first lease is in
+        await asyncio.sleep(4 * MIN_RENEW_GAP_S)  # the loop now waits for a wake-up or its next renewal
+        budget.starved()
+        stopping = asyncio.create_task(budget.stop())
+        await asyncio.wait({stopping}, timeout=30)  # a guard: a loop that goes on renewing never ends
+        assert stopping.done(), "stop() is still waiting for the renewal loop"
+    finally:
+        await engine.dispose()
