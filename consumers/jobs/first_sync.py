@@ -518,7 +518,10 @@ class _Reporter:
 
 
 class _Feed(Generic[T]):
-    """People for chunks, as they become known."""
+    """People for chunks, as they become known.
+
+    By hand: `asyncio.Queue` hands out one item at a time and, before Python 3.13's `shutdown`,
+    has no way to say "no more will come", which is what lets the last chunk go out short."""
 
     def __init__(self, people: Iterable[T] = (), *, closed: bool = False) -> None:
         self._waiting = deque(people)
